@@ -1,0 +1,33 @@
+# FleetMon: `make run` starts the whole service, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install migrate fuzz bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(PY) -m fleetmon_project.runstack
+
+test: install
+	$(PY) -m tests.backends $(PYTEST_ARGS)
+
+fuzz: install
+	$(PY) -m tests.backends tests/fleetmon_project/test_schema_fuzz.py -m fuzz $(PYTEST_ARGS)
+
+bench: install
+	$(PY) benchmarks/evaluation.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

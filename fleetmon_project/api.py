@@ -1,0 +1,82 @@
+"""Plumbing shared by every API view: strict bodies, rate-limit headers, HAL links."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+def unknown_field_message(name: str, known: list[str] | tuple[str, ...]) -> str:
+    guess = difflib.get_close_matches(name, known, n=1)
+    suffix = f"; did you mean '{guess[0]}'?" if guess else ""
+    return f"unknown field '{name}'{suffix}"
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not know: a silently dropped field is worse than an error."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = [name for name, field in self.fields.items() if not field.read_only]
+            unknown = {key: [unknown_field_message(key, known)] for key in data if key not in known}
+            if unknown:
+                raise serializers.ValidationError(unknown)
+        return super().to_internal_value(data)
+
+
+class BaseAPIView(APIView):
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for header, value in getattr(request, "rate_limit", {}).items():
+            response[header] = value
+        return response
+
+
+def href(request: Request, path: str) -> dict[str, str]:
+    return {"href": request.build_absolute_uri(path)}
+
+
+class _LinkSerializer(serializers.Serializer):
+    href = serializers.CharField()
+
+
+class _CollectionLinksSerializer(serializers.Serializer):
+    self = _LinkSerializer()
+    first = _LinkSerializer()
+    next = _LinkSerializer(required=False)
+    prev = _LinkSerializer(required=False)
+    last = _LinkSerializer()
+
+
+class XErrorFieldSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class XErrorSerializer(serializers.Serializer):
+    code = serializers.IntegerField(help_text="HTTP status x 100 + a 2-digit specific code")
+    uuid = serializers.CharField()
+    message = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    errors = XErrorFieldSerializer(many=True, required=False)
+
+
+def collection_serializer(name: str, item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The HAL collection envelope around `item`, for the OpenAPI schema."""
+    embedded = type(f"{item.__name__}Embedded", (serializers.Serializer,), {name: item(many=True)})
+    return type(
+        f"{item.__name__}Collection",
+        (serializers.Serializer,),
+        {
+            "_links": _CollectionLinksSerializer(),
+            "total": serializers.IntegerField(),
+            "totalPage": serializers.IntegerField(),
+            "currentPage": serializers.IntegerField(),
+            "_embedded": embedded(),
+        },
+    )

@@ -1,0 +1,112 @@
+"""The reference's collection paging: `indexRange` (`start-end`), `pageSize` (1–60) and an
+opaque `pageToken`, answered as a HAL collection with `total`, `totalPage`, `currentPage`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+from urllib.parse import urlencode
+
+from django.db.models import QuerySet
+
+from fleetmon_project.errors import BAD_PARAMETER, ApiError
+
+MAX_PAGE_SIZE = 60
+_INDEX_RANGE = re.compile(r"^(\d+)-(\d*)$")
+
+
+def _bad_parameter(field: str, message: str) -> ApiError:
+    return ApiError(
+        status_code=400,
+        message=f"{field}: {message}",
+        specific=BAD_PARAMETER,
+        errors=[{"field": field, "message": message}],
+    )
+
+
+def encode_page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> int:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        offset = json.loads(base64.urlsafe_b64decode(padded.encode()))["o"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise _bad_parameter("pageToken", "is not a token this server issued") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise _bad_parameter("pageToken", "is not a token this server issued")
+    return offset
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    start: int
+    end: int | None  # inclusive, from indexRange
+    page_size: int
+    offset: int  # within the indexRange window
+
+    @classmethod
+    def from_query(cls, params: Any) -> PageRequest:
+        start, end = 0, None
+        raw_range = params.get("indexRange")
+        if raw_range not in (None, ""):
+            match = _INDEX_RANGE.match(raw_range)
+            if not match:
+                raise _bad_parameter("indexRange", "must look like '0-9' or '5-'")
+            start = int(match.group(1))
+            end = int(match.group(2)) if match.group(2) else None
+            if end is not None and end < start:
+                raise _bad_parameter("indexRange", "end must not be lower than start")
+        page_size = MAX_PAGE_SIZE
+        raw_size = params.get("pageSize")
+        if raw_size not in (None, ""):
+            if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+                raise _bad_parameter("pageSize", f"must be an integer from 1 to {MAX_PAGE_SIZE}")
+            page_size = int(raw_size)
+        token = params.get("pageToken")
+        offset = decode_page_token(token) if token else 0
+        return cls(start=start, end=end, page_size=page_size, offset=offset)
+
+
+def paginate(
+    *,
+    request: Any,
+    items: QuerySet | Sequence[Any],
+    name: str,
+    render: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
+    page = PageRequest.from_query(request.query_params)
+    available = items.count() if isinstance(items, QuerySet) else len(items)
+    window_end = available if page.end is None else min(available, page.end + 1)
+    total = max(0, window_end - page.start)
+    first = page.start + page.offset
+    last = min(window_end, first + page.page_size)
+    rows = list(items[first:last]) if first < last else []
+
+    def link(offset: int | None) -> dict[str, str]:
+        query = {k: v for k, v in request.query_params.items() if k != "pageToken"}
+        if offset:
+            query["pageToken"] = encode_page_token(offset)
+        suffix = f"?{urlencode(query)}" if query else ""
+        return {"href": request.build_absolute_uri(request.path) + suffix}
+
+    total_pages = max(1, math.ceil(total / page.page_size))
+    links: dict[str, Any] = {"self": link(page.offset), "first": link(0)}
+    if page.offset + page.page_size < total:
+        links["next"] = link(page.offset + page.page_size)
+    if page.offset > 0:
+        links["prev"] = link(max(0, page.offset - page.page_size))
+    links["last"] = link((total_pages - 1) * page.page_size)
+    return {
+        "_links": links,
+        "total": total,
+        "totalPage": total_pages,
+        "currentPage": page.offset // page.page_size + 1,
+        "_embedded": {name: [render(row) for row in rows]},
+    }

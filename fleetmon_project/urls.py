@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/", include("telemetry.urls")),
+]
+
+handler400 = "fleetmon_project.errors.handler400"
+handler403 = "fleetmon_project.errors.handler403"
+handler404 = "fleetmon_project.errors.handler404"
+handler500 = "fleetmon_project.errors.handler500"

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+VIN_PATTERN = r"^[A-HJ-NPR-Z0-9]{17}$"
+
+
+def new_public_id() -> str:
+    """Opaque 24-hex ids like the reference's (`0a123bc5d1e873066454b4d9`): not guessable,
+    not enumerable, stable across databases."""
+    return secrets.token_hex(12)
+
+
+class Fleet(models.Model):
+    id = models.CharField(primary_key=True, max_length=24, default=new_public_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="fleets")
+    label = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.id})"
+
+
+class Vehicle(models.Model):
+    id = models.CharField(primary_key=True, max_length=24, default=new_public_id, editable=False)
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="vehicles")
+    vin = models.CharField(
+        max_length=17,
+        unique=True,
+        validators=[RegexValidator(VIN_PATTERN, "17 characters of the ISO 3779 alphabet (no I, O, Q)")],
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.vin
+
+
+class TelemetryPoint(models.Model):
+    """A point as received, stored before the API answers 202; `evaluated_at` stays null until
+    the engine has applied it, so a sweeper can finish what a crash interrupted."""
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="points")
+    event_date = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["event_date", "id"]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                name="point_pending_idx",
+                condition=models.Q(evaluated_at__isnull=True),
+            ),
+            models.Index(fields=["vehicle", "event_date"], name="point_vehicle_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} @ {self.event_date.isoformat()}"
+
+
+class VehicleState(models.Model):
+    """The latest known value of each key and of the position, per vehicle.
+
+    `data` maps a key to `{"value", "at", "previous", "hasPrevious"}` (`at` as RFC 3339); the
+    row is also the per-vehicle lock that serialises evaluations across workers.
+    """
+
+    vehicle = models.OneToOneField(Vehicle, on_delete=models.CASCADE, primary_key=True, related_name="state")
+    data = models.JSONField(default=dict, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    position_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"state of {self.vehicle_id}"

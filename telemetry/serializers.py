@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import re
+
+from rest_framework import serializers
+
+from fleetmon_project.api import StrictSerializer
+from telemetry.models import VIN_PATTERN
+
+_VIN = re.compile(VIN_PATTERN)
+_FORBIDDEN_VIN_LETTERS = set("IOQ")
+
+
+class FleetInputSerializer(StrictSerializer):
+    label = serializers.CharField(max_length=255, allow_blank=False, trim_whitespace=True)
+
+
+class VehicleInputSerializer(StrictSerializer):
+    vin = serializers.CharField(trim_whitespace=True)
+
+    def validate_vin(self, value: str) -> str:
+        vin = value.upper()
+        if len(vin) != 17:
+            raise serializers.ValidationError(f"a VIN has 17 characters, not {len(vin)}")
+        forbidden = sorted(set(vin) & _FORBIDDEN_VIN_LETTERS)
+        if forbidden:
+            raise serializers.ValidationError(
+                f"a VIN never contains {', '.join(forbidden)} (ISO 3779 excludes I, O and Q)"
+            )
+        if not _VIN.match(vin):
+            raise serializers.ValidationError("a VIN uses only digits and the letters A-Z except I, O, Q")
+        return vin
+
+
+class LinkSerializer(serializers.Serializer):
+    href = serializers.URLField()
+
+
+class FleetLinksSerializer(serializers.Serializer):
+    self = LinkSerializer()
+    vehicles = LinkSerializer()
+    monitors = LinkSerializer()
+
+
+class FleetSerializer(serializers.Serializer):
+    """Output shape, used for documentation; views render with `render_fleet`."""
+
+    id = serializers.CharField()
+    label = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    updatedAt = serializers.DateTimeField()
+    _links = FleetLinksSerializer()
+
+
+class VehicleLinksSerializer(serializers.Serializer):
+    self = LinkSerializer()
+    fleet = LinkSerializer()
+
+
+class VehicleSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    vin = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    _links = VehicleLinksSerializer()

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, href
+from fleetmon_project.pagination import paginate
+from monitors.isodates import format_rfc3339
+from telemetry import selectors, services
+from telemetry.models import Fleet, Vehicle
+from telemetry.serializers import (
+    FleetInputSerializer,
+    FleetSerializer,
+    VehicleInputSerializer,
+    VehicleSerializer,
+)
+
+PAGING_PARAMETERS = [
+    OpenApiParameter("indexRange", str, description="Result index range, e.g. '0-9' or '5-'"),
+    OpenApiParameter("pageSize", int, description="Results per page, 1-60 (default 60)"),
+    OpenApiParameter("pageToken", str, description="Opaque token from a previous page's links"),
+]
+ERRORS = {400: XErrorSerializer, 401: XErrorSerializer, 404: XErrorSerializer, 429: XErrorSerializer}
+
+
+def render_fleet(request: Request, fleet: Fleet) -> dict[str, Any]:
+    base = f"/api/v1/fleets/{fleet.pk}"
+    return {
+        "id": fleet.pk,
+        "label": fleet.label,
+        "createdAt": format_rfc3339(fleet.created_at),
+        "updatedAt": format_rfc3339(fleet.updated_at),
+        "_links": {
+            "self": href(request, base),
+            "vehicles": href(request, f"{base}/vehicles"),
+            "monitors": href(request, f"{base}/monitors"),
+        },
+    }
+
+
+def render_vehicle(request: Request, vehicle: Vehicle) -> dict[str, Any]:
+    return {
+        "id": vehicle.pk,
+        "vin": vehicle.vin,
+        "createdAt": format_rfc3339(vehicle.created_at),
+        "_links": {
+            "self": href(request, f"/api/v1/fleets/{vehicle.fleet_id}/vehicles/{vehicle.pk}"),
+            "fleet": href(request, f"/api/v1/fleets/{vehicle.fleet_id}"),
+        },
+    }
+
+
+class FleetCollectionView(BaseAPIView):
+    @extend_schema(
+        operation_id="listFleets",
+        parameters=PAGING_PARAMETERS,
+        responses={200: collection_serializer("fleets", FleetSerializer), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        fleets = selectors.fleet_list(owner=request.user)
+        return Response(paginate(request=request, items=fleets, name="fleets", render=lambda f: render_fleet(request, f)))
+
+    @extend_schema(
+        operation_id="createFleet",
+        request=FleetInputSerializer,
+        responses={201: FleetSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = FleetInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fleet = services.fleet_create(owner=request.user, **serializer.validated_data)
+        return Response(render_fleet(request, fleet), status=status.HTTP_201_CREATED)
+
+
+class FleetDetailView(BaseAPIView):
+    @extend_schema(operation_id="getFleet", responses={200: FleetSerializer, **ERRORS})
+    def get(self, request: Request, fleet_id: str) -> Response:
+        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        return Response(render_fleet(request, fleet))
+
+    @extend_schema(
+        operation_id="updateFleet",
+        request=FleetInputSerializer,
+        responses={200: FleetSerializer, **ERRORS},
+    )
+    def patch(self, request: Request, fleet_id: str) -> Response:
+        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        serializer = FleetInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fleet = services.fleet_update(fleet=fleet, **serializer.validated_data)
+        return Response(render_fleet(request, fleet))
+
+    @extend_schema(operation_id="deleteFleet", responses={204: None, **ERRORS})
+    def delete(self, request: Request, fleet_id: str) -> Response:
+        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        services.fleet_delete(fleet=fleet)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VehicleCollectionView(BaseAPIView):
+    @extend_schema(
+        operation_id="listVehicles",
+        parameters=PAGING_PARAMETERS,
+        responses={200: collection_serializer("vehicles", VehicleSerializer), **ERRORS},
+    )
+    def get(self, request: Request, fleet_id: str) -> Response:
+        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        vehicles = selectors.vehicle_list(fleet=fleet)
+        return Response(
+            paginate(request=request, items=vehicles, name="vehicles", render=lambda v: render_vehicle(request, v))
+        )
+
+    @extend_schema(
+        operation_id="createVehicle",
+        request=VehicleInputSerializer,
+        responses={201: VehicleSerializer, 409: XErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request, fleet_id: str) -> Response:
+        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        serializer = VehicleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        vehicle = services.vehicle_create(fleet=fleet, **serializer.validated_data)
+        return Response(render_vehicle(request, vehicle), status=status.HTTP_201_CREATED)
+
+
+class VehicleDetailView(BaseAPIView):
+    @extend_schema(operation_id="getVehicle", responses={200: VehicleSerializer, **ERRORS})
+    def get(self, request: Request, fleet_id: str, vehicle_id: str) -> Response:
+        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        return Response(render_vehicle(request, selectors.vehicle_get(fleet=fleet, vehicle_id=vehicle_id)))
+
+    @extend_schema(operation_id="deleteVehicle", responses={204: None, **ERRORS})
+    def delete(self, request: Request, fleet_id: str, vehicle_id: str) -> Response:
+        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        services.vehicle_delete(vehicle=selectors.vehicle_get(fleet=fleet, vehicle_id=vehicle_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_xerror(response, status: int, code: int) -> dict:
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == code
+    uuid.UUID(body["uuid"])
+    assert body["message"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", body["timestamp"])
+    return body
+
+
+def test_unknown_route_answers_xerror_404(api):
+    assert_xerror(api.get("/api/v1/nowhere"), 404, 40400)
+    assert_xerror(api.get("/not-even-api"), 404, 40400)
+
+
+def test_wrong_method_answers_405(api, fleet):
+    assert_xerror(api.put(f"/api/v1/fleets/{fleet.pk}", {"label": "x"}, format="json"), 405, 40500)
+
+
+def test_malformed_json_answers_400(api):
+    body = assert_xerror(
+        api.post("/api/v1/fleets", data='{"label": ', content_type="application/json"), 400, 40002
+    )
+    assert "Malformed" in body["message"]
+
+
+def test_wrong_content_type_answers_415(api):
+    assert_xerror(api.post("/api/v1/fleets", data="label=x", content_type="text/plain"), 415, 41500)
+
+
+def test_validation_error_lists_fields(api):
+    body = assert_xerror(api.post("/api/v1/fleets", {}, format="json"), 400, 40001)
+    assert body["errors"] == [{"field": "label", "message": "This field is required."}]
+
+
+def test_missing_token_answers_401(anonymous_api):
+    assert_xerror(anonymous_api.get("/api/v1/fleets"), 401, 40100)
+
+
+def test_not_acceptable_answers_406(api):
+    assert_xerror(api.get("/api/v1/fleets", HTTP_ACCEPT="application/xml"), 406, 40600)
+
+
+def test_throttled_answers_429_with_retry_after_and_rate_headers(api, monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"token": "2/min", "telemetry": "2/min"})
+    first = api.get("/api/v1/fleets")
+    assert first["X-RateLimit-Limit"] == "2"
+    assert first["X-RateLimit-Remaining"] == "1"
+    api.get("/api/v1/fleets")
+    third = api.get("/api/v1/fleets")
+    assert_xerror(third, 429, 42900)
+    assert int(third["Retry-After"]) >= 1
+    assert third["X-RateLimit-Remaining"] == "0"
+
+
+def test_default_rate_is_generous_for_a_telemetry_gateway(api):
+    response = api.get("/api/v1/fleets")
+    assert int(response["X-RateLimit-Limit"]) >= 1000
