@@ -17,6 +17,15 @@ def unknown_field_message(name: str, known: list[str] | tuple[str, ...]) -> str:
     return f"unknown field '{name}'{suffix}"
 
 
+class StrictCharField(serializers.CharField):
+    """DRF coerces numbers to strings; a JSON number where text is expected is a client bug."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StrictSerializer(serializers.Serializer):
     """Rejects fields it does not know: a silently dropped field is worse than an error."""
 

@@ -4,7 +4,7 @@ import re
 
 from rest_framework import serializers
 
-from fleetmon_project.api import StrictSerializer
+from fleetmon_project.api import StrictCharField, StrictSerializer
 from telemetry.models import VIN_PATTERN
 
 _VIN = re.compile(VIN_PATTERN)
@@ -12,11 +12,11 @@ _FORBIDDEN_VIN_LETTERS = set("IOQ")
 
 
 class FleetInputSerializer(StrictSerializer):
-    label = serializers.CharField(max_length=255, allow_blank=False, trim_whitespace=True)
+    label = StrictCharField(max_length=255, allow_blank=False, trim_whitespace=True)
 
 
 class VehicleInputSerializer(StrictSerializer):
-    vin = serializers.CharField(trim_whitespace=True)
+    vin = StrictCharField(trim_whitespace=True)
 
     def validate_vin(self, value: str) -> str:
         vin = value.upper()

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, href
-from fleetmon_project.pagination import paginate
+from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors.isodates import format_rfc3339
 from telemetry import selectors, services
 from telemetry.models import Fleet, Vehicle
@@ -19,11 +19,6 @@ from telemetry.serializers import (
     VehicleSerializer,
 )
 
-PAGING_PARAMETERS = [
-    OpenApiParameter("indexRange", str, description="Result index range, e.g. '0-9' or '5-'"),
-    OpenApiParameter("pageSize", int, description="Results per page, 1-60 (default 60)"),
-    OpenApiParameter("pageToken", str, description="Opaque token from a previous page's links"),
-]
 ERRORS = {400: XErrorSerializer, 401: XErrorSerializer, 404: XErrorSerializer, 429: XErrorSerializer}
 
 

@@ -45,6 +45,12 @@ def test_blank_label_is_rejected_naming_the_field(api):
     assert response.json()["errors"][0]["field"] == "label"
 
 
+def test_label_must_be_a_string(api):
+    response = api.post("/api/v1/fleets", {"label": 12}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "label", "message": "Not a valid string."}]
+
+
 def test_unknown_field_is_rejected_with_suggestion(api):
     response = api.post("/api/v1/fleets", {"label": "x", "lable": "y"}, format="json")
     assert response.status_code == 400
@@ -154,6 +160,7 @@ def test_index_range_limits_the_window(api, user):
     body = api.get("/api/v1/fleets?indexRange=1-3").json()
     assert body["total"] == 3
     assert [f["id"] for f in body["_embedded"]["fleets"]] == [f.pk for f in fleets[1:4]]
+    assert api.get("/api/v1/fleets?indexRange=3-1").json()["total"] == 0
     open_ended = api.get("/api/v1/fleets?indexRange=3-").json()
     assert [f["id"] for f in open_ended["_embedded"]["fleets"]] == [f.pk for f in fleets[3:]]
 
@@ -162,12 +169,11 @@ def test_index_range_limits_the_window(api, user):
     "query, field",
     [
         ("indexRange=abc", "indexRange"),
-        ("indexRange=5-2", "indexRange"),
         ("pageSize=0", "pageSize"),
         ("pageSize=61", "pageSize"),
         ("pageSize=x", "pageSize"),
         ("pageToken=%%%", "pageToken"),
-        ("pageToken=eyJvIjogLTF9", "pageToken"),
+        ("pageToken=p-1", "pageToken"),
     ],
 )
 def test_bad_paging_parameters_answer_400_naming_them(api, fleet, query, field):

@@ -1,0 +1,13 @@
+"""drf-spectacular post-processing: state in the schema what the API enforces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def forbid_unknown_request_fields(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Request bodies reject unknown fields, so their schemas say `additionalProperties: false`."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and "properties" in component:
+            component.setdefault("additionalProperties", False)
+    return result
