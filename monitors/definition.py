@@ -1,0 +1,1081 @@
+"""Validation and canonicalisation of a monitor definition (the `MonitorParameter` body).
+
+`parse_monitor_definition` takes the JSON body of POST/PUT `/fleets/{fid}/monitors` as
+decoded by a JSON parser and either returns a `MonitorDefinition` holding the canonical
+form (what GET returns) and the compiled `boolExp`, or raises `DefinitionError` listing
+*every* problem found, each with the JSON path of the offending field.
+
+The module is pure: no Django, no I/O beyond loading time-zone data.
+
+Quirks of the user's documentation are accepted and canonicalised away:
+
+* `callback` given flat (`{target, name, attributes}`) instead of `{"webhook": {...}}`;
+* `maxRetryNumber` for `retryNumber`, `zone.circle` for `zone.place`,
+  `occurrence` for the reference's own spelling `occurence`;
+* data-trigger values written as JSON numbers or booleans (`50`, `true`) instead of strings.
+
+Round trip: ``parse_monitor_definition(d.canonical).canonical == d.canonical``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import itertools
+import math
+import re
+import zoneinfo
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from monitors.boolexp import BoolExpError, CompiledExpression, compile_expression, referenced_names
+from monitors.isodates import parse_iso_duration, parse_rfc3339
+from telemetry.datakeys import (
+    DATA_KEYS,
+    EXTENSION_TYPES,
+    TELEMETRY_PREFIX,
+    TELEMETRY_TYPES,
+    ValueKind,
+    describe_kind,
+)
+
+__all__ = [
+    "DefinitionError",
+    "FieldError",
+    "MonitorDefinition",
+    "parse_monitor_definition",
+]
+
+LABEL_MAX_LENGTH = 255
+MIN_TRIGGERS = 1
+MAX_TRIGGERS = 5
+# The reference's pattern is written "\"[a-zA-Z]+[._]?[0-9]*\"": the quotes are a typo.
+TRIGGER_NAME = re.compile(r"[a-zA-Z]+[._]?[0-9]*")
+TRIGGER_NAME_RULE = "letters, then an optional '.' or '_', then optional digits (e.g. 'zone', 'zone_1')"
+TRIGGER_KINDS = ("zone", "time", "data")
+
+TRANSITIONS = ("In", "Out")
+RECURRENCES = ("Daily", "None")
+DEFAULT_RECURRENCE = "Daily"
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MIN_WEEK, MAX_WEEK = 1, 53
+DEFAULT_TIME_ZONE = "Europe/Paris"
+
+OPS = ("equalsTo", "greaterThan", "lowerThan", "includedIn", "onChange")
+ORDER_OPS = ("greaterThan", "lowerThan")
+
+RETRY_POLICIES = ("None", "Bounded", "Always")
+# When `retryPolicy` is absent we store the reference's own defaults: `retryNumber` 3 and
+# `retryDelay` 10 are the schema defaults, and `Bounded` is the policy those two defaults
+# describe ("retryNumber: to be used with a retryPolicy set to Bounded"). `None` would drop
+# an event on the first network hiccup and `Always` would retry a dead endpoint forever, so
+# neither is a sensible implicit choice. Storing the defaults explicitly makes GET show
+# what the notifier will actually do.
+DEFAULT_RETRY_NUMBER = 3
+DEFAULT_RETRY_DELAY = 10
+DEFAULT_RETRY_POLICY: Mapping[str, Any] = {
+    "policy": "Bounded",
+    "retryNumber": DEFAULT_RETRY_NUMBER,
+    "retryDelay": DEFAULT_RETRY_DELAY,
+}
+MIN_REFRESH_EVENT = 60
+MIN_BATCH_TIME_WINDOW = 5
+DEFAULT_BATCH_TIME_WINDOW = 60
+
+ATTRIBUTE_TYPES = ("Header", "Query", "Body")
+WEBHOOK_VARIABLES = ("vin", "vid", "monitorID", "fleetID")
+MAX_URL_LENGTH = 2000
+FLAT_WEBHOOK_FIELDS = ("target", "name", "attributes")
+
+_MISSING: Any = object()
+_T = TypeVar("_T")
+# RFC 7230 token: 1*tchar.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Control characters other than HTAB (allowed inside a header field value).
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_KNOWN_VARIABLES = frozenset(name.lower() for name in WEBHOOK_VARIABLES)
+_WEEK = re.compile(r"\s*[wW](\d{1,2})\s*(?:-\s*[wW](\d{1,2})\s*)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_TIME_ZONE_SHAPE = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
+_NAME_CHARS = "A-Za-z0-9_."  # what boolexp scans as one word
+
+
+# --------------------------------------------------------------------------- public API
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem: `field` is the JSON path (`triggerParam.triggers[2].data.op`), "" for the root."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class DefinitionError(ValueError):
+    """An invalid monitor definition; `errors` lists every problem found, in document order."""
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors: list[FieldError] = list(errors)
+        super().__init__("; ".join(str(error) for error in self.errors) or "invalid monitor definition")
+
+    def by_field(self) -> dict[str, list[str]]:
+        """The errors grouped by path, e.g. for a 400 response body."""
+        grouped: dict[str, list[str]] = {}
+        for error in self.errors:
+            grouped.setdefault(error.field, []).append(error.message)
+        return grouped
+
+
+@dataclass(frozen=True)
+class MonitorDefinition:
+    """A valid monitor definition.
+
+    `canonical` is the reference form returned by GET (JSON-serialisable; treat it as
+    read-only), `expression` the compiled `boolExp` whose `names` are the trigger names
+    in definition order.
+    """
+
+    canonical: dict[str, Any]
+    expression: CompiledExpression
+
+    @property
+    def label(self) -> str:
+        return self.canonical["label"]
+
+    @property
+    def subscribe_param(self) -> dict[str, Any]:
+        return self.canonical["subscribeParam"]
+
+    @property
+    def refresh_event(self) -> int | None:
+        """Seconds between refresh events while the monitor's condition holds, or None."""
+        return self.subscribe_param.get("refreshEvent")
+
+    @property
+    def retry_policy(self) -> dict[str, Any]:
+        """`{"policy", "retryNumber", "retryDelay"}`, defaults filled in."""
+        return self.subscribe_param["retryPolicy"]
+
+    @property
+    def batch_notify(self) -> dict[str, Any] | None:
+        """`{"size", "timeWindow"}` or None when events are posted one by one."""
+        return self.subscribe_param.get("batchNotify")
+
+    @property
+    def webhook(self) -> dict[str, Any]:
+        return self.subscribe_param["callback"]["webhook"]
+
+    @property
+    def webhook_target(self) -> str:
+        return self.webhook["target"]
+
+    @property
+    def webhook_name(self) -> str:
+        return self.webhook["name"]
+
+    @property
+    def webhook_attributes(self) -> tuple[dict[str, str], ...]:
+        return tuple(self.webhook["attributes"])
+
+    @property
+    def extended_event_params(self) -> tuple[str, ...]:
+        return tuple(self.canonical["extendedEventParam"])
+
+    @property
+    def triggers(self) -> tuple[dict[str, Any], ...]:
+        return tuple(self.canonical["triggerParam"]["triggers"])
+
+    @property
+    def trigger_names(self) -> tuple[str, ...]:
+        return tuple(trigger["name"] for trigger in self.triggers)
+
+    @property
+    def bool_exp(self) -> str:
+        return self.canonical["triggerParam"]["boolExp"]
+
+    def trigger(self, name: str) -> dict[str, Any]:
+        """The canonical trigger called `name`; KeyError if there is none."""
+        for trigger in self.triggers:
+            if trigger["name"] == name:
+                return trigger
+        raise KeyError(name)
+
+    def triggers_of_kind(self, kind: str) -> tuple[dict[str, Any], ...]:
+        """The triggers defining `kind` ("zone", "time" or "data")."""
+        return tuple(trigger for trigger in self.triggers if kind in trigger)
+
+    @property
+    def has_zone_triggers(self) -> bool:
+        return bool(self.triggers_of_kind("zone"))
+
+    @property
+    def has_time_triggers(self) -> bool:
+        return bool(self.triggers_of_kind("time"))
+
+    @property
+    def has_data_triggers(self) -> bool:
+        return bool(self.triggers_of_kind("data"))
+
+    @property
+    def data_keys(self) -> frozenset[str]:
+        """The telemetry keys the data triggers watch."""
+        return frozenset(trigger["data"]["data"] for trigger in self.triggers_of_kind("data"))
+
+
+def parse_monitor_definition(raw: object, *, require_https: bool = False) -> MonitorDefinition:
+    """Validate a decoded `MonitorParameter` body and return its canonical form.
+
+    Raises `DefinitionError` with every problem found. With `require_https`, webhook
+    targets must use https.
+    """
+    errors = _Errors()
+    if not isinstance(raw, dict):
+        raise DefinitionError([FieldError("", "must be an object")])
+    root = _Object(errors, raw, "", ("label", "subscribeParam", "extendedEventParam", "triggerParam"))
+
+    label = _label(errors, root)
+    subscribe = (
+        _subscribe_param(errors, root.get("subscribeParam"), root.path_of("subscribeParam"), require_https)
+        if _required(errors, root, "subscribeParam")
+        else None
+    )
+    extended = (
+        _extended_event_param(errors, root.get("extendedEventParam"), root.path_of("extendedEventParam"))
+        if root.has("extendedEventParam")
+        else []
+    )
+    trigger_param: dict[str, Any] | None = None
+    expression: CompiledExpression | None = None
+    if _required(errors, root, "triggerParam"):
+        trigger_param, expression = _trigger_param(
+            errors, root.get("triggerParam"), root.path_of("triggerParam")
+        )
+
+    if errors.items or expression is None:
+        raise DefinitionError(errors.items or [FieldError("triggerParam.boolExp", "is invalid")])
+    canonical = {
+        "label": label,
+        "subscribeParam": subscribe,
+        "extendedEventParam": extended,
+        "triggerParam": trigger_param,
+    }
+    return MonitorDefinition(canonical=canonical, expression=expression)
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[FieldError] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(FieldError(path, message))
+
+    def count(self) -> int:
+        return len(self.items)
+
+
+def _key_path(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _index_path(path: str, index: int) -> str:
+    return f"{path}[{index}]"
+
+
+def _suggestion(word: str, candidates: Iterable[str]) -> str:
+    matches = difflib.get_close_matches(word, list(candidates), n=1)
+    return f"; did you mean '{matches[0]}'?" if matches else ""
+
+
+def _quoted_list(choices: Sequence[str]) -> str:
+    return ", ".join(f"'{choice}'" for choice in choices)
+
+
+class _Object:
+    """A JSON object being read: unknown fields are reported (with a suggestion) and
+    aliases resolved to their canonical name; paths keep the key the user wrote."""
+
+    def __init__(
+        self,
+        errors: _Errors,
+        value: Mapping[Any, Any],
+        path: str,
+        known: Sequence[str],
+        aliases: Mapping[str, str] | None = None,
+        also_suggest: Sequence[str] = (),
+    ) -> None:
+        aliases = aliases or {}
+        self.path = path
+        self._value = value
+        self._written: dict[str, Any] = {}  # canonical name -> key as written
+        candidates = [*known, *aliases, *also_suggest]
+        for key in value:
+            canonical = key if key in known else aliases.get(key) if isinstance(key, str) else None
+            if canonical is None:
+                message = f"unknown field '{key}'" + _suggestion(str(key), candidates)
+                errors.add(_key_path(path, str(key)), message)
+                continue
+            if canonical in self._written:
+                alias = key if key != canonical else self._written[canonical]
+                errors.add(
+                    _key_path(path, alias),
+                    f"both '{canonical}' and its alias '{alias}' are given; give only '{canonical}'",
+                )
+                self._written[canonical] = canonical
+                continue
+            self._written[canonical] = key
+
+    def has(self, name: str) -> bool:
+        return name in self._written
+
+    def get(self, name: str) -> Any:
+        return self._value[self._written[name]] if name in self._written else _MISSING
+
+    def path_of(self, name: str) -> str:
+        return _key_path(self.path, self._written.get(name, name))
+
+
+def _object(
+    errors: _Errors,
+    value: object,
+    path: str,
+    known: Sequence[str],
+    aliases: Mapping[str, str] | None = None,
+    also_suggest: Sequence[str] = (),
+) -> _Object | None:
+    if not isinstance(value, dict):
+        errors.add(path, "must be an object")
+        return None
+    return _Object(errors, value, path, known, aliases, also_suggest)
+
+
+def _required(errors: _Errors, obj: _Object, name: str, message: str = "is required") -> bool:
+    if obj.has(name):
+        return True
+    errors.add(obj.path_of(name), message)
+    return False
+
+
+def _field(errors: _Errors, obj: _Object, name: str, check: Callable[[object, str], _T]) -> _T | None:
+    """`check(value, path)` of a required field; None (and "is required") when it is absent."""
+    if not _required(errors, obj, name):
+        return None
+    return check(obj.get(name), obj.path_of(name))
+
+
+def _array(errors: _Errors, value: object, path: str) -> list[Any] | None:
+    if not isinstance(value, list):
+        errors.add(path, "must be an array")
+        return None
+    return value
+
+
+def _string(errors: _Errors, value: object, path: str, *, non_empty: bool = False) -> str | None:
+    if not isinstance(value, str):
+        errors.add(path, "must be a string")
+        return None
+    if non_empty and not value.strip():
+        errors.add(path, "must not be empty")
+        return None
+    return value
+
+
+def _enum(errors: _Errors, value: object, path: str, choices: Sequence[str]) -> str | None:
+    if not isinstance(value, str):
+        errors.add(path, "must be a string")
+        return None
+    if value not in choices:
+        errors.add(path, f"must be one of {_quoted_list(choices)} (got '{value}')")
+        return None
+    return value
+
+
+def _integer(errors: _Errors, value: object, path: str, minimum: int) -> int | None:
+    """An integer (an integral float such as 60.0 is accepted and stored as 60)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        errors.add(path, "must be an integer")
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            errors.add(path, "must be an integer")
+            return None
+        value = int(value)
+    if value < minimum:
+        errors.add(path, f"must be at least {minimum} (got {value})")
+        return None
+    return value
+
+
+def _number(errors: _Errors, value: object, path: str) -> int | float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        errors.add(path, "must be a number")
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        errors.add(path, "must be a finite number")
+        return None
+    return value
+
+
+def _optional_integer(
+    errors: _Errors, obj: _Object, name: str, minimum: int, default: int | None
+) -> int | None:
+    if not obj.has(name):
+        return default
+    return _integer(errors, obj.get(name), obj.path_of(name), minimum)
+
+
+# --------------------------------------------------------------------------- root fields
+
+
+def _label(errors: _Errors, root: _Object) -> str | None:
+    if not _required(errors, root, "label"):
+        return None
+    path = root.path_of("label")
+    label = _string(errors, root.get("label"), path, non_empty=True)
+    if label is not None and len(label) > LABEL_MAX_LENGTH:
+        errors.add(path, f"must be at most {LABEL_MAX_LENGTH} characters (got {len(label)})")
+    return label
+
+
+def _extension_candidates() -> list[str]:
+    return [*EXTENSION_TYPES, *(TELEMETRY_PREFIX + kind for kind in TELEMETRY_TYPES), *DATA_KEYS]
+
+
+def _is_extension(item: str) -> bool:
+    if item in EXTENSION_TYPES or item in DATA_KEYS:
+        return True
+    return item.startswith(TELEMETRY_PREFIX) and item[len(TELEMETRY_PREFIX) :] in TELEMETRY_TYPES
+
+
+def _extended_event_param(errors: _Errors, value: object, path: str) -> list[str]:
+    items = _array(errors, value, path)
+    result: list[str] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items or []):
+        item_path = _index_path(path, index)
+        if not isinstance(item, str):
+            errors.add(item_path, "must be a string")
+            continue
+        if not _is_extension(item):
+            hint = _suggestion(item, _extension_candidates()) or (
+                f"; use one of {', '.join(EXTENSION_TYPES)}, {TELEMETRY_PREFIX}<type> or a data key"
+            )
+            errors.add(item_path, f"unknown extension '{item}'{hint}")
+            continue
+        if item in seen:
+            errors.add(item_path, f"duplicate item '{item}' (already at index {seen[item]})")
+            continue
+        seen[item] = index
+        result.append(item)
+    return result
+
+
+# --------------------------------------------------------------------------- subscribeParam
+
+
+def _subscribe_param(errors: _Errors, value: object, path: str, require_https: bool) -> dict[str, Any]:
+    obj = _object(errors, value, path, ("refreshEvent", "retryPolicy", "batchNotify", "callback"))
+    if obj is None:
+        return {}
+    result: dict[str, Any] = {}
+    if obj.has("refreshEvent"):
+        result["refreshEvent"] = _optional_integer(errors, obj, "refreshEvent", MIN_REFRESH_EVENT, None)
+    if obj.has("retryPolicy"):
+        result["retryPolicy"] = _retry_policy(errors, obj.get("retryPolicy"), obj.path_of("retryPolicy"))
+    else:
+        result["retryPolicy"] = dict(DEFAULT_RETRY_POLICY)
+    if obj.has("batchNotify"):
+        result["batchNotify"] = _batch_notify(errors, obj.get("batchNotify"), obj.path_of("batchNotify"))
+    if _required(errors, obj, "callback"):
+        result["callback"] = _callback(errors, obj.get("callback"), obj.path_of("callback"), require_https)
+    return result
+
+
+def _retry_policy(errors: _Errors, value: object, path: str) -> dict[str, Any]:
+    known = ("policy", "retryNumber", "retryDelay")
+    obj = _object(errors, value, path, known, aliases={"maxRetryNumber": "retryNumber"})
+    if obj is None:
+        return {}
+    return {
+        "policy": _field(errors, obj, "policy", lambda v, p: _enum(errors, v, p, RETRY_POLICIES)),
+        "retryNumber": _optional_integer(errors, obj, "retryNumber", 1, DEFAULT_RETRY_NUMBER),
+        "retryDelay": _optional_integer(errors, obj, "retryDelay", 1, DEFAULT_RETRY_DELAY),
+    }
+
+
+def _batch_notify(errors: _Errors, value: object, path: str) -> dict[str, Any]:
+    obj = _object(errors, value, path, ("size", "timeWindow"))
+    if obj is None:
+        return {}
+    return {
+        "size": _field(errors, obj, "size", lambda v, p: _integer(errors, v, p, 1)),
+        "timeWindow": _optional_integer(
+            errors, obj, "timeWindow", MIN_BATCH_TIME_WINDOW, DEFAULT_BATCH_TIME_WINDOW
+        ),
+    }
+
+
+def _callback(errors: _Errors, value: object, path: str, require_https: bool) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        errors.add(path, "must be an object")
+        return {}
+    flat = [key for key in FLAT_WEBHOOK_FIELDS if key in value]
+    if "webhook" in value:
+        if flat:
+            errors.add(
+                path,
+                f"both 'webhook' and flat webhook fields ({_quoted_list(flat)}) are given; "
+                "nest target, name and attributes under 'webhook' or give them flat, not both",
+            )
+        rest = {key: item for key, item in value.items() if key not in FLAT_WEBHOOK_FIELDS}
+        obj = _Object(errors, rest, path, ("webhook",))
+        return {"webhook": _webhook(errors, obj.get("webhook"), obj.path_of("webhook"), require_https)}
+    if not flat:
+        # Neither form: report stray fields against both forms, then the missing webhook.
+        _Object(errors, value, path, ("webhook",), also_suggest=FLAT_WEBHOOK_FIELDS)
+        errors.add(_key_path(path, "webhook"), "is required")
+        return {}
+    # The user's documentation writes the webhook fields directly under `callback`.
+    return {"webhook": _webhook(errors, value, path, require_https, also_suggest=("webhook",))}
+
+
+def _webhook(
+    errors: _Errors, value: object, path: str, require_https: bool, also_suggest: Sequence[str] = ()
+) -> dict[str, Any]:
+    obj = _object(errors, value, path, FLAT_WEBHOOK_FIELDS, also_suggest=also_suggest)
+    if obj is None:
+        return {}
+    target = _field(errors, obj, "target", lambda v, p: _url(errors, v, p, require_https))
+    name = _field(errors, obj, "name", lambda v, p: _string(errors, v, p, non_empty=True))
+    attributes: list[dict[str, str]] = []
+    if obj.has("attributes"):
+        items = _array(errors, obj.get("attributes"), obj.path_of("attributes"))
+        for index, item in enumerate(items or []):
+            attribute = _attribute(errors, item, _index_path(obj.path_of("attributes"), index))
+            if attribute is not None:
+                attributes.append(attribute)
+    return {"target": target, "name": name, "attributes": attributes}
+
+
+def _url(errors: _Errors, value: object, path: str, require_https: bool) -> str | None:
+    url = _string(errors, value, path, non_empty=True)
+    if url is None:
+        return None
+    if len(url) > MAX_URL_LENGTH:
+        errors.add(path, f"must be at most {MAX_URL_LENGTH} characters (got {len(url)})")
+        return None
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+        errors.add(path, "must not contain spaces or control characters")
+        return None
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        errors.add(path, f"'{url}' is not a valid URL")
+        return None
+    if scheme not in ("http", "https"):
+        errors.add(path, "must be an absolute http(s) URL such as 'https://example.com/events'")
+        return None
+    if not host:
+        errors.add(path, "must have a host, as in 'https://example.com/events'")
+        return None
+    if require_https and scheme != "https":
+        errors.add(path, "must use https (FLEETMON_REQUIRE_HTTPS_WEBHOOKS is on)")
+        return None
+    return url
+
+
+def _attribute(errors: _Errors, value: object, path: str) -> dict[str, str] | None:
+    obj = _object(errors, value, path, ("type", "key", "value"))
+    if obj is None:
+        return None
+    kind = _field(errors, obj, "type", lambda v, p: _enum(errors, v, p, ATTRIBUTE_TYPES))
+    key = _field(errors, obj, "key", lambda v, p: _string(errors, v, p, non_empty=True))
+    if key is not None and kind == "Header" and not _HEADER_NAME.fullmatch(key):
+        errors.add(
+            obj.path_of("key"),
+            f"'{key}' is not a valid header name: use letters, digits and !#$%&'*+-.^_`|~ only",
+        )
+    text = _field(errors, obj, "value", lambda v, p: _string(errors, v, p))
+    if text is not None:
+        if kind == "Header" and _HEADER_VALUE_FORBIDDEN.search(text):
+            errors.add(
+                obj.path_of("value"), "a header value must not contain control characters (CR, LF, NUL, ...)"
+            )
+        reported: set[str] = set()
+        for match in _VARIABLE.finditer(text):
+            variable = match.group(1)
+            if variable.lower() not in _KNOWN_VARIABLES and variable not in reported:
+                reported.add(variable)
+                errors.add(
+                    obj.path_of("value"),
+                    f"unknown variable '${variable}'; use $vin, $vid, $monitorID or $fleetID",
+                )
+    return {"type": kind, "key": key, "value": text}  # type: ignore[dict-item]
+
+
+# --------------------------------------------------------------------------- triggerParam
+
+
+def _trigger_param(
+    errors: _Errors, value: object, path: str
+) -> tuple[dict[str, Any], CompiledExpression | None]:
+    obj = _object(errors, value, path, ("triggers", "boolExp"))
+    if obj is None:
+        return {}, None
+    triggers: list[dict[str, Any]] = []
+    names = _TriggerNames()
+    if _required(errors, obj, "triggers"):
+        triggers, names = _triggers(errors, obj.get("triggers"), obj.path_of("triggers"))
+    expression = None
+    source = None
+    if _required(errors, obj, "boolExp"):
+        source = _string(errors, obj.get("boolExp"), obj.path_of("boolExp"))
+        if source is not None:
+            expression = _compile(errors, source, obj.path_of("boolExp"), names)
+    return {"triggers": triggers, "boolExp": source}, expression
+
+
+@dataclass
+class _TriggerNames:
+    """What the triggers say about the names the boolExp may use."""
+
+    valid: list[str] | None = None  # unique valid names; None: the triggers array is unusable
+    invalid: list[str] | None = None  # names given but malformed
+    # Some trigger has no usable name (missing, not a string, or a duplicate): a name
+    # the boolExp uses but no trigger declares may be that trigger's intended name.
+    uncertain: bool = False
+
+
+def _triggers(errors: _Errors, value: object, path: str) -> tuple[list[dict[str, Any]], _TriggerNames]:
+    names = _TriggerNames()
+    items = _array(errors, value, path)
+    if items is None:
+        return [], names
+    if len(items) < MIN_TRIGGERS:
+        errors.add(path, f"must contain at least {MIN_TRIGGERS} trigger")
+        return [], names
+    too_many = len(items) > MAX_TRIGGERS
+    if too_many:
+        errors.add(path, f"must contain at most {MAX_TRIGGERS} triggers (got {len(items)})")
+    valid: dict[str, int] = {}
+    invalid: list[str] = []
+    triggers: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        item_path = _index_path(path, index)
+        obj = _object(errors, item, item_path, ("name", *TRIGGER_KINDS))
+        if obj is None:
+            names.uncertain = True
+            continue
+        name = None
+        if not obj.has("name"):
+            errors.add(obj.path_of("name"), "is required")
+            names.uncertain = True
+        elif not isinstance(obj.get("name"), str):
+            errors.add(obj.path_of("name"), "must be a string")
+            names.uncertain = True
+        else:
+            name = obj.get("name")
+            if not TRIGGER_NAME.fullmatch(name):
+                errors.add(
+                    obj.path_of("name"), f"invalid trigger name '{name}': a name is {TRIGGER_NAME_RULE}"
+                )
+                invalid.append(name)
+            elif name in valid:
+                errors.add(
+                    obj.path_of("name"),
+                    f"duplicate trigger name '{name}' (already used by triggers[{valid[name]}])",
+                )
+                names.uncertain = True
+            else:
+                valid[name] = index
+        described = f"trigger '{name}'" if name else "this trigger"
+        kinds = [kind for kind in TRIGGER_KINDS if obj.has(kind)]
+        if not kinds:
+            errors.add(item_path, f"{described} defines neither zone, time nor data")
+        elif len(kinds) > 1:
+            given = " and ".join(kinds) if len(kinds) == 2 else "zone, time and data"
+            both = "both " if len(kinds) == 2 else ""
+            errors.add(
+                item_path,
+                f"{described} defines {both}{given}; a trigger defines exactly one of zone, time or data",
+            )
+        trigger: dict[str, Any] = {"name": name}
+        for kind in kinds:
+            trigger[kind] = _TRIGGER_PARSERS[kind](errors, obj.get(kind), obj.path_of(kind))
+        triggers.append(trigger)
+    # More than MAX_TRIGGERS names cannot be compiled: only the syntax is checked then.
+    names.valid = None if too_many else list(valid)
+    names.invalid = invalid
+    return triggers, names
+
+
+def _compile(errors: _Errors, source: str, path: str, names: _TriggerNames) -> CompiledExpression | None:
+    """Compile the boolExp, reporting only problems of the expression itself.
+
+    Malformed trigger names (already reported on the trigger) are replaced in the source
+    by same-length placeholders, so they cause neither "invalid name" nor "unknown trigger"
+    errors and columns stay right. When a trigger has no usable name (missing, duplicated,
+    or malformed and absent from the expression), "unknown trigger" is not reported: the
+    unknown name may be the one that trigger was meant to have. When the triggers array
+    is unusable (not an array, empty, too long), only the syntax is checked.
+    """
+    declared = list(names.valid) if names.valid is not None else []
+    source_for_check, placeholders = _substitute_invalid_names(source, names.invalid or [], declared)
+    # A malformed name the expression does not use is as good as a missing one.
+    uncertain = names.uncertain or bool(set(names.invalid or []) - set(placeholders.values()))
+    try:
+        if names.valid is None:
+            referenced_names(source_for_check)
+            return None
+        return compile_expression(source_for_check, [*declared, *placeholders])
+    except BoolExpError as exc:
+        if uncertain and _has_unknown_name(source_for_check, [*declared, *placeholders]):
+            return None
+        message = exc.message
+        if exc.column is not None and "column" not in message:
+            message = f"{message} (column {exc.column})"
+        for placeholder, original in placeholders.items():
+            bounded = re.compile(rf"(?<![{_NAME_CHARS}]){placeholder}(?![{_NAME_CHARS}])")
+            message = bounded.sub(lambda _match, name=original: name, message)
+        errors.add(path, message)
+        return None
+
+
+def _has_unknown_name(source: str, declared: Sequence[str]) -> bool:
+    try:
+        return any(name not in declared for name in referenced_names(source))
+    except BoolExpError:
+        return False
+
+
+def _substitute_invalid_names(
+    source: str, invalid: Sequence[str], declared: Sequence[str]
+) -> tuple[str, dict[str, str]]:
+    placeholders: dict[str, str] = {}
+    taken = set(declared)
+    for name in dict.fromkeys(invalid):
+        if not name.strip() or any(char in name for char in "&|!()"):
+            continue
+        pattern = re.compile(rf"(?<![{_NAME_CHARS}]){re.escape(name)}(?![{_NAME_CHARS}])")
+        if not pattern.search(source):
+            continue
+        placeholder = next(
+            (
+                candidate
+                for candidate in map("".join, itertools.product("QZXJqzxj", repeat=len(name)))
+                if candidate not in taken and candidate not in source
+            ),
+            None,
+        )
+        if placeholder is None:
+            continue
+        taken.add(placeholder)
+        source = pattern.sub(placeholder, source)
+        placeholders[placeholder] = name
+    return source, placeholders
+
+
+# --------------------------------------------------------------------------- zone
+
+
+def _zone(errors: _Errors, value: object, path: str) -> dict[str, Any]:
+    obj = _object(errors, value, path, ("transition", "place"), aliases={"circle": "place"})
+    if obj is None:
+        return {}
+    return {
+        "transition": _field(errors, obj, "transition", lambda v, p: _enum(errors, v, p, TRANSITIONS)),
+        "place": _field(errors, obj, "place", lambda v, p: _place(errors, v, p)),
+    }
+
+
+def _place(errors: _Errors, value: object, path: str) -> dict[str, Any]:
+    obj = _object(errors, value, path, ("radius", "center"))
+    if obj is None:
+        return {}
+    radius = None
+    if _required(errors, obj, "radius"):
+        radius = _number(errors, obj.get("radius"), obj.path_of("radius"))
+        if radius is not None and radius <= 0:
+            errors.add(obj.path_of("radius"), f"must be greater than 0 km (got {radius})")
+    center: dict[str, Any] = {}
+    if _required(errors, obj, "center"):
+        center_obj = _object(errors, obj.get("center"), obj.path_of("center"), ("latitude", "longitude"))
+        if center_obj is not None:
+            for name, limit in (("latitude", 90), ("longitude", 180)):
+                if not _required(errors, center_obj, name):
+                    continue
+                number = _number(errors, center_obj.get(name), center_obj.path_of(name))
+                if number is not None and not -limit <= number <= limit:
+                    errors.add(
+                        center_obj.path_of(name), f"must be between -{limit} and {limit} (got {number})"
+                    )
+                center[name] = number
+    return {"radius": radius, "center": center}
+
+
+# --------------------------------------------------------------------------- time
+
+
+def _time(errors: _Errors, value: object, path: str) -> dict[str, Any]:
+    obj = _object(errors, value, path, ("times", "timeZone"))
+    if obj is None:
+        return {}
+    times: list[dict[str, Any]] = []
+    if _required(errors, obj, "times"):
+        items = _array(errors, obj.get("times"), obj.path_of("times"))
+        if items is not None and not items:
+            errors.add(obj.path_of("times"), "must contain at least one entry")
+        for index, item in enumerate(items or []):
+            times.append(_time_entry(errors, item, _index_path(obj.path_of("times"), index)))
+    time_zone = (
+        _time_zone(errors, obj.get("timeZone"), obj.path_of("timeZone"))
+        if obj.has("timeZone")
+        else DEFAULT_TIME_ZONE
+    )
+    return {"times": times, "timeZone": time_zone}
+
+
+def _time_entry(errors: _Errors, value: object, path: str) -> dict[str, Any]:
+    known = ("recurrence", "start", "duration", "occurence")
+    obj = _object(errors, value, path, known, aliases={"occurrence": "occurence"})
+    if obj is None:
+        return {}
+    recurrence = (
+        _enum(errors, obj.get("recurrence"), obj.path_of("recurrence"), RECURRENCES)
+        if obj.has("recurrence")
+        else DEFAULT_RECURRENCE
+    )
+    start = _field(errors, obj, "start", lambda v, p: _string(errors, v, p))
+    entry: dict[str, Any] = {"recurrence": recurrence, "start": start}
+    duration = _MISSING
+    if obj.has("duration"):
+        duration = _string(errors, obj.get("duration"), obj.path_of("duration"))
+        if duration is not None:
+            _positive_duration(errors, duration, obj.path_of("duration"))
+        entry["duration"] = duration
+
+    if recurrence == "Daily":
+        if start is not None:
+            try:
+                offset = parse_iso_duration(start)
+            except ValueError as exc:
+                errors.add(obj.path_of("start"), str(exc))
+            else:
+                if offset.total_seconds() >= 24 * 3600:
+                    errors.add(
+                        obj.path_of("start"),
+                        f"'{start}' is not a time of day: a Daily start must be below 24 hours, "
+                        "such as 'PT14H30M'",
+                    )
+        if duration is _MISSING:
+            errors.add(obj.path_of("duration"), "is required with recurrence Daily")
+        if obj.has("occurence"):
+            entry["occurence"] = _occurence(errors, obj.get("occurence"), obj.path_of("occurence"))
+    elif recurrence == "None":
+        if start is not None:
+            try:
+                parse_rfc3339(start)
+            except ValueError as exc:
+                errors.add(obj.path_of("start"), str(exc))
+        if obj.has("occurence"):
+            errors.add(obj.path_of("occurence"), "occurence is only allowed with recurrence Daily")
+    return entry
+
+
+def _positive_duration(errors: _Errors, text: str, path: str) -> None:
+    try:
+        duration = parse_iso_duration(text)
+    except ValueError as exc:
+        errors.add(path, str(exc))
+        return
+    if duration.total_seconds() <= 0:
+        errors.add(path, f"must be longer than zero (got '{text}')")
+
+
+def _occurence(errors: _Errors, value: object, path: str) -> dict[str, Any]:
+    obj = _object(errors, value, path, ("day", "week"))
+    if obj is None:
+        return {}
+    result: dict[str, Any] = {}
+    if obj.has("day"):
+        result["day"] = _days(errors, obj.get("day"), obj.path_of("day"))
+    if obj.has("week"):
+        result["week"] = _weeks(errors, obj.get("week"), obj.path_of("week"))
+    return result
+
+
+def _days(errors: _Errors, value: object, path: str) -> list[str]:
+    items = _array(errors, value, path)
+    if items is None:
+        return []
+    if not items:
+        errors.add(path, "must contain at least one day")
+    days: list[str] = []
+    for index, item in enumerate(items):
+        item_path = _index_path(path, index)
+        if not isinstance(item, str):
+            errors.add(item_path, "must be a string")
+        elif item not in DAYS:
+            errors.add(item_path, f"'{item}' is not a day; use one of {', '.join(DAYS)}")
+        elif item in days:
+            errors.add(item_path, f"duplicate day '{item}'")
+        else:
+            days.append(item)
+    return days
+
+
+def _weeks(errors: _Errors, value: object, path: str) -> list[str]:
+    """Week-of-year items `wN` or `wA-wB` (1..53, A <= B), stored as lower-case `w5`, `w1-w25`."""
+    items = _array(errors, value, path)
+    if items is None:
+        return []
+    if not items:
+        errors.add(path, "must contain at least one week")
+    weeks: list[str] = []
+    for index, item in enumerate(items):
+        item_path = _index_path(path, index)
+        if not isinstance(item, str):
+            errors.add(item_path, "must be a string")
+            continue
+        match = _WEEK.fullmatch(item)
+        if not match:
+            errors.add(
+                item_path, f"'{item}' is not a week; use 'wN' or a range 'wA-wB', such as 'w1' or 'w10-w20'"
+            )
+            continue
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        if not (MIN_WEEK <= first <= MAX_WEEK and MIN_WEEK <= last <= MAX_WEEK):
+            errors.add(item_path, f"'{item}': weeks go from w{MIN_WEEK} to w{MAX_WEEK}")
+            continue
+        if last < first:
+            errors.add(item_path, f"'{item}': a week range must be ascending (w{last}-w{first}?)")
+            continue
+        weeks.append(f"w{first}" if match.group(2) is None else f"w{first}-w{last}")
+    return weeks
+
+
+@functools.lru_cache(maxsize=1)
+def _available_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _time_zone(errors: _Errors, value: object, path: str) -> str | None:
+    name = _string(errors, value, path, non_empty=True)
+    if name is None:
+        return None
+    # The shape check keeps path-like names ('../x', '/etc/localtime', 'a\0b') away from
+    # the file system; ZoneInfo still rejects directories and unknown keys.
+    loadable = bool(_TIME_ZONE_SHAPE.fullmatch(name)) and len(name) <= 255
+    if loadable:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError, TypeError, UnicodeError):
+            loadable = False
+    if not loadable:
+        errors.add(
+            path,
+            f"unknown time zone '{name}'" + _suggestion(name, _available_time_zones())
+            + "; use an IANA time zone name such as 'Europe/Paris'",
+        )
+        return None
+    return name
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _data(errors: _Errors, value: object, path: str) -> dict[str, Any]:
+    obj = _object(errors, value, path, ("data", "op", "value"))
+    if obj is None:
+        return {}
+    key = None
+    if _required(errors, obj, "data"):
+        key = _string(errors, obj.get("data"), obj.path_of("data"))
+        if key is not None and key not in DATA_KEYS:
+            errors.add(obj.path_of("data"), f"unknown data key '{key}'" + _suggestion(key, DATA_KEYS))
+            key = None
+    op = _field(errors, obj, "op", lambda v, p: _enum(errors, v, p, OPS))
+
+    value_path = obj.path_of("value")
+    values: list[str | None] = []
+    if obj.has("value"):
+        items = _array(errors, obj.get("value"), value_path)
+        values = [
+            _value_item(errors, item, _index_path(value_path, index))
+            for index, item in enumerate(items or [])
+        ]
+        if items is None:
+            op = None  # arity would only repeat the type error
+    if op == "onChange":
+        if values:
+            errors.add(value_path, f"must be empty or absent with op 'onChange' (got {len(values)} items)")
+    elif op == "includedIn":
+        if not obj.has("value"):
+            errors.add(value_path, "is required with op 'includedIn'")
+        elif not values:
+            errors.add(value_path, "must contain at least one item with op 'includedIn'")
+    elif op is not None:
+        if not obj.has("value"):
+            errors.add(value_path, f"is required with op '{op}'")
+        elif len(values) != 1:
+            errors.add(value_path, f"must contain exactly one item with op '{op}' (got {len(values)})")
+
+    if key is not None and op is not None:
+        kind = DATA_KEYS[key]
+        if kind is ValueKind.ANY and op != "onChange":
+            errors.add(obj.path_of("op"), f"'{key}' only supports op 'onChange'")
+        elif op in ORDER_OPS and kind is not ValueKind.NUMBER:
+            errors.add(
+                obj.path_of("op"), f"op '{op}' needs numeric data, but '{key}' is {describe_kind(kind)}"
+            )
+        elif op != "onChange" and kind is ValueKind.NUMBER:
+            for index, item in enumerate(values):
+                if item is not None and not _is_number(item):
+                    errors.add(_index_path(value_path, index), f"'{item}' is not a number")
+        elif op != "onChange" and kind is ValueKind.BOOLEAN:
+            for index, item in enumerate(values):
+                if item is None:
+                    continue
+                if item.lower() not in ("true", "false"):
+                    errors.add(
+                        _index_path(value_path, index), f"'{item}' is not a boolean; use 'true' or 'false'"
+                    )
+                else:
+                    values[index] = item.lower()
+    return {"data": key, "op": op, "value": values}
+
+
+def _value_item(errors: _Errors, item: object, path: str) -> str | None:
+    """A data-trigger value as a string: JSON numbers and booleans are accepted too."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, int):
+        return str(item)
+    if isinstance(item, float):
+        if not math.isfinite(item):
+            errors.add(path, "must be a finite number")
+            return None
+        return repr(item)
+    errors.add(path, "must be a string")
+    return None
+
+
+def _is_number(text: str) -> bool:
+    return bool(_NUMBER.fullmatch(text)) and math.isfinite(float(text))
+
+
+_TRIGGER_PARSERS = {"zone": _zone, "time": _time, "data": _data}

@@ -1,0 +1,1279 @@
+"""Tests of monitors.definition: validation and canonicalisation of a monitor definition.
+
+Pure tests (no database). Most are table-driven: a valid base definition is mutated at a
+JSON path and the result must be accepted (with a given canonical value) or rejected with
+exactly the expected error path and a message fragment.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitors.definition import (
+    DefinitionError,
+    FieldError,
+    MonitorDefinition,
+    parse_monitor_definition,
+)
+
+DELETE: Any = object()  # mutation value: remove the key / item
+
+
+def _seed_dir() -> Path:
+    """`shared/reference/seed-monitors` next to the repository (the repo is /work/main)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "shared" / "reference" / "seed-monitors"
+        if candidate.is_dir():
+            return candidate
+    return here.parents[3] / "shared" / "reference" / "seed-monitors"
+
+
+SEED_DIR = _seed_dir()
+needs_seeds = pytest.mark.skipif(not SEED_DIR.is_dir(), reason=f"seed monitors not found at {SEED_DIR}")
+
+
+def load_seed(name: str) -> dict[str, Any]:
+    return json.loads((SEED_DIR / name).read_text(encoding="utf-8"))
+
+
+BASE: dict[str, Any] = {
+    "label": "Paris zone, weekday afternoons, low battery",
+    "subscribeParam": {
+        "refreshEvent": 600,
+        "retryPolicy": {"policy": "Always", "retryNumber": 3, "retryDelay": 120},
+        "batchNotify": {"size": 10, "timeWindow": 300},
+        "callback": {
+            "webhook": {
+                "target": "https://my.post.callback/events",
+                "name": "My_Webhook",
+                "attributes": [
+                    {"type": "Header", "key": "X-Vehicle_Id", "value": "$vin"},
+                    {"type": "Query", "key": "fleet", "value": "$fleetID"},
+                    {"type": "Body", "key": "monitor", "value": "$monitorID"},
+                ],
+            }
+        },
+    },
+    "extendedEventParam": ["vehicle.alerts", "vehicle.status"],
+    "triggerParam": {
+        "triggers": [
+            {
+                "name": "z",
+                "zone": {
+                    "transition": "Out",
+                    "place": {"radius": 20, "center": {"latitude": 48.866667, "longitude": 2.333333}},
+                },
+            },
+            {
+                "name": "t",
+                "time": {
+                    "times": [
+                        {
+                            "recurrence": "Daily",
+                            "start": "PT14H30M",
+                            "duration": "PT04H30M",
+                            "occurence": {"day": ["Mon", "Tue"], "week": ["w1-w25", "w30"]},
+                        },
+                        {"recurrence": "None", "start": "2026-01-03T12:00:00+01:00", "duration": "P2D"},
+                    ],
+                    "timeZone": "Europe/Paris",
+                },
+            },
+            {"name": "d", "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": ["50"]}},
+        ],
+        "boolExp": "z & (t | d)",
+    },
+}
+
+Z = "triggerParam.triggers[0]"
+T = "triggerParam.triggers[1]"
+D = "triggerParam.triggers[2]"
+SUB = "subscribeParam"
+WH = "subscribeParam.callback.webhook"
+ENTRY = f"{T}.time.times[0]"
+ABS = f"{T}.time.times[1]"
+
+
+# --------------------------------------------------------------------------- helpers
+
+_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _steps(path: str) -> list[str | int]:
+    return [key if key else int(index) for key, index in _TOKEN.findall(path)]
+
+
+def get_path(document: Any, path: str) -> Any:
+    for step in _steps(path):
+        document = document[step]
+    return document
+
+
+def mutate(base: dict[str, Any], mutations: dict[str, Any]) -> dict[str, Any]:
+    document = copy.deepcopy(base)
+    for path, value in mutations.items():
+        *parents, last = _steps(path)
+        target = document
+        for step in parents:
+            target = target[step]
+        if value is DELETE:
+            del target[last]
+        elif isinstance(target, list) and last == len(target):
+            target.append(copy.deepcopy(value))
+        else:
+            target[last] = copy.deepcopy(value)
+    return document
+
+
+def errors_of(raw: Any, **kwargs: Any) -> list[FieldError]:
+    with pytest.raises(DefinitionError) as info:
+        parse_monitor_definition(raw, **kwargs)
+    assert info.value.errors, "DefinitionError without errors"
+    return info.value.errors
+
+
+def fields_of(raw: Any, **kwargs: Any) -> list[str]:
+    return [error.field for error in errors_of(raw, **kwargs)]
+
+
+def canonical_of(raw: Any, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return parse_monitor_definition(raw, **kwargs).canonical
+    except DefinitionError as exc:  # pragma: no cover - makes failures readable
+        pytest.fail(f"unexpected errors: {exc.errors}")
+
+
+# --------------------------------------------------------------------------- the base
+
+
+def test_base_definition_is_valid_and_canonical() -> None:
+    definition = parse_monitor_definition(copy.deepcopy(BASE))
+    assert isinstance(definition, MonitorDefinition)
+    assert definition.canonical == BASE  # the base is already in canonical form
+    assert definition.expression.names == ("z", "t", "d")
+    assert definition.expression.source == "z & (t | d)"
+    assert json.loads(json.dumps(definition.canonical)) == definition.canonical
+
+
+def test_input_is_not_mutated_and_canonical_is_a_copy() -> None:
+    raw = copy.deepcopy(BASE)
+    definition = parse_monitor_definition(raw)
+    assert raw == BASE
+    definition.canonical["triggerParam"]["triggers"][0]["zone"]["place"]["radius"] = 99
+    assert raw["triggerParam"]["triggers"][0]["zone"]["place"]["radius"] == 20
+
+
+def test_convenience_properties() -> None:
+    definition = parse_monitor_definition(BASE)
+    assert definition.label == BASE["label"]
+    assert definition.trigger_names == ("z", "t", "d")
+    assert definition.bool_exp == "z & (t | d)"
+    assert definition.has_zone_triggers and definition.has_time_triggers and definition.has_data_triggers
+    assert definition.refresh_event == 600
+    assert definition.retry_policy == {"policy": "Always", "retryNumber": 3, "retryDelay": 120}
+    assert definition.batch_notify == {"size": 10, "timeWindow": 300}
+    assert definition.webhook_target == "https://my.post.callback/events"
+    assert definition.webhook_name == "My_Webhook"
+    assert definition.webhook_attributes[0] == {"type": "Header", "key": "X-Vehicle_Id", "value": "$vin"}
+    assert definition.extended_event_params == ("vehicle.alerts", "vehicle.status")
+    assert definition.data_keys == frozenset({"vehicle.energy.electric.level"})
+    assert definition.trigger("d")["data"]["op"] == "lowerThan"
+    assert [trigger["name"] for trigger in definition.triggers_of_kind("zone")] == ["z"]
+    with pytest.raises(KeyError):
+        definition.trigger("nope")
+
+
+def test_convenience_properties_of_a_minimal_definition() -> None:
+    raw = {
+        "label": "moving",
+        "subscribeParam": {"callback": {"webhook": {"target": "http://h", "name": "n"}}},
+        "triggerParam": {
+            "triggers": [{"name": "m", "data": {"data": "vehicle.kinetic.moving", "op": "onChange"}}],
+            "boolExp": "m",
+        },
+    }
+    definition = parse_monitor_definition(raw)
+    assert definition.refresh_event is None
+    assert definition.batch_notify is None
+    assert not definition.has_time_triggers and not definition.has_zone_triggers
+    assert definition.webhook_attributes == ()
+    assert definition.extended_event_params == ()
+
+
+def test_definition_error_api() -> None:
+    with pytest.raises(ValueError) as info:
+        parse_monitor_definition(mutate(BASE, {"label": DELETE, f"{Z}.zone.transition": "in"}))
+    error = info.value
+    assert isinstance(error, DefinitionError)
+    assert error.by_field() == {
+        "label": ["is required"],
+        f"{Z}.zone.transition": ["must be one of 'In', 'Out' (got 'in')"],
+    }
+    assert "label: is required" in str(error)
+    assert str(FieldError("", "must be an object")) == "must be an object"
+
+
+# --------------------------------------------------------------------------- invalid cases
+
+
+@dataclass(frozen=True)
+class Bad:
+    id: str
+    mutations: dict[str, Any]
+    field: str
+    fragment: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+BAD: list[Bad] = [
+    # ---- root and label
+    Bad("label missing", {"label": DELETE}, "label", "is required"),
+    Bad("label not a string", {"label": 5}, "label", "must be a string"),
+    Bad("label empty", {"label": ""}, "label", "must not be empty"),
+    Bad("label blank", {"label": "   "}, "label", "must not be empty"),
+    Bad("label too long", {"label": "x" * 256}, "label", "must be at most 255 characters (got 256)"),
+    Bad("subscribeParam missing", {"subscribeParam": DELETE}, "subscribeParam", "is required"),
+    Bad("subscribeParam not an object", {"subscribeParam": []}, "subscribeParam", "must be an object"),
+    Bad("triggerParam missing", {"triggerParam": DELETE}, "triggerParam", "is required"),
+    Bad("triggerParam not an object", {"triggerParam": "x"}, "triggerParam", "must be an object"),
+    # ---- extendedEventParam
+    Bad("extended not an array", {"extendedEventParam": "vehicle.status"}, "extendedEventParam", "must be an array"),
+    Bad("extended item not a string", {"extendedEventParam": [5]}, "extendedEventParam[0]", "must be a string"),
+    Bad(
+        "extended unknown with suggestion",
+        {"extendedEventParam": ["vehicle.statu"]},
+        "extendedEventParam[0]",
+        "unknown extension 'vehicle.statu'; did you mean 'vehicle.status'?",
+    ),
+    Bad(
+        "extended unknown telemetry type",
+        {"extendedEventParam": ["vehicle.telemetry.nope"]},
+        "extendedEventParam[0]",
+        "unknown extension 'vehicle.telemetry.nope'",
+    ),
+    Bad(
+        "extended unknown without suggestion",
+        {"extendedEventParam": ["foo"]},
+        "extendedEventParam[0]",
+        "unknown extension 'foo'; use one of vehicle.doorsState",
+    ),
+    Bad(
+        "extended duplicate",
+        {"extendedEventParam": ["vehicle.status", "vehicle.alerts", "vehicle.status"]},
+        "extendedEventParam[2]",
+        "duplicate item 'vehicle.status' (already at index 0)",
+    ),
+    # ---- subscribeParam.refreshEvent
+    Bad("refreshEvent too small", {f"{SUB}.refreshEvent": 59}, f"{SUB}.refreshEvent", "must be at least 60 (got 59)"),
+    Bad("refreshEvent string", {f"{SUB}.refreshEvent": "600"}, f"{SUB}.refreshEvent", "must be an integer"),
+    Bad("refreshEvent fractional", {f"{SUB}.refreshEvent": 600.5}, f"{SUB}.refreshEvent", "must be an integer"),
+    Bad("refreshEvent bool", {f"{SUB}.refreshEvent": True}, f"{SUB}.refreshEvent", "must be an integer"),
+    Bad("refreshEvent null", {f"{SUB}.refreshEvent": None}, f"{SUB}.refreshEvent", "must be an integer"),
+    # ---- retryPolicy
+    Bad("retryPolicy not an object", {f"{SUB}.retryPolicy": "Always"}, f"{SUB}.retryPolicy", "must be an object"),
+    Bad("policy missing", {f"{SUB}.retryPolicy.policy": DELETE}, f"{SUB}.retryPolicy.policy", "is required"),
+    Bad(
+        "policy unknown",
+        {f"{SUB}.retryPolicy.policy": "Never"},
+        f"{SUB}.retryPolicy.policy",
+        "must be one of 'None', 'Bounded', 'Always' (got 'Never')",
+    ),
+    Bad("policy not a string", {f"{SUB}.retryPolicy.policy": None}, f"{SUB}.retryPolicy.policy", "must be a string"),
+    Bad("retryNumber zero", {f"{SUB}.retryPolicy.retryNumber": 0}, f"{SUB}.retryPolicy.retryNumber", "must be at least 1"),
+    Bad("retryNumber float", {f"{SUB}.retryPolicy.retryNumber": 2.5}, f"{SUB}.retryPolicy.retryNumber", "must be an integer"),
+    Bad("retryDelay zero", {f"{SUB}.retryPolicy.retryDelay": 0}, f"{SUB}.retryPolicy.retryDelay", "must be at least 1"),
+    Bad("retryDelay bool", {f"{SUB}.retryPolicy.retryDelay": False}, f"{SUB}.retryPolicy.retryDelay", "must be an integer"),
+    Bad(
+        "maxRetryNumber alias checked too",
+        {f"{SUB}.retryPolicy.retryNumber": DELETE, f"{SUB}.retryPolicy.maxRetryNumber": 0},
+        f"{SUB}.retryPolicy.maxRetryNumber",
+        "must be at least 1",
+    ),
+    # ---- batchNotify
+    Bad("batchNotify not an object", {f"{SUB}.batchNotify": 10}, f"{SUB}.batchNotify", "must be an object"),
+    Bad("batch size missing", {f"{SUB}.batchNotify.size": DELETE}, f"{SUB}.batchNotify.size", "is required"),
+    Bad("batch size zero", {f"{SUB}.batchNotify.size": 0}, f"{SUB}.batchNotify.size", "must be at least 1 (got 0)"),
+    Bad("batch size string", {f"{SUB}.batchNotify.size": "10"}, f"{SUB}.batchNotify.size", "must be an integer"),
+    Bad("timeWindow too small", {f"{SUB}.batchNotify.timeWindow": 4}, f"{SUB}.batchNotify.timeWindow", "must be at least 5"),
+    # ---- callback / webhook
+    Bad("callback missing", {f"{SUB}.callback": DELETE}, f"{SUB}.callback", "is required"),
+    Bad("callback not an object", {f"{SUB}.callback": "https://x"}, f"{SUB}.callback", "must be an object"),
+    Bad("callback empty", {f"{SUB}.callback": {}}, f"{SUB}.callback.webhook", "is required"),
+    Bad("webhook not an object", {f"{SUB}.callback.webhook": []}, WH, "must be an object"),
+    Bad(
+        "flat and nested callback",
+        {f"{SUB}.callback.target": "https://other"},
+        f"{SUB}.callback",
+        "both 'webhook' and flat webhook fields ('target')",
+    ),
+    Bad("target missing", {f"{WH}.target": DELETE}, f"{WH}.target", "is required"),
+    Bad("target not a string", {f"{WH}.target": 5}, f"{WH}.target", "must be a string"),
+    Bad("target empty", {f"{WH}.target": ""}, f"{WH}.target", "must not be empty"),
+    Bad("target relative", {f"{WH}.target": "my.dn/monitors/cb1"}, f"{WH}.target", "must be an absolute http(s) URL"),
+    Bad("target ftp", {f"{WH}.target": "ftp://my.dn/cb"}, f"{WH}.target", "must be an absolute http(s) URL"),
+    Bad("target without host", {f"{WH}.target": "https:///cb"}, f"{WH}.target", "must have a host"),
+    Bad("target scheme only", {f"{WH}.target": "http://"}, f"{WH}.target", "must have a host"),
+    Bad("target bad port", {f"{WH}.target": "https://h:99999/cb"}, f"{WH}.target", "is not a valid URL"),
+    Bad("target with space", {f"{WH}.target": "https://h/a b"}, f"{WH}.target", "must not contain spaces or control"),
+    Bad("target with newline", {f"{WH}.target": "https://h/a\nb"}, f"{WH}.target", "must not contain spaces or control"),
+    Bad(
+        "target too long",
+        {f"{WH}.target": "https://h/" + "a" * 1991},
+        f"{WH}.target",
+        "must be at most 2000 characters (got 2001)",
+    ),
+    Bad(
+        "http refused when https required",
+        {f"{WH}.target": "http://my.dn/cb"},
+        f"{WH}.target",
+        "must use https (FLEETMON_REQUIRE_HTTPS_WEBHOOKS is on)",
+        {"require_https": True},
+    ),
+    Bad("webhook name missing", {f"{WH}.name": DELETE}, f"{WH}.name", "is required"),
+    Bad("webhook name empty", {f"{WH}.name": ""}, f"{WH}.name", "must not be empty"),
+    Bad("webhook name not a string", {f"{WH}.name": 5}, f"{WH}.name", "must be a string"),
+    # ---- attributes
+    Bad("attributes not an array", {f"{WH}.attributes": {}}, f"{WH}.attributes", "must be an array"),
+    Bad("attribute not an object", {f"{WH}.attributes[0]": "x"}, f"{WH}.attributes[0]", "must be an object"),
+    Bad("attribute type missing", {f"{WH}.attributes[0].type": DELETE}, f"{WH}.attributes[0].type", "is required"),
+    Bad(
+        "attribute type unknown",
+        {f"{WH}.attributes[0].type": "Cookie"},
+        f"{WH}.attributes[0].type",
+        "must be one of 'Header', 'Query', 'Body' (got 'Cookie')",
+    ),
+    Bad("attribute key missing", {f"{WH}.attributes[1].key": DELETE}, f"{WH}.attributes[1].key", "is required"),
+    Bad("attribute key empty", {f"{WH}.attributes[1].key": ""}, f"{WH}.attributes[1].key", "must not be empty"),
+    Bad("attribute key not a string", {f"{WH}.attributes[2].key": 1}, f"{WH}.attributes[2].key", "must be a string"),
+    Bad(
+        "header key with space",
+        {f"{WH}.attributes[0].key": "X Vehicle"},
+        f"{WH}.attributes[0].key",
+        "'X Vehicle' is not a valid header name",
+    ),
+    Bad(
+        "header key with colon",
+        {f"{WH}.attributes[0].key": "X-Id:"},
+        f"{WH}.attributes[0].key",
+        "is not a valid header name",
+    ),
+    Bad("attribute value missing", {f"{WH}.attributes[0].value": DELETE}, f"{WH}.attributes[0].value", "is required"),
+    Bad("attribute value not a string", {f"{WH}.attributes[0].value": 5}, f"{WH}.attributes[0].value", "must be a string"),
+    Bad(
+        "header value with CRLF",
+        {f"{WH}.attributes[0].value": "a\r\nX-Evil: 1"},
+        f"{WH}.attributes[0].value",
+        "must not contain control characters",
+    ),
+    Bad(
+        "header value with NUL",
+        {f"{WH}.attributes[0].value": "a\x00b"},
+        f"{WH}.attributes[0].value",
+        "must not contain control characters",
+    ),
+    Bad(
+        "header value with DEL",
+        {f"{WH}.attributes[0].value": "a\x7fb"},
+        f"{WH}.attributes[0].value",
+        "must not contain control characters",
+    ),
+    Bad(
+        "unknown variable",
+        {f"{WH}.attributes[1].value": "$foo"},
+        f"{WH}.attributes[1].value",
+        "unknown variable '$foo'; use $vin, $vid, $monitorID or $fleetID",
+    ),
+    Bad(
+        "unknown variable inside text",
+        {f"{WH}.attributes[2].value": "id-$vinx-end"},
+        f"{WH}.attributes[2].value",
+        "unknown variable '$vinx'",
+    ),
+    # ---- triggerParam
+    Bad("triggers missing", {"triggerParam.triggers": DELETE}, "triggerParam.triggers", "is required"),
+    Bad("triggers not an array", {"triggerParam.triggers": {}}, "triggerParam.triggers", "must be an array"),
+    Bad("triggers empty", {"triggerParam.triggers": []}, "triggerParam.triggers", "must contain at least 1 trigger"),
+    Bad(
+        "six triggers",
+        {
+            "triggerParam.triggers[3]": {"name": "e", "data": {"data": "vehicle.kinetic.moving", "op": "onChange"}},
+            "triggerParam.triggers[4]": {"name": "f", "data": {"data": "stolen.state", "op": "onChange"}},
+            "triggerParam.triggers[5]": {"name": "g", "data": {"data": "privacy.state", "op": "onChange"}},
+            "triggerParam.boolExp": "z & (t | d | e | f | g)",
+        },
+        "triggerParam.triggers",
+        "must contain at most 5 triggers (got 6)",
+    ),
+    Bad("trigger not an object", {f"{Z}": "z"}, Z, "must be an object"),
+    Bad("trigger name missing", {f"{Z}.name": DELETE}, f"{Z}.name", "is required"),
+    Bad("trigger name not a string", {f"{Z}.name": 1}, f"{Z}.name", "must be a string"),
+    Bad(
+        "trigger name starts with digit",
+        {f"{Z}.name": "1z", "triggerParam.boolExp": "1z & (t | d)"},
+        f"{Z}.name",
+        "invalid trigger name '1z'",
+    ),
+    Bad(
+        "trigger name with dash",
+        {f"{Z}.name": "out-of-paris", "triggerParam.boolExp": "out-of-paris & (t | d)"},
+        f"{Z}.name",
+        "invalid trigger name 'out-of-paris'",
+    ),
+    Bad(
+        "trigger name with two separators",
+        {f"{Z}.name": "a_b_1", "triggerParam.boolExp": "a_b_1 & (t | d)"},
+        f"{Z}.name",
+        "invalid trigger name 'a_b_1'",
+    ),
+    Bad(
+        "trigger name letters after digits",
+        {f"{Z}.name": "a1b", "triggerParam.boolExp": "a1b & (t | d)"},
+        f"{Z}.name",
+        "invalid trigger name 'a1b'",
+    ),
+    Bad("trigger name empty", {f"{Z}.name": "", "triggerParam.boolExp": "t | d"}, f"{Z}.name", "invalid trigger name ''"),
+    Bad(
+        "trigger name duplicate",
+        {f"{T}.name": "z", "triggerParam.boolExp": "z & d"},
+        f"{T}.name",
+        "duplicate trigger name 'z' (already used by triggers[0])",
+    ),
+    Bad("trigger defines nothing", {f"{Z}.zone": DELETE}, Z, "trigger 'z' defines neither zone, time nor data"),
+    Bad(
+        "trigger defines two",
+        {f"{Z}.data": {"data": "vehicle.kinetic.moving", "op": "onChange"}},
+        Z,
+        "trigger 'z' defines both zone and data",
+    ),
+    Bad(
+        "trigger defines three",
+        {f"{Z}.data": {"data": "vehicle.kinetic.moving", "op": "onChange"}, f"{Z}.time": {"times": [{"start": "PT1H", "duration": "PT1H"}]}},
+        Z,
+        "trigger 'z' defines zone, time and data",
+    ),
+    # ---- boolExp
+    Bad("boolExp missing", {"triggerParam.boolExp": DELETE}, "triggerParam.boolExp", "is required"),
+    Bad("boolExp not a string", {"triggerParam.boolExp": ["z"]}, "triggerParam.boolExp", "must be a string"),
+    Bad("boolExp empty", {"triggerParam.boolExp": ""}, "triggerParam.boolExp", "empty expression"),
+    Bad("boolExp unbalanced", {"triggerParam.boolExp": "(z & (t | d)"}, "triggerParam.boolExp", "unbalanced parenthesis"),
+    Bad("boolExp unbalanced column", {"triggerParam.boolExp": "(z & (t | d)"}, "triggerParam.boolExp", "column 1"),
+    Bad("boolExp closing too many", {"triggerParam.boolExp": "z & (t | d))"}, "triggerParam.boolExp", "column 12"),
+    Bad("boolExp unknown trigger", {"triggerParam.boolExp": "z & (t | x) & d"}, "triggerParam.boolExp", "unknown trigger 'x'"),
+    Bad("boolExp unused trigger", {"triggerParam.boolExp": "z & t"}, "triggerParam.boolExp", "'d' is declared but not used"),
+    Bad("boolExp tautology", {"triggerParam.boolExp": "z | !z | t | d"}, "triggerParam.boolExp", "always true"),
+    Bad("boolExp contradiction", {"triggerParam.boolExp": "z & !z & t & d"}, "triggerParam.boolExp", "always false"),
+    Bad("boolExp missing operand", {"triggerParam.boolExp": "z & (t | ) & d"}, "triggerParam.boolExp", "no right operand"),
+    Bad("boolExp stray character", {"triggerParam.boolExp": "z & (t + d)"}, "triggerParam.boolExp", "unexpected character '+'"),
+    # ---- zone
+    Bad("zone not an object", {f"{Z}.zone": "Paris"}, f"{Z}.zone", "must be an object"),
+    Bad("transition missing", {f"{Z}.zone.transition": DELETE}, f"{Z}.zone.transition", "is required"),
+    Bad("transition wrong case", {f"{Z}.zone.transition": "in"}, f"{Z}.zone.transition", "must be one of 'In', 'Out' (got 'in')"),
+    Bad("transition not a string", {f"{Z}.zone.transition": 1}, f"{Z}.zone.transition", "must be a string"),
+    Bad("place missing", {f"{Z}.zone.place": DELETE}, f"{Z}.zone.place", "is required"),
+    Bad("place not an object", {f"{Z}.zone.place": [20]}, f"{Z}.zone.place", "must be an object"),
+    Bad("radius missing", {f"{Z}.zone.place.radius": DELETE}, f"{Z}.zone.place.radius", "is required"),
+    Bad("radius zero", {f"{Z}.zone.place.radius": 0}, f"{Z}.zone.place.radius", "must be greater than 0"),
+    Bad("radius negative", {f"{Z}.zone.place.radius": -1.5}, f"{Z}.zone.place.radius", "must be greater than 0"),
+    Bad("radius string", {f"{Z}.zone.place.radius": "20"}, f"{Z}.zone.place.radius", "must be a number"),
+    Bad("radius bool", {f"{Z}.zone.place.radius": True}, f"{Z}.zone.place.radius", "must be a number"),
+    Bad("radius infinite", {f"{Z}.zone.place.radius": float("inf")}, f"{Z}.zone.place.radius", "must be a finite number"),
+    Bad("radius nan", {f"{Z}.zone.place.radius": float("nan")}, f"{Z}.zone.place.radius", "must be a finite number"),
+    Bad("center missing", {f"{Z}.zone.place.center": DELETE}, f"{Z}.zone.place.center", "is required"),
+    Bad("center not an object", {f"{Z}.zone.place.center": [48.8, 2.3]}, f"{Z}.zone.place.center", "must be an object"),
+    Bad("latitude missing", {f"{Z}.zone.place.center.latitude": DELETE}, f"{Z}.zone.place.center.latitude", "is required"),
+    Bad("latitude too big", {f"{Z}.zone.place.center.latitude": 90.5}, f"{Z}.zone.place.center.latitude", "between -90 and 90"),
+    Bad("latitude too small", {f"{Z}.zone.place.center.latitude": -91}, f"{Z}.zone.place.center.latitude", "between -90 and 90"),
+    Bad("latitude string", {f"{Z}.zone.place.center.latitude": "48.8"}, f"{Z}.zone.place.center.latitude", "must be a number"),
+    Bad("latitude bool", {f"{Z}.zone.place.center.latitude": False}, f"{Z}.zone.place.center.latitude", "must be a number"),
+    Bad("longitude missing", {f"{Z}.zone.place.center.longitude": DELETE}, f"{Z}.zone.place.center.longitude", "is required"),
+    Bad("longitude too big", {f"{Z}.zone.place.center.longitude": 180.01}, f"{Z}.zone.place.center.longitude", "between -180 and 180"),
+    Bad("longitude too small", {f"{Z}.zone.place.center.longitude": -181}, f"{Z}.zone.place.center.longitude", "between -180 and 180"),
+    Bad("longitude null", {f"{Z}.zone.place.center.longitude": None}, f"{Z}.zone.place.center.longitude", "must be a number"),
+    Bad(
+        "circle alias errors use the written name",
+        {f"{Z}.zone.place": DELETE, f"{Z}.zone.circle": {"radius": -1, "center": {"latitude": 0, "longitude": 0}}},
+        f"{Z}.zone.circle.radius",
+        "must be greater than 0",
+    ),
+    # ---- time
+    Bad("time not an object", {f"{T}.time": []}, f"{T}.time", "must be an object"),
+    Bad("times missing", {f"{T}.time.times": DELETE}, f"{T}.time.times", "is required"),
+    Bad("times not an array", {f"{T}.time.times": {}}, f"{T}.time.times", "must be an array"),
+    Bad("times empty", {f"{T}.time.times": []}, f"{T}.time.times", "must contain at least one entry"),
+    Bad("time entry not an object", {ENTRY: "PT1H"}, ENTRY, "must be an object"),
+    Bad("recurrence unknown", {f"{ENTRY}.recurrence": "Weekly"}, f"{ENTRY}.recurrence", "must be one of 'Daily', 'None' (got 'Weekly')"),
+    Bad("recurrence null", {f"{ENTRY}.recurrence": None}, f"{ENTRY}.recurrence", "must be a string"),
+    Bad("start missing", {f"{ENTRY}.start": DELETE}, f"{ENTRY}.start", "is required"),
+    Bad("start not a string", {f"{ENTRY}.start": 14}, f"{ENTRY}.start", "must be a string"),
+    Bad("daily start not a duration", {f"{ENTRY}.start": "14:30"}, f"{ENTRY}.start", "is not an ISO-8601 duration"),
+    Bad("daily start is a date-time", {f"{ENTRY}.start": "2026-01-03T12:00:00+01:00"}, f"{ENTRY}.start", "is not an ISO-8601 duration"),
+    Bad("daily start 24h", {f"{ENTRY}.start": "PT24H"}, f"{ENTRY}.start", "must be below 24 hours"),
+    Bad("daily start one day", {f"{ENTRY}.start": "P1D"}, f"{ENTRY}.start", "must be below 24 hours"),
+    Bad("daily start months", {f"{ENTRY}.start": "P1M"}, f"{ENTRY}.start", "years and months are not supported"),
+    Bad("daily duration missing", {f"{ENTRY}.duration": DELETE}, f"{ENTRY}.duration", "is required with recurrence Daily"),
+    Bad(
+        "default recurrence is Daily: duration required",
+        {f"{ENTRY}.recurrence": DELETE, f"{ENTRY}.duration": DELETE},
+        f"{ENTRY}.duration",
+        "is required with recurrence Daily",
+    ),
+    Bad("daily duration zero", {f"{ENTRY}.duration": "PT0S"}, f"{ENTRY}.duration", "must be longer than zero"),
+    Bad("daily duration invalid", {f"{ENTRY}.duration": "4h30"}, f"{ENTRY}.duration", "is not an ISO-8601 duration"),
+    Bad("daily duration not a string", {f"{ENTRY}.duration": 3600}, f"{ENTRY}.duration", "must be a string"),
+    Bad("occurence not an object", {f"{ENTRY}.occurence": ["Mon"]}, f"{ENTRY}.occurence", "must be an object"),
+    Bad("day not an array", {f"{ENTRY}.occurence.day": "Mon"}, f"{ENTRY}.occurence.day", "must be an array"),
+    Bad("day empty", {f"{ENTRY}.occurence.day": []}, f"{ENTRY}.occurence.day", "must contain at least one day"),
+    Bad("day unknown", {f"{ENTRY}.occurence.day": ["Mon", "mon"]}, f"{ENTRY}.occurence.day[1]", "'mon' is not a day; use one of Mon, Tue"),
+    Bad("day not a string", {f"{ENTRY}.occurence.day": [1]}, f"{ENTRY}.occurence.day[0]", "must be a string"),
+    Bad("day duplicate", {f"{ENTRY}.occurence.day": ["Mon", "Tue", "Mon"]}, f"{ENTRY}.occurence.day[2]", "duplicate day 'Mon'"),
+    Bad("week not an array", {f"{ENTRY}.occurence.week": "w1"}, f"{ENTRY}.occurence.week", "must be an array"),
+    Bad("week empty", {f"{ENTRY}.occurence.week": []}, f"{ENTRY}.occurence.week", "must contain at least one week"),
+    Bad("week malformed", {f"{ENTRY}.occurence.week": ["1"]}, f"{ENTRY}.occurence.week[0]", "'1' is not a week"),
+    Bad("week open range", {f"{ENTRY}.occurence.week": ["w1-"]}, f"{ENTRY}.occurence.week[0]", "is not a week"),
+    Bad("week not a string", {f"{ENTRY}.occurence.week": [1]}, f"{ENTRY}.occurence.week[0]", "must be a string"),
+    Bad("week zero", {f"{ENTRY}.occurence.week": ["w0"]}, f"{ENTRY}.occurence.week[0]", "weeks go from w1 to w53"),
+    Bad("week 54", {f"{ENTRY}.occurence.week": ["w2", "w50-w54"]}, f"{ENTRY}.occurence.week[1]", "weeks go from w1 to w53"),
+    Bad("week range descending", {f"{ENTRY}.occurence.week": ["w10-w5"]}, f"{ENTRY}.occurence.week[0]", "must be ascending"),
+    Bad("absolute start not RFC 3339", {f"{ABS}.start": "PT14H"}, f"{ABS}.start", "is not an RFC 3339 date-time"),
+    Bad("absolute start without offset", {f"{ABS}.start": "2026-01-03T12:00:00"}, f"{ABS}.start", "is not an RFC 3339 date-time"),
+    Bad("absolute start impossible date", {f"{ABS}.start": "2026-13-03T12:00:00Z"}, f"{ABS}.start", "is not a valid date-time"),
+    Bad("absolute duration zero", {f"{ABS}.duration": "PT0M"}, f"{ABS}.duration", "must be longer than zero"),
+    Bad("absolute duration invalid", {f"{ABS}.duration": "2 days"}, f"{ABS}.duration", "is not an ISO-8601 duration"),
+    Bad(
+        "absolute occurence forbidden",
+        {f"{ABS}.occurence": {"day": ["Mon"]}},
+        f"{ABS}.occurence",
+        "occurence is only allowed with recurrence Daily",
+    ),
+    Bad(
+        "absolute occurrence alias forbidden too",
+        {f"{ABS}.occurrence": {"day": ["Mon"]}},
+        f"{ABS}.occurrence",
+        "occurence is only allowed with recurrence Daily",
+    ),
+    Bad("timeZone empty", {f"{T}.time.timeZone": ""}, f"{T}.time.timeZone", "must not be empty"),
+    Bad("timeZone not a string", {f"{T}.time.timeZone": 1}, f"{T}.time.timeZone", "must be a string"),
+    Bad("timeZone unknown", {f"{T}.time.timeZone": "Mars/Olympus_Mons"}, f"{T}.time.timeZone", "unknown time zone 'Mars/Olympus_Mons'"),
+    Bad(
+        "timeZone typo suggests",
+        {f"{T}.time.timeZone": "Europe/Pariss"},
+        f"{T}.time.timeZone",
+        "did you mean 'Europe/Paris'?",
+    ),
+    Bad("timeZone wrong case", {f"{T}.time.timeZone": "europe/paris"}, f"{T}.time.timeZone", "unknown time zone"),
+    Bad("timeZone directory", {f"{T}.time.timeZone": "Europe"}, f"{T}.time.timeZone", "unknown time zone 'Europe'"),
+    Bad("timeZone parent path", {f"{T}.time.timeZone": "../../etc/passwd"}, f"{T}.time.timeZone", "unknown time zone"),
+    Bad("timeZone absolute path", {f"{T}.time.timeZone": "/etc/localtime"}, f"{T}.time.timeZone", "unknown time zone"),
+    Bad("timeZone dot segment", {f"{T}.time.timeZone": "Europe/./Paris"}, f"{T}.time.timeZone", "unknown time zone"),
+    Bad("timeZone NUL", {f"{T}.time.timeZone": "Europe/Pa\x00ris"}, f"{T}.time.timeZone", "unknown time zone"),
+    Bad("timeZone trailing slash", {f"{T}.time.timeZone": "Europe/Paris/"}, f"{T}.time.timeZone", "unknown time zone"),
+    # ---- data
+    Bad("data trigger not an object", {f"{D}.data": "vehicle.odometer"}, f"{D}.data", "must be an object"),
+    Bad("data key missing", {f"{D}.data.data": DELETE}, f"{D}.data.data", "is required"),
+    Bad("data key not a string", {f"{D}.data.data": 1}, f"{D}.data.data", "must be a string"),
+    Bad(
+        "data key unknown",
+        {f"{D}.data.data": "vehicle.energy.electric.levle"},
+        f"{D}.data.data",
+        "unknown data key 'vehicle.energy.electric.levle'; did you mean 'vehicle.energy.electric.level'?",
+    ),
+    Bad("op missing", {f"{D}.data.op": DELETE}, f"{D}.data.op", "is required"),
+    Bad("op unknown", {f"{D}.data.op": "lessThan"}, f"{D}.data.op", "must be one of 'equalsTo', 'greaterThan', 'lowerThan', 'includedIn', 'onChange' (got 'lessThan')"),
+    Bad("value not an array", {f"{D}.data.value": "50"}, f"{D}.data.value", "must be an array"),
+    Bad("value missing for lowerThan", {f"{D}.data.value": DELETE}, f"{D}.data.value", "is required with op 'lowerThan'"),
+    Bad("value empty for lowerThan", {f"{D}.data.value": []}, f"{D}.data.value", "must contain exactly one item with op 'lowerThan' (got 0)"),
+    Bad("two values for greaterThan", {f"{D}.data.op": "greaterThan", f"{D}.data.value": ["1", "2"]}, f"{D}.data.value", "exactly one item with op 'greaterThan' (got 2)"),
+    Bad("two values for equalsTo", {f"{D}.data.op": "equalsTo", f"{D}.data.value": ["1", "2"]}, f"{D}.data.value", "exactly one item with op 'equalsTo'"),
+    Bad("value missing for equalsTo", {f"{D}.data.op": "equalsTo", f"{D}.data.value": DELETE}, f"{D}.data.value", "is required with op 'equalsTo'"),
+    Bad("value missing for includedIn", {f"{D}.data.op": "includedIn", f"{D}.data.value": DELETE}, f"{D}.data.value", "is required with op 'includedIn'"),
+    Bad("value empty for includedIn", {f"{D}.data.op": "includedIn", f"{D}.data.value": []}, f"{D}.data.value", "at least one item with op 'includedIn'"),
+    Bad("value given for onChange", {f"{D}.data.op": "onChange"}, f"{D}.data.value", "must be empty or absent with op 'onChange'"),
+    Bad("value item null", {f"{D}.data.value": [None]}, f"{D}.data.value[0]", "must be a string"),
+    Bad("value item object", {f"{D}.data.value": [{"v": 1}]}, f"{D}.data.value[0]", "must be a string"),
+    Bad("value item infinite", {f"{D}.data.value": [float("inf")]}, f"{D}.data.value[0]", "must be a finite number"),
+    Bad("lowerThan with a word", {f"{D}.data.value": ["abc"]}, f"{D}.data.value[0]", "'abc' is not a number"),
+    Bad("greaterThan with nan", {f"{D}.data.op": "greaterThan", f"{D}.data.value": ["nan"]}, f"{D}.data.value[0]", "'nan' is not a number"),
+    Bad("greaterThan with overflow", {f"{D}.data.op": "greaterThan", f"{D}.data.value": ["1e999"]}, f"{D}.data.value[0]", "'1e999' is not a number"),
+    Bad("greaterThan with padding", {f"{D}.data.op": "greaterThan", f"{D}.data.value": [" 5"]}, f"{D}.data.value[0]", "' 5' is not a number"),
+    Bad("equalsTo on a number with a word", {f"{D}.data.op": "equalsTo", f"{D}.data.value": ["low"]}, f"{D}.data.value[0]", "'low' is not a number"),
+    Bad(
+        "greaterThan on a string key",
+        {f"{D}.data.data": "vehicle.energy.charging.status", f"{D}.data.op": "greaterThan", f"{D}.data.value": ["1"]},
+        f"{D}.data.op",
+        "op 'greaterThan' needs numeric data, but 'vehicle.energy.charging.status' is a string",
+    ),
+    Bad(
+        "lowerThan on a boolean key",
+        {f"{D}.data.data": "vehicle.kinetic.moving"},
+        f"{D}.data.op",
+        "op 'lowerThan' needs numeric data, but 'vehicle.kinetic.moving' is a boolean",
+    ),
+    Bad(
+        "lowerThan on a list key",
+        {f"{D}.data.data": "vehicle.alert"},
+        f"{D}.data.op",
+        "needs numeric data, but 'vehicle.alert' is a list",
+    ),
+    Bad(
+        "equalsTo on an N/A key",
+        {f"{D}.data.data": "vehicle.doorsState.opening", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["open"]},
+        f"{D}.data.op",
+        "'vehicle.doorsState.opening' only supports op 'onChange'",
+    ),
+    Bad(
+        "equalsTo on a boolean key with a word",
+        {f"{D}.data.data": "vehicle.kinetic.moving", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["yes"]},
+        f"{D}.data.value[0]",
+        "'yes' is not a boolean; use 'true' or 'false'",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=[case.id for case in BAD])
+def test_invalid_definition_reports_exactly_one_error(case: Bad) -> None:
+    errors = errors_of(mutate(BASE, case.mutations), **case.kwargs)
+    assert [error.field for error in errors] == [case.field], errors
+    assert case.fragment in errors[0].message, errors[0].message
+
+
+def test_case_ids_are_unique() -> None:
+    assert len({case.id for case in BAD}) == len(BAD)
+    assert len({case.id for case in GOOD}) == len(GOOD)
+
+
+@pytest.mark.parametrize("raw", [None, [], "label", 5, True], ids=repr)
+def test_root_must_be_an_object(raw: Any) -> None:
+    assert errors_of(raw) == [FieldError("", "must be an object")]
+
+
+# --------------------------------------------------------------------------- valid cases
+
+
+@dataclass(frozen=True)
+class Good:
+    id: str
+    mutations: dict[str, Any]
+    path: str  # in the canonical form
+    expected: Any
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+ABSENT: Any = object()  # expected: the canonical path does not exist
+
+GOOD: list[Good] = [
+    Good("label at max length", {"label": "x" * 255}, "label", "x" * 255),
+    Good("label kept as written", {"label": "  Paris  "}, "label", "  Paris  "),
+    Good("extendedEventParam absent", {"extendedEventParam": DELETE}, "extendedEventParam", []),
+    Good("extendedEventParam empty", {"extendedEventParam": []}, "extendedEventParam", []),
+    Good(
+        "extendedEventParam every kind",
+        {"extendedEventParam": ["vehicle.telemetry", "vehicle.telemetry.vehicle.battery", "environment.air.temp", "vehicle.stolen"]},
+        "extendedEventParam",
+        ["vehicle.telemetry", "vehicle.telemetry.vehicle.battery", "environment.air.temp", "vehicle.stolen"],
+    ),
+    Good("refreshEvent minimum", {f"{SUB}.refreshEvent": 60}, f"{SUB}.refreshEvent", 60),
+    Good("refreshEvent integral float", {f"{SUB}.refreshEvent": 600.0}, f"{SUB}.refreshEvent", 600),
+    Good("refreshEvent absent", {f"{SUB}.refreshEvent": DELETE}, f"{SUB}.refreshEvent", ABSENT),
+    Good(
+        "retryPolicy absent gets the reference defaults",
+        {f"{SUB}.retryPolicy": DELETE},
+        f"{SUB}.retryPolicy",
+        {"policy": "Bounded", "retryNumber": 3, "retryDelay": 10},
+    ),
+    Good(
+        "retryPolicy fields default",
+        {f"{SUB}.retryPolicy": {"policy": "None"}},
+        f"{SUB}.retryPolicy",
+        {"policy": "None", "retryNumber": 3, "retryDelay": 10},
+    ),
+    Good(
+        "maxRetryNumber alias",
+        {f"{SUB}.retryPolicy": {"policy": "Bounded", "maxRetryNumber": 7, "retryDelay": 1}},
+        f"{SUB}.retryPolicy",
+        {"policy": "Bounded", "retryNumber": 7, "retryDelay": 1},
+    ),
+    Good("batchNotify absent", {f"{SUB}.batchNotify": DELETE}, f"{SUB}.batchNotify", ABSENT),
+    Good("batchNotify default window", {f"{SUB}.batchNotify": {"size": 1}}, f"{SUB}.batchNotify", {"size": 1, "timeWindow": 60}),
+    Good("batchNotify minimum window", {f"{SUB}.batchNotify": {"size": 1, "timeWindow": 5}}, f"{SUB}.batchNotify", {"size": 1, "timeWindow": 5}),
+    Good(
+        "flat callback",
+        {f"{SUB}.callback": {"target": "http://my.dn/monitors/cb1", "name": "HTTP_CB"}},
+        f"{SUB}.callback",
+        {"webhook": {"target": "http://my.dn/monitors/cb1", "name": "HTTP_CB", "attributes": []}},
+    ),
+    Good(
+        "flat callback with attributes",
+        {f"{SUB}.callback": {"target": "https://h", "name": "n", "attributes": [{"type": "Query", "key": "vin", "value": "$vin"}]}},
+        f"{SUB}.callback.webhook.attributes",
+        [{"type": "Query", "key": "vin", "value": "$vin"}],
+    ),
+    Good("attributes absent", {f"{WH}.attributes": DELETE}, f"{WH}.attributes", []),
+    Good("http allowed by default", {f"{WH}.target": "http://my.dn/cb"}, f"{WH}.target", "http://my.dn/cb"),
+    Good("https when required", {}, f"{WH}.target", "https://my.post.callback/events", {"require_https": True}),
+    Good("target with port, query and userinfo", {f"{WH}.target": "https://u:p@h.example:8443/cb?x=1"}, f"{WH}.target", "https://u:p@h.example:8443/cb?x=1"),
+    Good("target IP literal", {f"{WH}.target": "http://[::1]:8080/cb"}, f"{WH}.target", "http://[::1]:8080/cb"),
+    Good("target upper-case scheme", {f"{WH}.target": "HTTPS://H/cb"}, f"{WH}.target", "HTTPS://H/cb", {"require_https": True}),
+    Good("target at max length", {f"{WH}.target": "https://h/" + "a" * 1990}, f"{WH}.target", "https://h/" + "a" * 1990),
+    Good("header key with tchar symbols", {f"{WH}.attributes[0].key": "X-A!#$%&'*+.^_`|~1"}, f"{WH}.attributes[0].key", "X-A!#$%&'*+.^_`|~1"),
+    Good("query key with space", {f"{WH}.attributes[1].key": "a b"}, f"{WH}.attributes[1].key", "a b"),
+    Good("header value with tab", {f"{WH}.attributes[0].value": "a\tb"}, f"{WH}.attributes[0].value", "a\tb"),
+    Good("body value with newline", {f"{WH}.attributes[2].value": "a\nb"}, f"{WH}.attributes[2].value", "a\nb"),
+    Good("empty attribute value", {f"{WH}.attributes[2].value": ""}, f"{WH}.attributes[2].value", ""),
+    Good("variables case-insensitive", {f"{WH}.attributes[0].value": "$VIN/$Vid/$monitorid/$FLEETID"}, f"{WH}.attributes[0].value", "$VIN/$Vid/$monitorid/$FLEETID"),
+    Good("variable inside text", {f"{WH}.attributes[0].value": "Bearer-$fleetID-x"}, f"{WH}.attributes[0].value", "Bearer-$fleetID-x"),
+    Good("dollar not followed by a name", {f"{WH}.attributes[0].value": "costs 5$ or $5"}, f"{WH}.attributes[0].value", "costs 5$ or $5"),
+    Good(
+        "five triggers",
+        {
+            "triggerParam.triggers[3]": {"name": "e", "data": {"data": "vehicle.kinetic.moving", "op": "onChange"}},
+            "triggerParam.triggers[4]": {"name": "f", "data": {"data": "stolen.state", "op": "onChange"}},
+            "triggerParam.boolExp": "z & (t | d | e | f)",
+        },
+        "triggerParam.triggers[4].name",
+        "f",
+    ),
+    Good("one trigger", {"triggerParam.triggers": [{"name": "z", "zone": BASE["triggerParam"]["triggers"][0]["zone"]}], "triggerParam.boolExp": "z"}, "triggerParam.boolExp", "z"),
+    Good("name with underscore and digits", {f"{Z}.name": "zone_12", "triggerParam.boolExp": "zone_12 & (t | d)"}, f"{Z}.name", "zone_12"),
+    Good("name with dot and digit", {f"{Z}.name": "zone.1", "triggerParam.boolExp": "zone.1 & (t | d)"}, f"{Z}.name", "zone.1"),
+    Good("name with digits", {f"{Z}.name": "abc12", "triggerParam.boolExp": "abc12 & (t | d)"}, f"{Z}.name", "abc12"),
+    Good("boolExp kept as written", {"triggerParam.boolExp": "  ( z&(t|d) )  "}, "triggerParam.boolExp", "  ( z&(t|d) )  "),
+    Good("boolExp with negation", {"triggerParam.boolExp": "!z & (t | !d)"}, "triggerParam.boolExp", "!z & (t | !d)"),
+    Good("transition In", {f"{Z}.zone.transition": "In"}, f"{Z}.zone.transition", "In"),
+    Good(
+        "circle alias",
+        {f"{Z}.zone.place": DELETE, f"{Z}.zone.circle": {"center": {"longitude": 2.3, "latitude": 48.8}, "radius": 5}},
+        f"{Z}.zone",
+        {"transition": "Out", "place": {"radius": 5, "center": {"latitude": 48.8, "longitude": 2.3}}},
+    ),
+    Good("radius float", {f"{Z}.zone.place.radius": 0.5}, f"{Z}.zone.place.radius", 0.5),
+    Good("latitude bounds", {f"{Z}.zone.place.center.latitude": -90}, f"{Z}.zone.place.center.latitude", -90),
+    Good("latitude upper bound", {f"{Z}.zone.place.center.latitude": 90.0}, f"{Z}.zone.place.center.latitude", 90.0),
+    Good("longitude bounds", {f"{Z}.zone.place.center.longitude": 180}, f"{Z}.zone.place.center.longitude", 180),
+    Good("longitude lower bound", {f"{Z}.zone.place.center.longitude": -180.0}, f"{Z}.zone.place.center.longitude", -180.0),
+    Good("recurrence defaults to Daily", {f"{ENTRY}.recurrence": DELETE}, f"{ENTRY}.recurrence", "Daily"),
+    Good("daily start just below 24h", {f"{ENTRY}.start": "PT23H59M59S"}, f"{ENTRY}.start", "PT23H59M59S"),
+    Good("daily start midnight", {f"{ENTRY}.start": "PT0S"}, f"{ENTRY}.start", "PT0S"),
+    Good("daily start in minutes", {f"{ENTRY}.start": "PT90M"}, f"{ENTRY}.start", "PT90M"),
+    Good("daily duration kept as written", {f"{ENTRY}.duration": "PT04H30M"}, f"{ENTRY}.duration", "PT04H30M"),
+    Good("occurence absent", {f"{ENTRY}.occurence": DELETE}, f"{ENTRY}.occurence", ABSENT),
+    Good("occurence days only", {f"{ENTRY}.occurence": {"day": ["Sun", "Sat"]}}, f"{ENTRY}.occurence", {"day": ["Sun", "Sat"]}),
+    Good("occurence weeks only", {f"{ENTRY}.occurence": {"week": ["w53"]}}, f"{ENTRY}.occurence", {"week": ["w53"]}),
+    Good("all seven days", {f"{ENTRY}.occurence.day": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}, f"{ENTRY}.occurence.day", ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]),
+    Good(
+        "weeks case-insensitive, canonical lower-case",
+        {f"{ENTRY}.occurence.week": ["W1", "w2-W4", " w40 - w50 ", "w07", "w9-w9"]},
+        f"{ENTRY}.occurence.week",
+        ["w1", "w2-w4", "w40-w50", "w7", "w9-w9"],
+    ),
+    Good(
+        "occurrence alias",
+        {f"{ENTRY}.occurence": DELETE, f"{ENTRY}.occurrence": {"day": ["Mon"]}},
+        f"{ENTRY}.occurence",
+        {"day": ["Mon"]},
+    ),
+    Good(
+        "absolute entry open-ended",
+        {f"{ABS}.duration": DELETE},
+        ABS,
+        {"recurrence": "None", "start": "2026-01-03T12:00:00+01:00"},
+    ),
+    Good("absolute start in UTC", {f"{ABS}.start": "2026-01-03T12:00:00.250Z"}, f"{ABS}.start", "2026-01-03T12:00:00.250Z"),
+    Good("timeZone default", {f"{T}.time.timeZone": DELETE}, f"{T}.time.timeZone", "Europe/Paris"),
+    Good("timeZone other", {f"{T}.time.timeZone": "America/New_York"}, f"{T}.time.timeZone", "America/New_York"),
+    Good("timeZone UTC", {f"{T}.time.timeZone": "UTC"}, f"{T}.time.timeZone", "UTC"),
+    Good("timeZone with sign", {f"{T}.time.timeZone": "Etc/GMT+5"}, f"{T}.time.timeZone", "Etc/GMT+5"),
+    Good("value number canonicalised", {f"{D}.data.value": [50]}, f"{D}.data.value", ["50"]),
+    Good("value float canonicalised", {f"{D}.data.value": [12.5]}, f"{D}.data.value", ["12.5"]),
+    Good("value negative decimal", {f"{D}.data.value": ["-5.5"]}, f"{D}.data.value", ["-5.5"]),
+    Good("value exponent", {f"{D}.data.value": ["1e3"]}, f"{D}.data.value", ["1e3"]),
+    Good("greaterThan on a number key", {f"{D}.data.op": "greaterThan", f"{D}.data.value": ["75"]}, f"{D}.data", {"data": "vehicle.energy.electric.level", "op": "greaterThan", "value": ["75"]}),
+    Good("equalsTo on a number key", {f"{D}.data.op": "equalsTo"}, f"{D}.data.op", "equalsTo"),
+    Good("includedIn on a number key", {f"{D}.data.op": "includedIn", f"{D}.data.value": ["10", 20]}, f"{D}.data.value", ["10", "20"]),
+    Good("onChange without value", {f"{D}.data.op": "onChange", f"{D}.data.value": DELETE}, f"{D}.data", {"data": "vehicle.energy.electric.level", "op": "onChange", "value": []}),
+    Good("onChange with empty value", {f"{D}.data.op": "onChange", f"{D}.data.value": []}, f"{D}.data.value", []),
+    Good(
+        "value boolean canonicalised",
+        {f"{D}.data.data": "vehicle.energy.charging.plugged", f"{D}.data.op": "equalsTo", f"{D}.data.value": [True]},
+        f"{D}.data.value",
+        ["true"],
+    ),
+    Good(
+        "boolean string canonicalised to lower case",
+        {f"{D}.data.data": "stolen.state", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["FALSE"]},
+        f"{D}.data.value",
+        ["false"],
+    ),
+    Good(
+        "includedIn on a string key",
+        {f"{D}.data.data": "vehicle.energy.charging.status", f"{D}.data.op": "includedIn", f"{D}.data.value": ["InProgress", "Finished"]},
+        f"{D}.data.value",
+        ["InProgress", "Finished"],
+    ),
+    Good(
+        "equalsTo on a string key keeps any text",
+        {f"{D}.data.data": "privacy.state", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["None"]},
+        f"{D}.data.value",
+        ["None"],
+    ),
+    Good(
+        "onChange on an N/A key",
+        {f"{D}.data.data": "vehicle.doorsState.opening", f"{D}.data.op": "onChange", f"{D}.data.value": DELETE},
+        f"{D}.data.op",
+        "onChange",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", GOOD, ids=[case.id for case in GOOD])
+def test_valid_variant_is_accepted_and_canonicalised(case: Good) -> None:
+    canonical = canonical_of(mutate(BASE, case.mutations), **case.kwargs)
+    if case.expected is ABSENT:
+        *parent, last = _steps(case.path)
+        container = canonical
+        for step in parent:
+            container = container[step]
+        assert last not in container
+    else:
+        assert get_path(canonical, case.path) == case.expected
+    # and the canonical form is a fixed point
+    assert canonical_of(canonical, **case.kwargs) == canonical
+
+
+# --------------------------------------------------------------------------- unknown fields
+
+
+UNKNOWN_FIELDS = [
+    ("", "lable", "label"),
+    ("", "extendedEventParams", "extendedEventParam"),
+    ("", "zzz", None),
+    (SUB, "refreshEvents", "refreshEvent"),
+    (SUB, "retrypolicy", "retryPolicy"),
+    (f"{SUB}.retryPolicy", "retryDelays", "retryDelay"),
+    (f"{SUB}.retryPolicy", "maxRetryNumbers", "maxRetryNumber"),
+    (f"{SUB}.batchNotify", "timewindow", "timeWindow"),
+    (f"{SUB}.callback", "webhooks", "webhook"),
+    (WH, "attributres", "attributes"),
+    (WH, "targt", "target"),
+    (f"{WH}.attributes[0]", "vaule", "value"),
+    ("triggerParam", "boolexp", "boolExp"),
+    ("triggerParam", "trigger", "triggers"),
+    (Z, "zones", "zone"),
+    (f"{Z}.zone", "transitions", "transition"),
+    (f"{Z}.zone", "circles", "circle"),
+    (f"{Z}.zone.place", "radious", "radius"),
+    (f"{Z}.zone.place.center", "lat", None),
+    (f"{Z}.zone.place.center", "longitud", "longitude"),
+    (f"{T}.time", "timezone", "timeZone"),
+    (f"{T}.time", "time", "times"),
+    (ENTRY, "recurence", "recurrence"),
+    (ENTRY, "end", None),
+    (f"{ENTRY}.occurence", "days", "day"),
+    (f"{ENTRY}.occurence", "weeks", "week"),
+    (D, "date", "data"),
+    (f"{D}.data", "values", "value"),
+    (f"{D}.data", "operator", None),
+]
+
+
+@pytest.mark.parametrize(("container", "key", "suggestion"), UNKNOWN_FIELDS, ids=[f"{c}.{k}" for c, k, _ in UNKNOWN_FIELDS])
+def test_unknown_fields_are_rejected_with_a_suggestion(container: str, key: str, suggestion: str | None) -> None:
+    raw = copy.deepcopy(BASE)
+    (get_path(raw, container) if container else raw)[key] = 1
+    errors = errors_of(raw)
+    expected_path = f"{container}.{key}" if container else key
+    expected = f"unknown field '{key}'" + (f"; did you mean '{suggestion}'?" if suggestion else "")
+    assert errors == [FieldError(expected_path, expected)]
+
+
+def test_unknown_field_in_flat_callback() -> None:
+    raw = mutate(BASE, {f"{SUB}.callback": {"target": "https://h", "name": "n", "attributres": []}})
+    assert errors_of(raw) == [
+        FieldError(f"{SUB}.callback.attributres", "unknown field 'attributres'; did you mean 'attributes'?")
+    ]
+
+
+def test_misspelt_webhook_level() -> None:
+    raw = mutate(BASE, {f"{SUB}.callback": {"webhok": {"target": "https://h", "name": "n"}}})
+    assert errors_of(raw) == [
+        FieldError(f"{SUB}.callback.webhok", "unknown field 'webhok'; did you mean 'webhook'?"),
+        FieldError(f"{SUB}.callback.webhook", "is required"),
+    ]
+
+
+# --------------------------------------------------------------------------- aliases
+
+
+def test_alias_and_canonical_both_given() -> None:
+    raw = mutate(
+        BASE,
+        {
+            f"{SUB}.retryPolicy.maxRetryNumber": 5,
+            f"{Z}.zone.circle": BASE["triggerParam"]["triggers"][0]["zone"]["place"],
+            f"{ENTRY}.occurrence": {"day": ["Mon"]},
+        },
+    )
+    assert errors_of(raw) == [
+        FieldError(
+            f"{SUB}.retryPolicy.maxRetryNumber",
+            "both 'retryNumber' and its alias 'maxRetryNumber' are given; give only 'retryNumber'",
+        ),
+        FieldError(f"{Z}.zone.circle", "both 'place' and its alias 'circle' are given; give only 'place'"),
+        FieldError(
+            f"{ENTRY}.occurrence",
+            "both 'occurence' and its alias 'occurrence' are given; give only 'occurence'",
+        ),
+    ]
+
+
+def test_alias_first_then_canonical_names_the_alias() -> None:
+    raw = mutate(BASE, {f"{SUB}.retryPolicy": {"policy": "Bounded", "maxRetryNumber": 5, "retryNumber": 4}})
+    errors = errors_of(raw)
+    assert [error.field for error in errors] == [f"{SUB}.retryPolicy.maxRetryNumber"]
+
+
+def test_flat_and_nested_callback_both_given() -> None:
+    raw = mutate(BASE, {f"{SUB}.callback.target": "https://x", f"{SUB}.callback.name": "n"})
+    errors = errors_of(raw)
+    assert [error.field for error in errors] == [f"{SUB}.callback"]
+    assert "'webhook'" in errors[0].message and "'target', 'name'" in errors[0].message
+
+
+def test_flat_callback_errors_use_flat_paths() -> None:
+    raw = mutate(BASE, {f"{SUB}.callback": {"target": "ftp://x", "attributes": [{"type": "Header", "key": "a b", "value": "$x"}]}})
+    assert fields_of(raw) == [
+        f"{SUB}.callback.target",
+        f"{SUB}.callback.name",
+        f"{SUB}.callback.attributes[0].key",
+        f"{SUB}.callback.attributes[0].value",
+    ]
+
+
+def test_aliases_canonicalised_together() -> None:
+    raw = mutate(
+        BASE,
+        {
+            f"{SUB}.retryPolicy": {"policy": "Always", "maxRetryNumber": 3, "retryDelay": 120},
+            f"{SUB}.callback": BASE["subscribeParam"]["callback"]["webhook"],
+            f"{Z}.zone": {"transition": "Out", "circle": BASE["triggerParam"]["triggers"][0]["zone"]["place"]},
+            f"{ENTRY}.occurence": DELETE,
+            f"{ENTRY}.occurrence": BASE["triggerParam"]["triggers"][1]["time"]["times"][0]["occurence"],
+        },
+    )
+    assert canonical_of(raw) == BASE
+
+
+# --------------------------------------------------------------------------- several errors at once
+
+
+def test_all_errors_are_collected() -> None:
+    raw = mutate(
+        BASE,
+        {
+            "label": "",
+            f"{SUB}.refreshEvent": 10,
+            f"{WH}.target": "ftp://x",
+            f"{WH}.attributes[1].value": "$nope",
+            "extendedEventParam": ["vehicle.nope"],
+            f"{Z}.zone.place.radius": -1,
+            f"{ENTRY}.start": "PT25H",
+            f"{ABS}.occurence": {"day": ["Mon"]},
+            f"{D}.data.op": "greaterThan",
+            f"{D}.data.value": ["x"],
+            "triggerParam.boolExp": "z & (t | d",
+        },
+    )
+    assert fields_of(raw) == [
+        "label",
+        f"{SUB}.refreshEvent",
+        f"{WH}.target",
+        f"{WH}.attributes[1].value",
+        "extendedEventParam[0]",
+        f"{Z}.zone.place.radius",
+        f"{ENTRY}.start",
+        f"{ABS}.occurence",
+        f"{D}.data.value[0]",
+        "triggerParam.boolExp",
+    ]
+
+
+def test_several_unknown_variables_each_reported() -> None:
+    raw = mutate(BASE, {f"{WH}.attributes[0].value": "$a-$vin-$b-$a"})
+    errors = errors_of(raw)
+    assert [error.message for error in errors] == [
+        "unknown variable '$a'; use $vin, $vid, $monitorID or $fleetID",
+        "unknown variable '$b'; use $vin, $vid, $monitorID or $fleetID",
+    ]
+
+
+def test_header_rules_only_apply_to_headers() -> None:
+    raw = mutate(BASE, {f"{WH}.attributes[1].key": "X Vehicle", f"{WH}.attributes[2].value": "a\r\nb"})
+    assert canonical_of(raw)["subscribeParam"]["callback"]["webhook"]["attributes"][1]["key"] == "X Vehicle"
+
+
+# --------------------------------------------------------------------------- boolExp vs trigger names
+
+
+def test_invalid_name_does_not_cascade_into_boolexp() -> None:
+    raw = mutate(BASE, {f"{Z}.name": "out-of-paris", "triggerParam.boolExp": "out-of-paris & (t | d)"})
+    assert fields_of(raw) == [f"{Z}.name"]
+
+
+def test_invalid_name_does_not_hide_a_real_boolexp_error_and_keeps_columns() -> None:
+    raw = mutate(BASE, {f"{Z}.name": "1z", "triggerParam.boolExp": "1z & (t | d"})
+    errors = errors_of(raw)
+    assert [error.field for error in errors] == [f"{Z}.name", "triggerParam.boolExp"]
+    assert "unbalanced parenthesis" in errors[1].message and "column 6" in errors[1].message
+
+
+def test_invalid_name_placeholder_never_leaks_into_messages() -> None:
+    raw = mutate(BASE, {f"{Z}.name": "1z", "triggerParam.boolExp": "1z | !1z | t | d"})
+    errors = errors_of(raw)
+    assert [error.field for error in errors] == [f"{Z}.name", "triggerParam.boolExp"]
+    assert "always true" in errors[1].message
+
+
+def test_valid_names_still_checked_when_another_is_invalid() -> None:
+    raw = mutate(BASE, {f"{Z}.name": "1z", "triggerParam.boolExp": "1z & t"})
+    errors = errors_of(raw)
+    assert [error.field for error in errors] == [f"{Z}.name", "triggerParam.boolExp"]
+    assert "'d' is declared but not used" in errors[1].message
+
+
+def test_missing_name_does_not_cascade_into_unknown_trigger() -> None:
+    raw = mutate(BASE, {f"{Z}.name": DELETE})
+    assert fields_of(raw) == [f"{Z}.name"]
+
+
+def test_missing_name_does_not_hide_syntax_errors() -> None:
+    raw = mutate(BASE, {f"{Z}.name": DELETE, "triggerParam.boolExp": "z & (t | d"})
+    assert fields_of(raw) == [f"{Z}.name", "triggerParam.boolExp"]
+
+
+def test_unused_malformed_name_does_not_cascade_into_unknown_trigger() -> None:
+    raw = mutate(BASE, {f"{Z}.name": "((z"})  # boolExp still says 'z'
+    assert fields_of(raw) == [f"{Z}.name"]
+    raw = mutate(BASE, {f"{Z}.name": "1"})
+    assert fields_of(raw) == [f"{Z}.name"]
+
+
+def test_malformed_name_is_named_in_boolexp_messages() -> None:
+    raw = mutate(BASE, {f"{Z}.name": "a-b", "triggerParam.boolExp": "a-b & (t | d) & q"})
+    errors = errors_of(raw)
+    assert [error.field for error in errors] == [f"{Z}.name", "triggerParam.boolExp"]
+    assert errors[1].message == "unknown trigger 'q' at column 17 (declared triggers: 't', 'd', 'a-b')"
+
+
+def test_duplicate_name_does_not_cascade_into_unknown_trigger() -> None:
+    raw = mutate(BASE, {f"{T}.name": "z"})  # boolExp still says 't'
+    assert fields_of(raw) == [f"{T}.name"]
+
+
+def test_unknown_trigger_reported_when_all_names_are_fine() -> None:
+    errors = errors_of(mutate(BASE, {"triggerParam.boolExp": "z & (t | dd) & d"}))
+    assert [error.field for error in errors] == ["triggerParam.boolExp"]
+    assert "unknown trigger 'dd' at column 10" in errors[0].message
+
+
+def test_too_many_triggers_still_checks_boolexp_syntax() -> None:
+    extra = {f"triggerParam.triggers[{index}]": {"name": name, "data": {"data": "stolen.state", "op": "onChange"}} for index, name in zip(range(3, 6), "efg")}
+    errors = errors_of(mutate(BASE, {**extra, "triggerParam.boolExp": "z & (t | d | e | f | g"}))
+    assert [error.field for error in errors] == ["triggerParam.triggers", "triggerParam.boolExp"]
+    assert "unbalanced parenthesis" in errors[1].message
+
+
+def test_unusable_triggers_do_not_cascade_into_boolexp() -> None:
+    assert fields_of(mutate(BASE, {"triggerParam.triggers": "z"})) == ["triggerParam.triggers"]
+    assert fields_of(mutate(BASE, {"triggerParam.triggers": []})) == ["triggerParam.triggers"]
+
+
+def test_broken_trigger_definition_still_lets_boolexp_be_checked() -> None:
+    raw = mutate(BASE, {f"{Z}.zone.transition": "Sideways", "triggerParam.boolExp": "z & t"})
+    errors = errors_of(raw)
+    assert [error.field for error in errors] == [f"{Z}.zone.transition", "triggerParam.boolExp"]
+
+
+def test_expression_names_follow_trigger_order() -> None:
+    definition = parse_monitor_definition(mutate(BASE, {"triggerParam.boolExp": "d & (t | z)"}))
+    assert definition.expression.names == ("z", "t", "d")
+    assert definition.expression.evaluate({"z": True, "d": True})
+    assert not definition.expression.evaluate({"z": True, "t": True})
+
+
+# --------------------------------------------------------------------------- require_https
+
+
+def test_require_https_also_applies_to_flat_callback() -> None:
+    raw = mutate(BASE, {f"{SUB}.callback": {"target": "http://my.dn/cb", "name": "n"}})
+    assert errors_of(raw, require_https=True) == [
+        FieldError(f"{SUB}.callback.target", "must use https (FLEETMON_REQUIRE_HTTPS_WEBHOOKS is on)")
+    ]
+
+
+# --------------------------------------------------------------------------- the seed monitors
+
+
+@needs_seeds
+def test_seed_autonomy_reports_the_unbalanced_parenthesis() -> None:
+    errors = errors_of(load_seed("autonomy.json"))
+    assert [error.field for error in errors] == ["triggerParam.boolExp"]
+    assert "unbalanced parenthesis" in errors[0].message
+    assert "column" in errors[0].message
+
+
+@needs_seeds
+def test_seed_autonomy_fixed_is_accepted_with_aliases_canonicalised() -> None:
+    raw = load_seed("autonomy.json")
+    raw["triggerParam"]["boolExp"] = "(outOfParis & (batteryIsLow | onMonday))"
+    definition = parse_monitor_definition(raw)
+    assert definition.canonical == {
+        "label": "Paris urban zone With Data Triggering:[vehicle.energy.electric.level] on Mondays",
+        "subscribeParam": {
+            "refreshEvent": 600,
+            "retryPolicy": {"policy": "Always", "retryNumber": 3, "retryDelay": 120},
+            "batchNotify": {"size": 10, "timeWindow": 300},
+            "callback": {
+                "webhook": {
+                    "target": "http://my.dn/monitors/cb1",
+                    "name": "HTTP_CB",
+                    "attributes": [
+                        {"type": "Query", "key": "vin", "value": "$vin"},
+                        {"type": "Header", "key": "Authorization", "value": "Basic QWxhZGRpbc2FtZQ=="},
+                    ],
+                }
+            },
+        },
+        "extendedEventParam": ["vehicle.alerts", "vehicle.status"],
+        "triggerParam": {
+            "triggers": [
+                {
+                    "name": "outOfParis",
+                    "zone": {
+                        "transition": "Out",
+                        "place": {"radius": 20, "center": {"latitude": 48.866667, "longitude": 2.333333}},
+                    },
+                },
+                {
+                    "name": "onMonday",
+                    "time": {
+                        "times": [
+                            {
+                                "recurrence": "Daily",
+                                "start": "PT14H30M",
+                                "duration": "PT04H30M",
+                                "occurence": {"day": ["Mon"]},
+                            }
+                        ],
+                        "timeZone": "Europe/Paris",
+                    },
+                },
+                {
+                    "name": "batteryIsLow",
+                    "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": ["50"]},
+                },
+            ],
+            "boolExp": "(outOfParis & (batteryIsLow | onMonday))",
+        },
+    }
+    assert definition.trigger_names == ("outOfParis", "onMonday", "batteryIsLow")
+    assert definition.has_time_triggers
+    assert definition.refresh_event == 600
+    # http is refused once https is required
+    assert fields_of(raw, require_https=True) == ["subscribeParam.callback.target"]
+
+
+@needs_seeds
+def test_seed_heatwave_reports_the_misspelt_attributes() -> None:
+    assert errors_of(load_seed("heatwave.json")) == [
+        FieldError(
+            "subscribeParam.callback.webhook.attributres",
+            "unknown field 'attributres'; did you mean 'attributes'?",
+        )
+    ]
+
+
+@needs_seeds
+def test_seed_heatwave_fixed_is_accepted() -> None:
+    raw = load_seed("heatwave.json")
+    webhook = raw["subscribeParam"]["callback"]["webhook"]
+    webhook["attributes"] = webhook.pop("attributres")
+    definition = parse_monitor_definition(raw, require_https=True)
+    assert definition.extended_event_params == ("environment.air.temp",)
+    assert definition.webhook_attributes[0] == {"type": "Header", "key": "X-Vehicle_Id", "value": "$vin"}
+    assert definition.retry_policy == {"policy": "Always", "retryNumber": 3, "retryDelay": 120}
+    assert definition.trigger("outsideTemperatureIsHight")["data"]["value"] == ["30"]
+    assert "circle" not in json.dumps(definition.canonical)
+
+
+@needs_seeds
+def test_seed_merged_reports_undefined_triggers_and_the_boolexp() -> None:
+    errors = errors_of(load_seed("merged.json"))
+    by_field = {error.field: error.message for error in errors}
+    for index, name in enumerate(["outOfParis", "outsideTemperatureIsHight", "onMonday", "batteryIsLow"]):
+        assert by_field[f"triggerParam.triggers[{index}]"] == f"trigger '{name}' defines neither zone, time nor data"
+    assert "unbalanced parenthesis" in by_field["triggerParam.boolExp"]
+    assert by_field["subscribeParam.callback"] == "is required"
+    assert len(errors) == 6
+
+
+@needs_seeds
+def test_seed_merged_fixed_is_accepted() -> None:
+    autonomy = load_seed("autonomy.json")
+    heatwave = load_seed("heatwave.json")
+    raw = load_seed("merged.json")
+    definitions = {
+        trigger["name"]: trigger
+        for trigger in autonomy["triggerParam"]["triggers"] + heatwave["triggerParam"]["triggers"]
+    }
+    raw["triggerParam"]["triggers"] = [definitions[trigger["name"]] for trigger in raw["triggerParam"]["triggers"]]
+    raw["triggerParam"]["boolExp"] = "(outOfParis & (batteryIsLow | onMonday)) | (outOfParis & outsideTemperatureIsHight)"
+    raw["subscribeParam"] = {"callback": {"webhook": {"target": "https://my.post.callback", "name": "merged"}}}
+    definition = parse_monitor_definition(raw)
+    assert definition.trigger_names == ("outOfParis", "outsideTemperatureIsHight", "onMonday", "batteryIsLow")
+    assert definition.retry_policy == {"policy": "Bounded", "retryNumber": 3, "retryDelay": 10}
+    assert definition.canonical["extendedEventParam"] == []
+    assert definition.canonical["subscribeParam"] == {
+        "retryPolicy": {"policy": "Bounded", "retryNumber": 3, "retryDelay": 10},
+        "callback": {"webhook": {"target": "https://my.post.callback", "name": "merged", "attributes": []}},
+    }
+
+
+@needs_seeds
+def test_seed_boolexp_names_only_reports_undefined_triggers() -> None:
+    errors = errors_of(load_seed("boolexp-names-only.json"))
+    by_field = {error.field: error.message for error in errors}
+    for index, name in enumerate(["z1", "z2", "t1", "t2", "o1", "o2", "o3"]):
+        assert by_field[f"triggerParam.triggers[{index}]"] == f"trigger '{name}' defines neither zone, time nor data"
+    assert by_field["triggerParam.triggers"] == "must contain at most 5 triggers (got 7)"
+    assert "triggerParam.boolExp" not in by_field  # its syntax is fine
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def _round_trip_inputs() -> list[Any]:
+    inputs: list[Any] = [BASE]
+    inputs += [mutate(BASE, case.mutations) for case in GOOD]
+    if SEED_DIR.is_dir():
+        autonomy = load_seed("autonomy.json")
+        autonomy["triggerParam"]["boolExp"] = "outOfParis & (batteryIsLow | onMonday)"
+        heatwave = load_seed("heatwave.json")
+        heatwave["subscribeParam"]["callback"]["webhook"]["attributes"] = heatwave["subscribeParam"]["callback"]["webhook"].pop("attributres")
+        inputs += [autonomy, heatwave]
+    return inputs
+
+
+def test_round_trip_canonical_is_a_fixed_point() -> None:
+    for raw in _round_trip_inputs():
+        canonical = canonical_of(raw)
+        again = canonical_of(copy.deepcopy(canonical))
+        assert again == canonical
+        # and survives JSON serialisation
+        assert canonical_of(json.loads(json.dumps(canonical))) == canonical
