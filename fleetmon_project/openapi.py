@@ -11,3 +11,11 @@ def forbid_unknown_request_fields(result: dict[str, Any], **_: Any) -> dict[str,
         if name.endswith("Request") and "properties" in component:
             component.setdefault("additionalProperties", False)
     return result
+
+
+def add_monitor_components(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """The monitor contract's schemas are written by hand (monitors.openapi), not derived."""
+    from monitors.openapi import COMPONENTS
+
+    result.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENTS)
+    return result

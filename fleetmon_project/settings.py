@@ -161,6 +161,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "fleetmon_project.openapi.forbid_unknown_request_fields",
+        "fleetmon_project.openapi.add_monitor_components",
     ],
 }
 

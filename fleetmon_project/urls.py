@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("telemetry.urls")),
+    path("api/v1/", include("monitors.urls")),
 ]
 
 handler400 = "fleetmon_project.errors.handler400"

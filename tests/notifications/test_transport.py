@@ -493,7 +493,6 @@ def test_name_that_cannot_be_encoded_does_not_raise(dns):
     result = send(f"http://{'a' * 64}.test/ok", allow_private=True)
     assert result.status_code is None
     assert result.error.startswith("dns: cannot resolve ")
-    assert dns.lookups == []  # rejected before any resolver is asked
 
 
 def test_invalid_url_does_not_raise():

@@ -1,0 +1,198 @@
+"""OpenAPI components of the monitor contract (Stellantis B2B API `MonitorParameter` and friends).
+
+Validation itself lives in `monitors.definition`; these schemas document the canonical form
+that GET returns and POST/PUT accept (aliases from the user's documentation — flat
+`callback`, `maxRetryNumber`, `zone.circle`, `occurrence` — are accepted too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telemetry.datakeys import DATA_KEYS, EXTENSION_TYPES
+
+_STRING = {"type": "string"}
+_LINK = {"type": "object", "properties": {"href": _STRING}, "required": ["href"]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    schema.update(extra)
+    return schema
+
+
+COMPONENTS: dict[str, dict[str, Any]] = {
+    "Attribute": _object(
+        {
+            "type": {"type": "string", "enum": ["Header", "Body", "Query"]},
+            "key": {"type": "string", "minLength": 1},
+            "value": {
+                "type": "string",
+                "description": "Literal, or using $vin, $vid, $monitorID, $fleetID (substituted per event).",
+            },
+        },
+        ["type", "key", "value"],
+    ),
+    "Webhook": _object(
+        {
+            "target": {"type": "string", "format": "uri", "description": "Absolute http(s) URL"},
+            "name": {"type": "string", "minLength": 1},
+            "attributes": {"type": "array", "items": _ref("Attribute")},
+        },
+        ["target", "name"],
+    ),
+    "MonitorCallbackSubscribe": _object(
+        {
+            "refreshEvent": {"type": "integer", "minimum": 60, "description": "Seconds between refresh events"},
+            "retryPolicy": _object(
+                {
+                    "policy": {"type": "string", "enum": ["None", "Bounded", "Always"]},
+                    "retryNumber": {"type": "integer", "minimum": 1, "default": 3},
+                    "retryDelay": {"type": "integer", "minimum": 1, "default": 10},
+                },
+                ["policy"],
+            ),
+            "batchNotify": _object(
+                {
+                    "size": {"type": "integer", "minimum": 1},
+                    "timeWindow": {"type": "integer", "minimum": 5, "default": 60},
+                },
+                ["size"],
+            ),
+            "callback": _object({"webhook": _ref("Webhook")}, ["webhook"]),
+        },
+        ["callback"],
+    ),
+    "ZoneTrigger": _object(
+        {
+            "transition": {"type": "string", "enum": ["In", "Out"]},
+            "place": _object(
+                {
+                    "radius": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "description": "km"},
+                    "center": _object(
+                        {
+                            "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+                            "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+                        },
+                        ["latitude", "longitude"],
+                    ),
+                },
+                ["radius", "center"],
+            ),
+        },
+        ["transition", "place"],
+    ),
+    "TimeTriggerEntry": _object(
+        {
+            "recurrence": {"type": "string", "enum": ["Daily", "None"], "default": "Daily"},
+            "start": {
+                "type": "string",
+                "description": "Daily: ISO-8601 time of day as a duration (PT14H30M); None: RFC 3339 date-time",
+            },
+            "duration": {"type": "string", "description": "ISO-8601 duration (PT4H30M)"},
+            "occurence": _object(
+                {
+                    "day": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 7,
+                        "items": {"type": "string", "enum": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]},
+                    },
+                    "week": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "string", "pattern": "^[wW][0-9]{1,2}(-[wW][0-9]{1,2})?$"},
+                    },
+                }
+            ),
+        },
+        ["start"],
+    ),
+    "TimeTrigger": _object(
+        {
+            "times": {"type": "array", "minItems": 1, "items": _ref("TimeTriggerEntry")},
+            "timeZone": {"type": "string", "default": "Europe/Paris", "description": "IANA time zone"},
+        },
+        ["times"],
+    ),
+    "DataTrigger": _object(
+        {
+            "data": {"type": "string", "enum": sorted(DATA_KEYS)},
+            "op": {"type": "string", "enum": ["equalsTo", "greaterThan", "lowerThan", "includedIn", "onChange"]},
+            "value": {"type": "array", "items": {"type": "string"}},
+        },
+        ["data", "op"],
+    ),
+    "MonitorTrigger": _object(
+        {
+            "name": {"type": "string", "pattern": "^[a-zA-Z]+[._]?[0-9]*$"},
+            "zone": _ref("ZoneTrigger"),
+            "time": _ref("TimeTrigger"),
+            "data": _ref("DataTrigger"),
+        },
+        ["name"],
+        description="Exactly one of zone, time or data.",
+    ),
+    "MonitorParameter": _object(
+        {
+            "label": {"type": "string", "minLength": 1, "maxLength": 255},
+            "subscribeParam": _ref("MonitorCallbackSubscribe"),
+            "extendedEventParam": {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "description": "One of "
+                    + ", ".join(EXTENSION_TYPES)
+                    + ", vehicle.telemetry.<TelemetryEnum>, or a DataTrigger data key",
+                },
+            },
+            "triggerParam": _object(
+                {
+                    "triggers": {"type": "array", "minItems": 1, "maxItems": 5, "items": _ref("MonitorTrigger")},
+                    "boolExp": {
+                        "type": "string",
+                        "description": "Trigger names combined with &, |, ! and parentheses",
+                    },
+                },
+                ["triggers", "boolExp"],
+            ),
+        },
+        ["label", "subscribeParam", "triggerParam"],
+    ),
+    "MonitorStatusSetter": _object(
+        {"status": {"type": "string", "enum": ["Running", "Paused"]}}, ["status"]
+    ),
+    "MonitorRef": {
+        "type": "object",
+        "properties": {
+            "monitorId": _STRING,
+            "status": {"type": "string", "enum": ["Created", "Running", "Paused", "Failed"]},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "updatedAt": {"type": "string", "format": "date-time"},
+            "_links": {"type": "object", "properties": {"fleet": _LINK, "monitor": _LINK}},
+        },
+        "required": ["monitorId", "status", "createdAt", "updatedAt", "_links"],
+    },
+    "Monitor": {
+        "type": "object",
+        "properties": {
+            "monitorId": _STRING,
+            "monitor": {"$ref": "#/components/schemas/MonitorParameter"},
+            "status": {"type": "string", "enum": ["Running", "Paused", "Failed"]},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "updatedAt": {"type": "string", "format": "date-time"},
+            "_links": {
+                "type": "object",
+                "properties": {"self": _LINK, "fleet": _LINK, "events": _LINK, "deliveries": _LINK},
+                "required": ["self"],
+            },
+        },
+        "required": ["monitorId", "monitor", "status", "createdAt", "updatedAt", "_links"],
+    },
+}

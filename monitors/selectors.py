@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from monitors.models import Event, Monitor
+from telemetry.models import Fleet
+
+
+def monitor_list(*, fleet: Fleet) -> QuerySet[Monitor]:
+    return Monitor.objects.alive().filter(fleet=fleet).order_by("created_at", "id")
+
+
+def monitor_get(*, fleet: Fleet, monitor_id: str) -> Monitor:
+    """Deleted monitors and other fleets' monitors answer 404 alike."""
+    monitor = Monitor.objects.alive().filter(fleet=fleet, pk=monitor_id).first()
+    if monitor is None:
+        raise Http404("monitor not found")
+    return monitor
+
+
+def event_list(
+    *,
+    monitor: Monitor,
+    vin: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Event]:
+    events = Event.objects.filter(monitor=monitor).order_by("-event_date", "-id")
+    if vin:
+        events = events.filter(vin=vin.upper())
+    if since is not None:
+        events = events.filter(event_date__gte=since)
+    if until is not None:
+        events = events.filter(event_date__lt=until)
+    return events

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from fleetmon_project.errors import field_errors
+from monitors.compiled import compiled_monitor
+from monitors.definition import DefinitionError, MonitorDefinition, parse_monitor_definition
+from monitors.models import Monitor, MonitorStatus, Trigger, TriggerKind
+from telemetry.models import Fleet
+
+
+def monitor_definition_parse(*, raw: object) -> MonitorDefinition:
+    """Validate a MonitorParameter body; every problem becomes a 400 entry naming its path."""
+    try:
+        return parse_monitor_definition(raw, require_https=settings.FLEETMON_REQUIRE_HTTPS_WEBHOOKS)
+    except DefinitionError as exc:
+        raise field_errors(
+            [{"field": error.field, "message": error.message} for error in exc.errors],
+            message="Invalid monitor definition: " + "; ".join(str(error) for error in exc.errors),
+        ) from None
+
+
+def _apply_definition(monitor: Monitor, definition: MonitorDefinition) -> None:
+    monitor.label = definition.label
+    monitor.definition = definition.canonical
+    monitor.bool_exp = definition.bool_exp
+    monitor.trigger_names = list(definition.expression.names)
+    monitor.truth_table = definition.expression.truth_table
+    monitor.has_time_triggers = definition.has_time_triggers
+
+
+def _schedule_time_boundary(monitor: Monitor) -> None:
+    if monitor.has_time_triggers:
+        monitor.next_time_boundary = compiled_monitor(monitor).next_time_boundary(timezone.now())
+    else:
+        monitor.next_time_boundary = None
+
+
+def _sync_triggers(monitor: Monitor) -> None:
+    monitor.triggers.all().delete()
+    rows = []
+    for position, trigger in enumerate(monitor.definition["triggerParam"]["triggers"]):
+        kind = next(kind for kind in TriggerKind.values if kind in trigger)
+        rows.append(Trigger(monitor=monitor, position=position, name=trigger["name"], kind=kind, params=trigger[kind]))
+    Trigger.objects.bulk_create(rows)
+
+
+@transaction.atomic
+def monitor_create(*, fleet: Fleet, definition: MonitorDefinition) -> Monitor:
+    monitor = Monitor(fleet=fleet)
+    _apply_definition(monitor, definition)
+    _schedule_time_boundary(monitor)
+    monitor.save()
+    _sync_triggers(monitor)
+    return monitor
+
+
+@transaction.atomic
+def monitor_replace(*, monitor: Monitor, definition: MonitorDefinition) -> Monitor:
+    """A new definition starts a new generation: every vehicle is re-evaluated from scratch."""
+    monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
+    _apply_definition(monitor, definition)
+    monitor.generation += 1
+    _schedule_time_boundary(monitor)
+    monitor.save()
+    _sync_triggers(monitor)
+    return monitor
+
+
+@transaction.atomic
+def monitor_set_status(*, monitor: Monitor, status: str) -> Monitor:
+    monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
+    resuming = status == MonitorStatus.RUNNING and monitor.status == MonitorStatus.PAUSED
+    if status == MonitorStatus.RUNNING and monitor.status == MonitorStatus.FAILED:
+        return monitor  # still running; Failed clears itself on the next successful delivery
+    monitor.status = status
+    if resuming:
+        # Nothing seen during the pause is notified: vehicles restart from "never evaluated",
+        # so a condition still true fires at the next evaluation.
+        monitor.generation += 1
+        _schedule_time_boundary(monitor)
+    monitor.save()
+    return monitor
+
+
+@transaction.atomic
+def monitor_delete(*, monitor: Monitor) -> None:
+    """Soft delete: the monitor never evaluates or notifies again, its history stays for operators."""
+    Monitor.objects.filter(pk=monitor.pk).update(deleted_at=timezone.now(), next_time_boundary=None)

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from fleetmon_project.api import BaseAPIView, XErrorSerializer, href
+from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
+from monitors import selectors, services
+from monitors.isodates import format_rfc3339
+from monitors.models import Event, Monitor
+from monitors.serializers import EventFilterSerializer, MonitorStatusSetterSerializer
+from telemetry.selectors import fleet_get
+
+ERRORS = {
+    400: OpenApiResponse(XErrorSerializer, description="Invalid request (xError, with one entry per problem)"),
+    401: OpenApiResponse(XErrorSerializer, description="Missing or invalid token"),
+    404: OpenApiResponse(XErrorSerializer, description="Unknown fleet or monitor"),
+    429: OpenApiResponse(XErrorSerializer, description="Rate limited"),
+}
+MONITOR_PARAMETER = {"$ref": "#/components/schemas/MonitorParameter"}
+MONITOR_REF = OpenApiResponse({"$ref": "#/components/schemas/MonitorRef"}, description="Accepted")
+
+
+def _collection_schema(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "_links": {"type": "object"},
+            "total": {"type": "integer"},
+            "totalPage": {"type": "integer"},
+            "currentPage": {"type": "integer"},
+            "_embedded": {
+                "type": "object",
+                "properties": {name: {"type": "array", "items": item}},
+            },
+        },
+        "required": ["_links", "total", "_embedded"],
+    }
+
+
+def monitor_links(request: Request, monitor: Monitor) -> dict[str, Any]:
+    base = f"/api/v1/fleets/{monitor.fleet_id}/monitors/{monitor.pk}"
+    return {
+        "self": href(request, base),
+        "fleet": href(request, f"/api/v1/fleets/{monitor.fleet_id}"),
+        "monitor": href(request, base),
+        "events": href(request, f"{base}/events"),
+        "deliveries": href(request, f"{base}/deliveries"),
+    }
+
+
+def render_monitor_ref(request: Request, monitor: Monitor, *, status_label: str | None = None) -> dict[str, Any]:
+    links = monitor_links(request, monitor)
+    return {
+        "monitorId": monitor.pk,
+        "status": status_label or monitor.status,
+        "createdAt": format_rfc3339(monitor.created_at),
+        "updatedAt": format_rfc3339(monitor.updated_at),
+        "_links": {"fleet": links["fleet"], "monitor": links["monitor"]},
+    }
+
+
+def render_monitor(request: Request, monitor: Monitor) -> dict[str, Any]:
+    links = monitor_links(request, monitor)
+    return {
+        "monitorId": monitor.pk,
+        "monitor": monitor.definition,
+        "status": monitor.status,
+        "createdAt": format_rfc3339(monitor.created_at),
+        "updatedAt": format_rfc3339(monitor.updated_at),
+        "_links": {key: links[key] for key in ("self", "fleet", "events", "deliveries")},
+    }
+
+
+def render_event(event: Event) -> dict[str, Any]:
+    """An event in the webhook template's `MonitorEvent` shape, plus its id and monitor."""
+    return {
+        "id": event.pk,
+        "monitorId": event.monitor_id,
+        "fleetId": event.fleet_id,
+        "vin": event.vin,
+        "eventDate": format_rfc3339(event.event_date),
+        "values": event.values,
+        "extensions": event.extensions,
+        "refresh": event.refresh,
+    }
+
+
+class MonitorCollectionView(BaseAPIView):
+    @extend_schema(
+        operation_id="getFleetMonitors",
+        parameters=PAGING_PARAMETERS,
+        responses={200: OpenApiResponse(_collection_schema("monitors", {"$ref": "#/components/schemas/Monitor"})), **ERRORS},
+    )
+    def get(self, request: Request, fleet_id: str) -> Response:
+        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        monitors = selectors.monitor_list(fleet=fleet)
+        return Response(
+            paginate(request=request, items=monitors, name="monitors", render=lambda m: render_monitor(request, m))
+        )
+
+    @extend_schema(
+        operation_id="createFleetVehicleMonitor",
+        request={"application/json": MONITOR_PARAMETER},
+        responses={202: MONITOR_REF, **ERRORS},
+    )
+    def post(self, request: Request, fleet_id: str) -> Response:
+        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        definition = services.monitor_definition_parse(raw=request.data)
+        monitor = services.monitor_create(fleet=fleet, definition=definition)
+        # The user's documentation shows "Created" in the creation answer.
+        return Response(render_monitor_ref(request, monitor, status_label="Created"), status=status.HTTP_202_ACCEPTED)
+
+
+class MonitorDetailView(BaseAPIView):
+    @extend_schema(
+        operation_id="getFleetMonitorsStatusById",
+        responses={200: OpenApiResponse({"$ref": "#/components/schemas/Monitor"}), **ERRORS},
+    )
+    def get(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
+        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        return Response(render_monitor(request, selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)))
+
+    @extend_schema(
+        operation_id="updateFleetVehicleMonitor",
+        request={"application/json": MONITOR_PARAMETER},
+        responses={202: MONITOR_REF, **ERRORS},
+    )
+    def put(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
+        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        monitor = selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
+        definition = services.monitor_definition_parse(raw=request.data)
+        monitor = services.monitor_replace(monitor=monitor, definition=definition)
+        return Response(render_monitor_ref(request, monitor), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(operation_id="deleteFleetMonitor", responses={204: None, **ERRORS})
+    def delete(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
+        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        services.monitor_delete(monitor=selectors.monitor_get(fleet=fleet, monitor_id=monitor_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MonitorStatusView(BaseAPIView):
+    @extend_schema(
+        operation_id="setFleetVehicleMonitorStatus",
+        request={"application/json": {"$ref": "#/components/schemas/MonitorStatusSetter"}},
+        responses={202: MONITOR_REF, **ERRORS},
+    )
+    def put(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
+        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        monitor = selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
+        serializer = MonitorStatusSetterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        monitor = services.monitor_set_status(monitor=monitor, status=serializer.validated_data["status"])
+        return Response(render_monitor_ref(request, monitor), status=status.HTTP_202_ACCEPTED)
+
+
+EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "monitorId": {"type": "string"},
+        "fleetId": {"type": "string"},
+        "vin": {"type": "string"},
+        "eventDate": {"type": "string", "format": "date-time"},
+        "values": {"type": "array", "items": {"type": "object"}},
+        "extensions": {"type": "array", "items": {"type": "object"}},
+        "refresh": {"type": "boolean"},
+    },
+    "required": ["id", "monitorId", "fleetId", "vin", "eventDate", "values", "extensions", "refresh"],
+}
+
+
+class MonitorEventsView(BaseAPIView):
+    @extend_schema(
+        operation_id="getMonitorEvents",
+        parameters=[
+            *PAGING_PARAMETERS,
+            OpenApiParameter("vin", str, description="Only this vehicle's events"),
+            OpenApiParameter("since", {"type": "string", "format": "date-time"}, description="At or after (RFC 3339)"),
+            OpenApiParameter("until", {"type": "string", "format": "date-time"}, description="Strictly before (RFC 3339)"),
+        ],
+        responses={
+            200: OpenApiResponse(_collection_schema("events", EVENT_SCHEMA)),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
+        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        monitor = selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
+        filters = EventFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        events = selectors.event_list(
+            monitor=monitor,
+            vin=filters.validated_data.get("vin"),
+            since=filters.validated_data.get("since"),
+            until=filters.validated_data.get("until"),
+        )
+        return Response(paginate(request=request, items=events, name="events", render=render_event))

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from django.db import models
+
+from monitors.models import Event, Monitor
+from telemetry.models import Fleet
+
+
+class WebhookSecret(models.Model):
+    """Per-fleet signing secrets; after a rotation the old one keeps signing until `expires_at`."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="webhook_secrets")
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"secret of {self.fleet_id} from {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class DeliveryState(models.TextChoices):
+    BATCHING = "batching"  # collecting events until batchNotify's size or timeWindow
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Delivery(models.Model):
+    """One webhook request and its retries (Saleor-style outbox row). The body is frozen when
+    the delivery is sealed, so every attempt sends the same bytes under the same `webhook-id`."""
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="deliveries")
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="deliveries")
+    state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    # Which events may share this request: "" for the whole monitor, else one vehicle's id.
+    batch_key = models.CharField(max_length=24, blank=True, default="")
+    webhook_id = models.CharField(max_length=40, unique=True)
+    is_test = models.BooleanField(default=False)
+    body = models.TextField(blank=True, default="", help_text="exact JSON bytes sent, frozen when sealed")
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    in_flight_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due_idx",
+                condition=models.Q(state__in=["batching", "pending"]),
+            ),
+            models.Index(fields=["monitor", "state"], name="delivery_monitor_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.state})"
+
+
+class DeliveryEvent(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="delivery_events")
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="delivery_link")
+
+    class Meta:
+        ordering = ["event__event_date", "event_id"]
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    url = models.TextField(help_text="target with query values redacted")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    task_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="attempt_unique_number")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import factory
+
+from monitors.definition import parse_monitor_definition
+from monitors.models import Monitor
+from monitors.services import monitor_create
+from tests.telemetry.factories import FleetFactory
+
+SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "seed-monitors"
+
+PARIS = {"latitude": 48.866667, "longitude": 2.333333}
+
+
+def load_seed(name: str) -> dict[str, Any]:
+    return json.loads((SEED_DIR / name).read_text())
+
+
+def monitor_definition(**overrides: Any) -> dict[str, Any]:
+    """A valid definition: leaving a 20 km circle around Paris, posted to a loopback receiver."""
+    definition: dict[str, Any] = {
+        "label": "Out of Paris",
+        "subscribeParam": {
+            "callback": {"webhook": {"target": "http://127.0.0.1:9/hook", "name": "receiver", "attributes": []}},
+        },
+        "triggerParam": {
+            "triggers": [{"name": "outOfParis", "zone": {"transition": "Out", "place": {"radius": 20, "center": dict(PARIS)}}}],
+            "boolExp": "outOfParis",
+        },
+    }
+    definition.update(copy.deepcopy(overrides))
+    return definition
+
+
+class MonitorFactory(factory.django.DjangoModelFactory):
+    """Builds monitors through the real service, so the compiled form is always consistent."""
+
+    class Meta:
+        model = Monitor
+
+    fleet = factory.SubFactory(FleetFactory)
+    definition = factory.LazyFunction(monitor_definition)
+
+    @classmethod
+    def _create(cls, model_class, *args, fleet, definition, **kwargs):  # noqa: ANN001
+        monitor = monitor_create(fleet=fleet, definition=parse_monitor_definition(definition))
+        for field, value in kwargs.items():
+            setattr(monitor, field, value)
+        if kwargs:
+            monitor.save()
+        return monitor
