@@ -1,0 +1,292 @@
+"""Evaluating a whole monitor against a vehicle snapshot, free of any framework.
+
+``compile_monitor`` does every bit of parsing once (the boolExp truth table, zone
+parameters, time specs, data operands), so that ``CompiledMonitor.evaluate``, which runs
+for every telemetry point of every vehicle, only compares values. The result can be
+cached per monitor version.
+
+Anything a reported value or a trigger operand cannot be compared with (a non-numeric
+operand of a number key, a string reported for a boolean key, ...) makes the trigger
+unsatisfied rather than raising: one odd point must not stop a vehicle's evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitors.boolexp import CompiledExpression, compile_expression
+from monitors.timewindows import TimeTriggerSpec, is_within, next_boundary, parse_time_trigger
+from monitors.zones import is_inside_circle
+from telemetry.datakeys import DATA_KEYS, MOVING_KEY, ValueKind
+
+ALERT_KEY = "vehicle.alert"
+# The fields that name an object in a list value, by precedence (an alert's `type`...).
+_IDENTITY_FIELDS = ("type", "name", "id")
+
+Predicate = Callable[[object], bool]
+
+
+@dataclass(frozen=True)
+class KeyState:
+    value: object  # JSON value as reported
+    at: datetime  # eventDate of the point that reported it
+    previous: object | None  # value before the last change, None if never had one
+    has_previous: bool
+
+
+@dataclass(frozen=True)
+class Position:
+    latitude: float
+    longitude: float
+    at: datetime
+
+
+@dataclass(frozen=True)
+class VehicleSnapshot:
+    data: Mapping[str, KeyState]
+    position: Position | None
+    last_seen_at: datetime | None  # eventDate of the latest point of any kind
+    # Keys whose value changed (differs from previous) in the point being evaluated.
+    changed_keys: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    result: bool
+    values: tuple[dict, ...]  # the webhook's `values`: satisfied data triggers, when result is true
+
+
+@dataclass(frozen=True)
+class _ZoneTrigger:
+    wants_inside: bool
+    center_latitude: float
+    center_longitude: float
+    radius_km: float
+
+    def is_satisfied(self, snapshot: VehicleSnapshot, instant: datetime) -> bool:
+        position = snapshot.position
+        if position is None:
+            return False
+        inside = is_inside_circle(
+            latitude=position.latitude,
+            longitude=position.longitude,
+            center_latitude=self.center_latitude,
+            center_longitude=self.center_longitude,
+            radius_km=self.radius_km,
+        )
+        return inside == self.wants_inside
+
+
+@dataclass(frozen=True)
+class _TimeTrigger:
+    spec: TimeTriggerSpec
+    activity_window: timedelta
+
+    def is_satisfied(self, snapshot: VehicleSnapshot, instant: datetime) -> bool:
+        return _in_use(snapshot, instant, self.activity_window) and is_within(self.spec, instant)
+
+
+@dataclass(frozen=True)
+class _DataTrigger:
+    key: str
+    matches: Predicate | None  # None for onChange, which looks at the change, not the value
+
+    def is_satisfied(self, snapshot: VehicleSnapshot, instant: datetime) -> bool:
+        state = snapshot.data.get(self.key)
+        if state is None:
+            return False
+        if self.matches is None:
+            return state.has_previous and self.key in snapshot.changed_keys
+        return self.matches(state.value)
+
+
+_Trigger = _ZoneTrigger | _TimeTrigger | _DataTrigger
+
+
+@dataclass(frozen=True)
+class CompiledMonitor:
+    expression: CompiledExpression
+    triggers: tuple[_Trigger, ...]  # in the order of expression.names, i.e. its bit order
+
+    @property
+    def has_time_triggers(self) -> bool:
+        return any(isinstance(trigger, _TimeTrigger) for trigger in self.triggers)
+
+    def evaluate(self, snapshot: VehicleSnapshot, instant: datetime) -> Evaluation:
+        bits = 0
+        for position, trigger in enumerate(self.triggers):
+            if trigger.is_satisfied(snapshot, instant):
+                bits |= 1 << position
+        if not self.expression.evaluate_bits(bits):
+            return Evaluation(result=False, values=())
+        values = tuple(
+            _value_entry(trigger.key, snapshot.data[trigger.key].value)
+            for position, trigger in enumerate(self.triggers)
+            if isinstance(trigger, _DataTrigger) and (bits >> position) & 1
+        )
+        return Evaluation(result=True, values=values)
+
+    def next_time_boundary(self, after: datetime) -> datetime | None:
+        """When the next time window of any time trigger opens or closes (UTC), if ever."""
+        boundaries = (
+            next_boundary(trigger.spec, after) for trigger in self.triggers if isinstance(trigger, _TimeTrigger)
+        )
+        return min((boundary for boundary in boundaries if boundary is not None), default=None)
+
+
+def compile_monitor(definition: Mapping, *, activity_window_s: int = 300) -> CompiledMonitor:
+    """Compile a canonical (already validated) monitor definition for repeated evaluation."""
+    trigger_param = definition["triggerParam"]
+    declared = trigger_param["triggers"]
+    activity_window = timedelta(seconds=activity_window_s)
+    return CompiledMonitor(
+        expression=compile_expression(trigger_param["boolExp"], [trigger["name"] for trigger in declared]),
+        triggers=tuple(_compile_trigger(trigger, activity_window) for trigger in declared),
+    )
+
+
+def _compile_trigger(trigger: Mapping, activity_window: timedelta) -> _Trigger:
+    if "zone" in trigger:
+        zone = trigger["zone"]
+        place = zone["place"]
+        return _ZoneTrigger(
+            wants_inside=zone["transition"] == "In",
+            center_latitude=float(place["center"]["latitude"]),
+            center_longitude=float(place["center"]["longitude"]),
+            radius_km=float(place["radius"]),
+        )
+    if "time" in trigger:
+        return _TimeTrigger(spec=parse_time_trigger(trigger["time"]), activity_window=activity_window)
+    data = trigger["data"]
+    key = data["data"]
+    op = data.get("op")
+    if op == "onChange":
+        return _DataTrigger(key=key, matches=None)
+    # A key outside the catalogue can only be compared as an opaque string.
+    kind = DATA_KEYS.get(key, ValueKind.ANY)
+    return _DataTrigger(key=key, matches=_value_predicate(kind, op, data.get("value") or ()))
+
+
+def _in_use(snapshot: VehicleSnapshot, instant: datetime, activity_window: timedelta) -> bool:
+    """A moving vehicle; or, for one that never reports motion, one heard from lately."""
+    moving = snapshot.data.get(MOVING_KEY)
+    if moving is not None:
+        return moving.value is True
+    # A point dated after the instant (clock skew, late sweep) is as recent as can be.
+    return snapshot.last_seen_at is not None and instant - snapshot.last_seen_at <= activity_window
+
+
+# --- data comparisons ---------------------------------------------------------------
+
+
+def _never(value: object) -> bool:
+    return False
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_boolean(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_string(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _parse_number(operand: object) -> float | None:
+    if not isinstance(operand, str):
+        return None
+    try:
+        return float(operand)
+    except ValueError:
+        return None
+
+
+def _parse_boolean(operand: object) -> bool | None:
+    return {"true": True, "false": False}.get(operand.lower()) if isinstance(operand, str) else None
+
+
+def _parse_string(operand: object) -> str | None:
+    return operand if isinstance(operand, str) else None
+
+
+# Per scalar kind: how an operand string is read, which reported values are comparable
+# with it, and the ordered comparisons the kind allows besides equalsTo and includedIn.
+_OPERAND_PARSERS: dict[ValueKind, Callable[[object], object | None]] = {
+    ValueKind.NUMBER: _parse_number,
+    ValueKind.BOOLEAN: _parse_boolean,
+    ValueKind.STRING: _parse_string,
+    ValueKind.ANY: _parse_string,
+}
+_VALUE_CHECKS: dict[ValueKind, Predicate] = {
+    ValueKind.NUMBER: _is_number,
+    ValueKind.BOOLEAN: _is_boolean,
+    ValueKind.STRING: _is_string,
+    ValueKind.ANY: _is_string,
+}
+_COMPARISONS: dict[ValueKind, dict[str, Callable[[object, object], bool]]] = {
+    ValueKind.NUMBER: {"equalsTo": operator.eq, "greaterThan": operator.gt, "lowerThan": operator.lt},
+    ValueKind.BOOLEAN: {"equalsTo": operator.eq},
+    ValueKind.STRING: {"equalsTo": operator.eq},
+    ValueKind.ANY: {"equalsTo": operator.eq},
+}
+
+
+def _value_predicate(kind: ValueKind, op: str | None, operands: Sequence[object]) -> Predicate:
+    if kind is ValueKind.LIST:
+        return _list_predicate(op, operands)
+    parse = _OPERAND_PARSERS[kind]
+    accepts = _VALUE_CHECKS[kind]
+    if op == "includedIn":
+        # Exact ints and floats hash alike (50 and 50.0), so membership is numeric equality.
+        targets = frozenset(parsed for parsed in map(parse, operands) if parsed is not None)
+        return lambda value: accepts(value) and value in targets
+    compare = _COMPARISONS[kind].get(op)
+    target = parse(operands[0]) if operands else None
+    if compare is None or target is None:
+        return _never
+    return lambda value: accepts(value) and compare(value, target)
+
+
+def _list_predicate(op: str | None, operands: Sequence[object]) -> Predicate:
+    targets = frozenset(operand for operand in operands if isinstance(operand, str))
+    if op == "includedIn":
+        return lambda value: isinstance(value, list) and not targets.isdisjoint(map(_identity, value))
+    if op == "equalsTo" and operands and isinstance(operands[0], str):
+        target = operands[0]
+        return lambda value: isinstance(value, list) and any(_identity(item) == target for item in value)
+    return _never
+
+
+def _identity(item: object) -> str:
+    """What names a list item: a string itself, an object its first identity field."""
+    if isinstance(item, dict):
+        for field in _IDENTITY_FIELDS:
+            if field in item:
+                return _literal(item[field])
+    return _literal(item)
+
+
+def _literal(value: object) -> str:
+    """A value as the text the webhook shows: strings bare, the rest as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def _value_entry(key: str, value: object) -> dict:
+    if isinstance(value, list):
+        return {
+            "data": key,
+            "value": {
+                "type": "obj.alert" if key == ALERT_KEY else "string",
+                "body": {"objectValues": [{"value": item} if isinstance(item, str) else item for item in value]},
+            },
+        }
+    return {"data": key, "value": {"type": "string", "body": {"literalValue": _literal(value)}}}
