@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from monitors.isodates import format_rfc3339
+from fleetmon_project.isodates import format_rfc3339
 
 logger = logging.getLogger(__name__)
 

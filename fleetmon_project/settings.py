@@ -213,6 +213,22 @@ FLEETMON_ALLOW_PRIVATE_WEBHOOKS = env_bool("FLEETMON_ALLOW_PRIVATE_WEBHOOKS", Fa
 FLEETMON_REQUIRE_HTTPS_WEBHOOKS = env_bool("FLEETMON_REQUIRE_HTTPS_WEBHOOKS", False)
 FLEETMON_ACTIVITY_WINDOW = env_int("FLEETMON_ACTIVITY_WINDOW", 300, minimum=1)
 FLEETMON_SWEEP_INTERVAL = env_float("FLEETMON_SWEEP_INTERVAL", 5.0, minimum=0.5)
+# Points never evaluated (a crash between commit and enqueue) are re-enqueued after this long.
+FLEETMON_POINT_RESCUE_AFTER = env_int("FLEETMON_POINT_RESCUE_AFTER", 30, minimum=1)
+FLEETMON_EVENT_RETENTION = env_int("FLEETMON_EVENT_RETENTION", 3 * 24 * 3600, minimum=60)
+FLEETMON_SECRET_ROTATION_GRACE = env_int("FLEETMON_SECRET_ROTATION_GRACE", 24 * 3600, minimum=0)
+# Consecutive failed attempts after which a monitor shows status Failed (it recovers on success).
+FLEETMON_FAILING_THRESHOLD = env_int("FLEETMON_FAILING_THRESHOLD", 5, minimum=1)
+
+CELERY_BEAT_SCHEDULE = {
+    name: {"task": task, "schedule": FLEETMON_SWEEP_INTERVAL, "options": {"queue": "sweeps", "expires": 60}}
+    for name, task in {
+        "rescue-unevaluated-points": "monitors.tasks.sweep_unevaluated_points",
+        "time-window-boundaries": "monitors.tasks.sweep_time_boundaries",
+        "refresh-reminders": "monitors.tasks.sweep_refresh_reminders",
+        "due-deliveries": "notifications.tasks.sweep_due_deliveries",
+    }.items()
+}
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {

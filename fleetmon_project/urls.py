@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("telemetry.urls")),
     path("api/v1/", include("monitors.urls")),
+    path("api/v1/", include("notifications.urls")),
 ]
 
 handler400 = "fleetmon_project.errors.handler400"

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from monitors.boolexp import BoolExpError, CompiledExpression, compile_expression, referenced_names
-from monitors.isodates import parse_iso_duration, parse_rfc3339
+from fleetmon_project.isodates import parse_iso_duration, parse_rfc3339
 from telemetry.datakeys import (
     DATA_KEYS,
     EXTENSION_TYPES,

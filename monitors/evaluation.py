@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from monitors.boolexp import CompiledExpression, compile_expression
 from monitors.timewindows import TimeTriggerSpec, is_within, next_boundary, parse_time_trigger
 from monitors.zones import is_inside_circle
+from telemetry.state import KeyRecord
 from telemetry.datakeys import DATA_KEYS, MOVING_KEY, ValueKind
 
 ALERT_KEY = "vehicle.alert"
@@ -30,12 +31,8 @@ _IDENTITY_FIELDS = ("type", "name", "id")
 Predicate = Callable[[object], bool]
 
 
-@dataclass(frozen=True)
-class KeyState:
-    value: object  # JSON value as reported
-    at: datetime  # eventDate of the point that reported it
-    previous: object | None  # value before the last change, None if never had one
-    has_previous: bool
+# A key's latest value as the vehicle state keeps it (value, at, previous, has_previous).
+KeyState = KeyRecord
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from monitors.isodates import parse_iso_duration, parse_rfc3339
+from fleetmon_project.isodates import parse_iso_duration, parse_rfc3339
 
 DEFAULT_TIME_ZONE = "Europe/Paris"
 ALL_DAYS: frozenset[int] = frozenset(range(1, 8))

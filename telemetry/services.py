@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from fleetmon_project.errors import conflict
-from telemetry.models import Fleet, Vehicle
+from fleetmon_project.errors import conflict, field_errors
+from telemetry.ingestion import validate_batch
+from telemetry.models import Fleet, TelemetryPoint, Vehicle
+from telemetry.signals import points_stored
 
 
 def fleet_create(*, owner: AbstractBaseUser, label: str) -> Fleet:
@@ -32,3 +38,33 @@ def vehicle_create(*, fleet: Fleet, vin: str) -> Vehicle:
 
 def vehicle_delete(*, vehicle: Vehicle) -> None:
     vehicle.delete()
+
+
+def telemetry_ingest(*, owner: AbstractBaseUser, body: Any, now: datetime | None = None) -> int:
+    """Validate a point or a batch (all or nothing), store it durably, and let the engine know
+    after commit. Returns the number of points accepted."""
+    now = now or timezone.now()
+    vins = {
+        item["vin"].strip().upper()
+        for item in (body if isinstance(body, list) else [body])
+        if isinstance(item, dict) and isinstance(item.get("vin"), str)
+    }
+    owned = dict(Vehicle.objects.filter(fleet__owner=owner, vin__in=vins).values_list("vin", "id"))
+    validation = validate_batch(body, resolve_vin=owned.get, now=now)
+    if validation.errors:
+        raise field_errors(validation.errors, message=f"Rejected: {len(validation.errors)} problem(s) in the batch.")
+    with transaction.atomic():
+        TelemetryPoint.objects.bulk_create(
+            [
+                TelemetryPoint(
+                    vehicle_id=point.vehicle_id,
+                    event_date=point.event_date,
+                    latitude=point.latitude,
+                    longitude=point.longitude,
+                    data=point.data,
+                )
+                for point in validation.points
+            ]
+        )
+        points_stored.send(sender=TelemetryPoint, vehicle_ids=sorted({p.vehicle_id for p in validation.points}))
+    return len(validation.points)

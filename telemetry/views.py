@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, href
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
-from monitors.isodates import format_rfc3339
+from fleetmon_project.isodates import format_rfc3339
 from telemetry import selectors, services
 from telemetry.models import Fleet, Vehicle
 from telemetry.serializers import (
@@ -133,3 +133,51 @@ class VehicleDetailView(BaseAPIView):
         fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
         services.vehicle_delete(vehicle=selectors.vehicle_get(fleet=fleet, vehicle_id=vehicle_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+POINT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "vin": {"type": "string", "minLength": 17, "maxLength": 17},
+        "eventDate": {"type": "string", "format": "date-time", "description": "RFC 3339 with offset"},
+        "position": {
+            "type": "object",
+            "properties": {
+                "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+                "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+            },
+            "required": ["latitude", "longitude"],
+            "additionalProperties": False,
+        },
+        "data": {
+            "type": "object",
+            "description": "DataTrigger keys (vehicle.energy.electric.level, ...), vehicle.telemetry.* and "
+            "extension objects (vehicle.status, ...)",
+        },
+    },
+    "required": ["vin", "eventDate"],
+    "additionalProperties": False,
+}
+
+
+class TelemetryView(BaseAPIView):
+    throttle_scope = "telemetry"
+
+    @extend_schema(
+        operation_id="postTelemetry",
+        request={
+            "application/json": {
+                "oneOf": [POINT_SCHEMA, {"type": "array", "minItems": 1, "maxItems": 1000, "items": POINT_SCHEMA}]
+            }
+        },
+        responses={
+            202: OpenApiResponse(
+                {"type": "object", "properties": {"accepted": {"type": "integer"}}, "required": ["accepted"]},
+                description="Stored; evaluation is queued",
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        accepted = services.telemetry_ingest(owner=request.user, body=request.data)
+        return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)

@@ -37,6 +37,8 @@ def main(pytest_args: list[str]) -> int:
     os.environ["DATABASE_URL"] = database
     os.environ["CELERY_BROKER_URL"] = broker
     os.environ.setdefault("CACHE_URL", "locmem://")
+    # Unit tests run tasks in-process; end-to-end tests switch to real workers explicitly.
+    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
     db_kind = "PostgreSQL" if database.startswith("postgres") else "SQLite"
     broker_kind = "Redis" if broker.startswith("redis") else broker.split(":")[0]
     print(f"Test backends: database={db_kind} ({database}), broker={broker_kind} ({broker})", flush=True)

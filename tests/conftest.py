@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
-from tests.telemetry.factories import FleetFactory, UserFactory
+pytest_plugins = ["tests.e2e_support"]
 
 
 @pytest.fixture(autouse=True)
@@ -19,15 +17,22 @@ def _isolated_cache():
 
 @pytest.fixture
 def user(db):
+    from tests.telemetry.factories import UserFactory
+
     return UserFactory()
 
 
 @pytest.fixture
 def other_user(db):
+    from tests.telemetry.factories import UserFactory
+
     return UserFactory()
 
 
-def _client_for(user) -> APIClient:
+def _client_for(user):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
     client = APIClient()
     token, _ = Token.objects.get_or_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
@@ -35,25 +40,31 @@ def _client_for(user) -> APIClient:
 
 
 @pytest.fixture
-def api(user) -> APIClient:
+def api(user):
     return _client_for(user)
 
 
 @pytest.fixture
-def other_api(other_user) -> APIClient:
+def other_api(other_user):
     return _client_for(other_user)
 
 
 @pytest.fixture
-def anonymous_api() -> APIClient:
+def anonymous_api():
+    from rest_framework.test import APIClient
+
     return APIClient()
 
 
 @pytest.fixture
 def fleet(user):
+    from tests.telemetry.factories import FleetFactory
+
     return FleetFactory(owner=user)
 
 
 @pytest.fixture
 def other_fleet(other_user):
+    from tests.telemetry.factories import FleetFactory
+
     return FleetFactory(owner=other_user)

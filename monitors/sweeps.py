@@ -1,0 +1,92 @@
+"""What Celery Beat drives: time-window boundaries, refresh reminders, and the rescue of points
+whose evaluation was never enqueued. Each sweep claims due rows with SKIP LOCKED, so sweeps
+that overlap (a slow run, a second Beat by mistake) never double the work."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from monitors.compiled import compiled_monitor
+from monitors.models import ACTIVE_STATUSES, Monitor, MonitorVehicleState
+from telemetry.models import TelemetryPoint, VehicleState
+
+SWEEP_BATCH = 500
+# A claimed reminder is not claimed again before its evaluation had time to run.
+REFRESH_CLAIM_LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    vehicle_ids: list[str]
+    at: datetime | None
+    monitor_ids: list[str] | None
+
+
+def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequest]:
+    """Evaluate the vehicles of monitors whose time windows opened or closed since last time."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Monitor.objects.active()
+            .filter(has_time_triggers=True, next_time_boundary__lte=now)
+            .select_for_update(skip_locked=True)
+            .order_by("next_time_boundary")[:SWEEP_BATCH]
+        )
+        by_fleet: dict[str, list[str]] = defaultdict(list)
+        for monitor in due:
+            monitor.next_time_boundary = compiled_monitor(monitor).next_time_boundary(now)
+            by_fleet[monitor.fleet_id].append(monitor.pk)
+        Monitor.objects.bulk_update(due, ["next_time_boundary"])
+    requests = []
+    for fleet_id, monitor_ids in by_fleet.items():
+        vehicle_ids = list(
+            VehicleState.objects.filter(vehicle__fleet_id=fleet_id, last_seen_at__isnull=False).values_list(
+                "vehicle_id", flat=True
+            )
+        )
+        requests.append(EvaluationRequest(vehicle_ids=vehicle_ids, at=now, monitor_ids=monitor_ids))
+    return requests
+
+
+def refresh_reminders_sweep(*, now: datetime | None = None) -> list[EvaluationRequest]:
+    """Re-evaluate (vehicle, monitor) pairs whose refresh reminder is due, without new telemetry."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            MonitorVehicleState.objects.filter(
+                next_refresh_at__lte=now,
+                value=True,
+                monitor__status__in=ACTIVE_STATUSES,
+                monitor__deleted_at__isnull=True,
+            )
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("next_refresh_at")[:SWEEP_BATCH]
+        )
+        by_vehicle: dict[str, list[str]] = defaultdict(list)
+        for state in due:
+            state.next_refresh_at = now + REFRESH_CLAIM_LEASE
+            by_vehicle[state.vehicle_id].append(state.monitor_id)
+        MonitorVehicleState.objects.bulk_update(due, ["next_refresh_at"])
+    return [
+        EvaluationRequest(vehicle_ids=[vehicle_id], at=now, monitor_ids=monitor_ids)
+        for vehicle_id, monitor_ids in by_vehicle.items()
+    ]
+
+
+def unevaluated_points_sweep(*, now: datetime | None = None) -> list[EvaluationRequest]:
+    """Points stored but never evaluated (the enqueue was lost to a crash or a broker flush)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.FLEETMON_POINT_RESCUE_AFTER)
+    vehicle_ids = list(
+        TelemetryPoint.objects.filter(evaluated_at__isnull=True, received_at__lte=cutoff)
+        .order_by()
+        .values_list("vehicle_id", flat=True)
+        .distinct()[:SWEEP_BATCH]
+    )
+    return [EvaluationRequest(vehicle_ids=vehicle_ids, at=None, monitor_ids=None)] if vehicle_ids else []

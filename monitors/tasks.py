@@ -1,0 +1,53 @@
+"""Thin Celery tasks: ids in, call a service. Evaluation tasks go to the `evaluation` queue,
+sweeps to `sweeps` (CELERY_TASK_ROUTES)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+from celery import shared_task
+
+from monitors import engine, sweeps
+
+# Vehicles per evaluation task: large enough to amortise the task overhead, small enough
+# that several workers share a big ingestion batch.
+VEHICLES_PER_TASK = 50
+
+
+def enqueue_evaluation(
+    *, vehicle_ids: Iterable[str], at: datetime | None = None, monitor_ids: list[str] | None = None
+) -> None:
+    ids = sorted(set(vehicle_ids))
+    for start in range(0, len(ids), VEHICLES_PER_TASK):
+        evaluate_vehicles.delay_on_commit(
+            ids[start : start + VEHICLES_PER_TASK], at.isoformat() if at else None, monitor_ids
+        )
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def evaluate_vehicles(vehicle_ids: list[str], at: str | None = None, monitor_ids: list[str] | None = None) -> int:
+    return engine.vehicles_evaluate(
+        vehicle_ids=vehicle_ids, at=datetime.fromisoformat(at) if at else None, monitor_ids=monitor_ids
+    )
+
+
+def _enqueue_all(requests: list[sweeps.EvaluationRequest]) -> int:
+    for request in requests:
+        enqueue_evaluation(vehicle_ids=request.vehicle_ids, at=request.at, monitor_ids=request.monitor_ids)
+    return len(requests)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_time_boundaries() -> int:
+    return _enqueue_all(sweeps.time_boundaries_sweep())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_refresh_reminders() -> int:
+    return _enqueue_all(sweeps.refresh_reminders_sweep())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_unevaluated_points() -> int:
+    return _enqueue_all(sweeps.unevaluated_points_sweep())

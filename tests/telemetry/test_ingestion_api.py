@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from telemetry.models import TelemetryPoint
+from tests.telemetry.factories import VehicleFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+@pytest.fixture
+def vehicle(fleet):
+    return VehicleFactory(fleet=fleet, vin="VF3ABCDE0FG123456")
+
+
+def point(**overrides):
+    body = {
+        "vin": "VF3ABCDE0FG123456",
+        "eventDate": iso(NOW - timedelta(minutes=1)),
+        "position": {"latitude": 48.85, "longitude": 2.35},
+        "data": {"vehicle.energy.electric.level": 55, "vehicle.kinetic.moving": True},
+    }
+    body.update(overrides)
+    return body
+
+
+def test_single_point_is_stored_and_answers_202(api, vehicle):
+    response = api.post("/api/v1/telemetry", point(), format="json")
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 1}
+    stored = TelemetryPoint.objects.get(vehicle=vehicle)
+    assert stored.data == {"vehicle.energy.electric.level": 55, "vehicle.kinetic.moving": True}
+    assert (stored.latitude, stored.longitude) == (48.85, 2.35)
+    assert stored.evaluated_at is None
+
+
+def test_batch_is_stored_and_evaluation_enqueued_after_commit(api, vehicle, django_capture_on_commit_callbacks, monkeypatch):
+    enqueued = []
+    from monitors import tasks
+
+    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: enqueued.append(args))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = api.post("/api/v1/telemetry", [point(), point(eventDate=iso(NOW))], format="json")
+    assert response.json() == {"accepted": 2}
+    assert enqueued == []  # nothing is queued before the points are committed
+    for callback in callbacks:
+        callback()
+    assert enqueued == [([vehicle.pk], None, None)]
+
+
+def test_lower_case_vin_is_accepted(api, vehicle):
+    assert api.post("/api/v1/telemetry", point(vin="vf3abcde0fg123456"), format="json").status_code == 202
+
+
+def test_extension_and_telemetry_keys_are_accepted(api, vehicle):
+    data = {"vehicle.status": {"ignition": "On"}, "vehicle.telemetry.vehicle.battery": {"voltage": 12.4}}
+    assert api.post("/api/v1/telemetry", point(data=data), format="json").status_code == 202
+
+
+def _errors(response):
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == 40001
+    return {e["field"]: e["message"] for e in response.json()["errors"]}
+
+
+@pytest.mark.parametrize(
+    "bad, field, fragment",
+    [
+        ({"vin": "VF3ABCDE0FG999999"}, "[1].vin", "no vehicle with VIN"),
+        ({"vin": 12}, "[1].vin", "must be a string"),
+        ({"vin": None}, "[1].vin", "is required"),
+        ({"eventDate": "2026-13-01T00:00:00Z"}, "[1].eventDate", "not a valid date-time"),
+        ({"eventDate": "2026-01-01T00:00:00"}, "[1].eventDate", "RFC 3339"),
+        ({"eventDate": "yesterday"}, "[1].eventDate", "RFC 3339"),
+        ({"eventDate": iso(NOW + timedelta(hours=1))}, "[1].eventDate", "in the future"),
+        ({"position": {"latitude": 91, "longitude": 2}}, "[1].position.latitude", "between -90 and 90"),
+        ({"position": {"latitude": 48, "longitude": -181}}, "[1].position.longitude", "between -180 and 180"),
+        ({"position": {"latitude": "48", "longitude": 2}}, "[1].position.latitude", "must be a number"),
+        ({"position": {"latitude": 48}}, "[1].position.longitude", "is required"),
+        ({"position": [48, 2]}, "[1].position", "must be an object"),
+        ({"data": {"vehicle.energy.electric.level": "55"}}, "[1].data.vehicle.energy.electric.level", "must be a number"),
+        ({"data": {"vehicle.kinetic.moving": "yes"}}, "[1].data.vehicle.kinetic.moving", "must be a boolean"),
+        ({"data": {"vehicle.energy.electric.level": True}}, "[1].data.vehicle.energy.electric.level", "must be a number"),
+        ({"data": {"vehicle.alert": "low"}}, "[1].data.vehicle.alert", "must be a list"),
+        ({"data": {"vehicle.energy.electric.levl": 3}}, "[1].data.vehicle.energy.electric.levl", "did you mean 'vehicle.energy.electric.level'"),
+        ({"data": [1]}, "[1].data", "must be an object"),
+        ({"speed": 3}, "[1].speed", "unknown field 'speed'"),
+    ],
+)
+def test_bad_point_is_rejected_with_its_index_and_field(api, vehicle, bad, field, fragment):
+    response = api.post("/api/v1/telemetry", [point(), point(**bad)], format="json")
+    errors = _errors(response)
+    assert field in errors, errors
+    assert fragment in errors[field]
+    assert TelemetryPoint.objects.count() == 0  # all or nothing
+
+
+def test_vin_of_another_owners_fleet_is_rejected(api, vehicle, other_fleet):
+    VehicleFactory(fleet=other_fleet, vin="VF3ABCDE0FG654321")
+    errors = _errors(api.post("/api/v1/telemetry", [point(vin="VF3ABCDE0FG654321")], format="json"))
+    assert "no vehicle with VIN" in errors["[0].vin"]
+
+
+def test_every_bad_point_is_reported(api, vehicle):
+    body = [point(vin="VF3ABCDE0FG999999"), point(), point(eventDate="nope")]
+    errors = _errors(api.post("/api/v1/telemetry", body, format="json"))
+    assert set(errors) == {"[0].vin", "[2].eventDate"}
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [([], "at least one point"), ("text", "point object or an array"), ([1], "must be an object")],
+)
+def test_malformed_batches_are_rejected(api, vehicle, body, fragment):
+    response = api.post("/api/v1/telemetry", body, format="json")
+    assert response.status_code == 400
+    assert fragment in " ".join(e["message"] for e in response.json()["errors"])
+
+
+def test_more_than_1000_points_are_rejected(api, vehicle):
+    response = api.post("/api/v1/telemetry", [point()] * 1001, format="json")
+    assert response.status_code == 400
+    assert "at most 1000" in response.json()["errors"][0]["message"]
+
+
+def test_1000_points_are_accepted(api, vehicle):
+    start = NOW - timedelta(hours=2)
+    body = [point(eventDate=iso(start + timedelta(seconds=i))) for i in range(1000)]
+    assert api.post("/api/v1/telemetry", body, format="json").json() == {"accepted": 1000}
+    assert TelemetryPoint.objects.filter(vehicle=vehicle).count() == 1000
+
+
+def test_telemetry_requires_a_token(anonymous_api):
+    assert anonymous_api.post("/api/v1/telemetry", point(), format="json").status_code == 401
