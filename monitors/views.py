@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from fleetmon_project.api import BaseAPIView, XErrorSerializer, href
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors import selectors, services
-from monitors.isodates import format_rfc3339
+from fleetmon_project.isodates import format_rfc3339
 from monitors.models import Event, Monitor
 from monitors.serializers import EventFilterSerializer, MonitorStatusSetterSerializer
 from telemetry.selectors import fleet_get

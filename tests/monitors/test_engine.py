@@ -1,0 +1,319 @@
+"""The engine against the real database, with injected instants instead of waiting."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.db import transaction
+
+from monitors import engine, sweeps
+from monitors.compiled import compiled_monitor
+from monitors.models import Event, Monitor, MonitorVehicleState
+from monitors.services import monitor_delete, monitor_set_status
+from telemetry.models import TelemetryPoint
+from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
+from tests.telemetry.factories import VehicleFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)  # a Monday, 12:00 in Paris
+INSIDE = {"latitude": PARIS["latitude"], "longitude": PARIS["longitude"]}
+OUTSIDE = {"latitude": 49.3, "longitude": 2.33}  # ~48 km north of the centre
+
+
+@pytest.fixture
+def vehicle(fleet):
+    return VehicleFactory(fleet=fleet)
+
+
+def feed(vehicle, *points, evaluate: bool = True) -> int:
+    """Store points as ingestion does, then run the engine on them. Each point is
+    (seconds after T0, position or None, data)."""
+    TelemetryPoint.objects.bulk_create(
+        [
+            TelemetryPoint(
+                vehicle=vehicle,
+                event_date=T0 + timedelta(seconds=offset),
+                latitude=position["latitude"] if position else None,
+                longitude=position["longitude"] if position else None,
+                data=data or {},
+            )
+            for offset, position, data in points
+        ]
+    )
+    return engine.vehicle_evaluate(vehicle_id=vehicle.pk) if evaluate else 0
+
+
+def events(monitor, **filters):
+    return list(Event.objects.filter(monitor=monitor, **filters).order_by("event_date", "id"))
+
+
+def battery_monitor(fleet, **subscribe):
+    return MonitorFactory(
+        fleet=fleet,
+        definition=monitor_definition(
+            subscribeParam={
+                "callback": {"webhook": {"target": "http://127.0.0.1:9/hook", "name": "r"}},
+                **subscribe,
+            },
+            triggerParam={
+                "triggers": [
+                    {"name": "low", "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": ["50"]}}
+                ],
+                "boolExp": "low",
+            },
+        ),
+    )
+
+
+def test_leaving_zone_fires_once(fleet, vehicle):
+    monitor = MonitorFactory(fleet=fleet)
+    feed(vehicle, (0, INSIDE, None), (60, OUTSIDE, None), (120, OUTSIDE, None), (180, OUTSIDE, None))
+    [event] = events(monitor)
+    assert event.event_date == T0 + timedelta(seconds=60)
+    assert event.refresh is False
+    assert (event.vin, event.fleet_id, event.vehicle_public_id) == (vehicle.vin, fleet.pk, vehicle.pk)
+
+
+def test_reentering_then_leaving_fires_again(fleet, vehicle):
+    monitor = MonitorFactory(fleet=fleet)
+    feed(vehicle, (0, INSIDE, None), (60, OUTSIDE, None), (120, INSIDE, None), (180, OUTSIDE, None))
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=60), T0 + timedelta(seconds=180)]
+
+
+def test_battery_sequence_fires_exactly_twice(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    levels = [60, 40, 35, 55, 45]
+    feed(vehicle, *[(i * 60, None, {"vehicle.energy.electric.level": level}) for i, level in enumerate(levels)])
+    fired = events(monitor)
+    assert [e.event_date for e in fired] == [T0 + timedelta(seconds=60), T0 + timedelta(seconds=240)]
+    assert fired[0].values == [
+        {"data": "vehicle.energy.electric.level", "value": {"type": "string", "body": {"literalValue": "40"}}}
+    ]
+
+
+def test_points_of_a_batch_are_evaluated_in_event_date_order(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    # Stored in reverse order: evaluation must follow eventDate, not arrival.
+    feed(vehicle, (120, None, {"vehicle.energy.electric.level": 40}), (0, None, {"vehicle.energy.electric.level": 60}))
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=120)]
+
+
+def test_out_of_order_point_does_not_flip_state(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 60}), (60, None, {"vehicle.energy.electric.level": 40}))
+    # A late point from before the drop, claiming the battery was fine.
+    feed(vehicle, (30, None, {"vehicle.energy.electric.level": 90}))
+    feed(vehicle, (90, None, {"vehicle.energy.electric.level": 38}))
+    assert len(events(monitor)) == 1
+    assert vehicle.state.data["vehicle.energy.electric.level"]["value"] == 38
+
+
+def test_never_reported_key_does_not_satisfy(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    feed(vehicle, (0, INSIDE, {"environment.air.temp": 20}))
+    assert events(monitor) == []
+
+
+def test_refresh_event_arrives_while_condition_holds(fleet, vehicle):
+    monitor = battery_monitor(fleet, refreshEvent=60)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    # No telemetry: the Beat sweep finds the reminder due and re-evaluates on the last state.
+    [request] = sweeps.refresh_reminders_sweep(now=T0 + timedelta(seconds=61))
+    assert request.vehicle_ids == [vehicle.pk] and request.monitor_ids == [monitor.pk]
+    engine.vehicles_evaluate(vehicle_ids=request.vehicle_ids, at=request.at, monitor_ids=request.monitor_ids)
+    first, reminder = events(monitor)
+    assert (first.refresh, reminder.refresh) == (False, True)
+    assert reminder.event_date == T0 + timedelta(seconds=61)
+
+
+def test_refresh_is_also_checked_on_new_telemetry(fleet, vehicle):
+    monitor = battery_monitor(fleet, refreshEvent=60)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}), (30, None, {"vehicle.energy.electric.level": 39}))
+    assert [e.refresh for e in events(monitor)] == [False]
+    feed(vehicle, (61, None, {"vehicle.energy.electric.level": 38}))
+    assert [e.refresh for e in events(monitor)] == [False, True]
+
+
+def test_no_refresh_once_condition_is_false(fleet, vehicle):
+    monitor = battery_monitor(fleet, refreshEvent=60)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}), (30, None, {"vehicle.energy.electric.level": 70}))
+    assert sweeps.refresh_reminders_sweep(now=T0 + timedelta(hours=1)) == []
+    assert len(events(monitor)) == 1
+
+
+def time_zone_monitor(fleet):
+    """`z & !t`: outside Paris and not within 12:00-13:00 Paris time."""
+    return MonitorFactory(
+        fleet=fleet,
+        definition=monitor_definition(
+            triggerParam={
+                "triggers": [
+                    {"name": "z", "zone": {"transition": "Out", "place": {"radius": 20, "center": dict(PARIS)}}},
+                    {
+                        "name": "t",
+                        "time": {
+                            "timeZone": "Europe/Paris",
+                            "times": [{"recurrence": "Daily", "start": "PT12H", "duration": "PT1H"}],
+                        },
+                    },
+                ],
+                "boolExp": "z & !t",
+            }
+        ),
+    )
+
+
+def test_window_closing_fires_z_and_not_t_without_new_telemetry(fleet, vehicle):
+    monitor = time_zone_monitor(fleet)
+    # Outside Paris and moving at 12:10 Paris time: inside the window, so `!t` is false.
+    feed(vehicle, (600, OUTSIDE, {"vehicle.kinetic.moving": True}))
+    assert events(monitor) == []
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)  # 13:00 Paris
+    assert compiled_monitor(monitor).next_time_boundary(T0 + timedelta(seconds=600)) == close
+    # The service scheduled the boundary from the wall clock; place it as if created at T0.
+    Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
+    requests = sweeps.time_boundaries_sweep(now=close)
+    assert [r.vehicle_ids for r in requests] == [[vehicle.pk]]
+    engine.vehicles_evaluate(vehicle_ids=requests[0].vehicle_ids, at=requests[0].at, monitor_ids=requests[0].monitor_ids)
+    [event] = events(monitor)
+    assert event.event_date == close
+    monitor.refresh_from_db()
+    assert monitor.next_time_boundary > close  # tomorrow's opening
+
+
+def test_time_trigger_needs_the_vehicle_in_use(fleet, vehicle):
+    monitor = MonitorFactory(
+        fleet=fleet,
+        definition=monitor_definition(
+            triggerParam={
+                "triggers": [
+                    {"name": "t", "time": {"times": [{"recurrence": "None", "start": "2026-06-01T00:00:00Z"}]}}
+                ],
+                "boolExp": "t",
+            }
+        ),
+    )
+    feed(vehicle, (0, INSIDE, {"vehicle.kinetic.moving": False}))
+    assert events(monitor) == []
+    feed(vehicle, (60, INSIDE, {"vehicle.kinetic.moving": True}))
+    assert len(events(monitor)) == 1
+
+
+def test_paused_monitor_raises_nothing_and_resume_restarts_from_scratch(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    monitor_set_status(monitor=monitor, status="Paused")
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    assert events(monitor) == []
+    monitor_set_status(monitor=monitor, status="Running")
+    # Still low, no edge in the data itself: the condition still true fires at the next evaluation.
+    feed(vehicle, (60, None, {"vehicle.energy.electric.level": 41}))
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=60)]
+
+
+def test_state_from_before_a_pause_is_forgotten(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    monitor_set_status(monitor=monitor, status="Paused")
+    monitor_set_status(monitor=monitor, status="Running")
+    feed(vehicle, (60, None, {"vehicle.energy.electric.level": 39}))
+    assert len(events(monitor)) == 2  # fired again after resume, as if never evaluated
+
+
+def test_deleted_monitor_raises_nothing(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    monitor_delete(monitor=monitor)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    assert events(monitor) == []
+    assert not MonitorVehicleState.objects.filter(monitor=monitor).exists()
+
+
+def test_redelivered_evaluation_creates_no_second_event(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    assert engine.vehicle_evaluate(vehicle_id=vehicle.pk) == 0
+    assert engine.vehicles_evaluate(vehicle_ids=[vehicle.pk, vehicle.pk]) == 0
+    assert len(events(monitor)) == 1
+    assert not TelemetryPoint.objects.filter(evaluated_at__isnull=True).exists()
+
+
+def test_on_change_fires_on_the_change_not_the_first_report(fleet, vehicle):
+    monitor = MonitorFactory(
+        fleet=fleet,
+        definition=monitor_definition(
+            triggerParam={
+                "triggers": [{"name": "c", "data": {"data": "vehicle.energy.charging.status", "op": "onChange"}}],
+                "boolExp": "c",
+            }
+        ),
+    )
+    charging = "vehicle.energy.charging.status"
+    feed(
+        vehicle,
+        (0, None, {charging: "Disconnected"}),
+        (60, None, {charging: "Disconnected"}),
+        (120, None, {charging: "InProgress"}),
+        (180, None, {"environment.air.temp": 20}),
+        (240, None, {charging: "Finished"}),
+    )
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=120), T0 + timedelta(seconds=240)]
+
+
+def test_event_carries_requested_extensions(fleet, vehicle):
+    definition = monitor_definition(
+        extendedEventParam=["vehicle.position", "vehicle.status", "environment.air.temp", "vehicle.telemetry"]
+    )
+    monitor = MonitorFactory(fleet=fleet, definition=definition)
+    feed(
+        vehicle,
+        (0, INSIDE, {"vehicle.status": {"ignition": "On"}, "environment.air.temp": 31}),
+        (60, OUTSIDE, {"vehicle.telemetry.vehicle.battery": {"voltage": 12.4}}),
+    )
+    [event] = events(monitor)
+    by_type = {}
+    for extension in event.extensions:
+        by_type.setdefault(extension["type"], []).append(extension["body"])
+    assert by_type["vehicle.position"][0]["position"]["latitude"] == OUTSIDE["latitude"]
+    assert by_type["vehicle.status"] == [{"status": {"ignition": "On"}}]
+    telemetry = {k: v for body in by_type["vehicle.telemetry"] for k, v in body["telemetry"].items()}
+    assert telemetry["environment.air.temp"]["value"] == 31
+    assert telemetry["vehicle.battery"]["value"] == {"voltage": 12.4}
+
+
+def test_vehicle_that_never_reported_is_not_evaluated_on_sweeps(fleet, vehicle):
+    monitor = MonitorFactory(
+        fleet=fleet,
+        definition=monitor_definition(
+            triggerParam={
+                "triggers": [{"name": "z", "zone": {"transition": "In", "place": {"radius": 5, "center": dict(PARIS)}}}],
+                "boolExp": "!z",
+            }
+        ),
+    )
+    engine.vehicle_evaluate(vehicle_id=vehicle.pk, at=T0)
+    assert events(monitor) == []
+
+
+def test_crash_after_commit_before_enqueue_is_recovered_by_the_sweeper(fleet, vehicle, settings):
+    monitor = battery_monitor(fleet)
+    with transaction.atomic():
+        feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}), evaluate=False)
+    # The enqueue never happened. Too recent points are left alone (their task may be queued)...
+    assert sweeps.unevaluated_points_sweep() == []
+    # ...older ones are picked up.
+    later = datetime.now(timezone.utc) + timedelta(seconds=settings.FLEETMON_POINT_RESCUE_AFTER + 1)
+    [request] = sweeps.unevaluated_points_sweep(now=later)
+    assert request.vehicle_ids == [vehicle.pk]
+    engine.vehicles_evaluate(vehicle_ids=request.vehicle_ids)
+    assert len(events(monitor)) == 1
+
+
+def test_redefining_a_monitor_restarts_its_vehicles(api, fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    body = dict(monitor.definition)
+    response = api.put(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}", body, format="json")
+    assert response.status_code == 202
+    feed(vehicle, (60, None, {"vehicle.energy.electric.level": 39}))
+    assert len(events(monitor)) == 2
