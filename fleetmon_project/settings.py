@@ -167,9 +167,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-if not CELERY_BROKER_URL.startswith(("filesystem://", "redis://", "rediss://", "amqp://", "pyamqp://")):
+if not CELERY_BROKER_URL.startswith(("filesystem://", "redis://", "rediss://", "amqp://", "pyamqp://", "memory://")):
     raise ImproperlyConfigured(
-        f"CELERY_BROKER_URL={CELERY_BROKER_URL!r}: use redis://, amqp:// or filesystem://"
+        f"CELERY_BROKER_URL={CELERY_BROKER_URL!r}: use redis://, amqp:// or filesystem:// (memory:// in benchmarks)"
     )
 # The longest a webhook attempt can take; the broker must not redeliver a task before that.
 WEBHOOK_CONNECT_TIMEOUT = env_float("FLEETMON_WEBHOOK_CONNECT_TIMEOUT", 5.0, minimum=0.1)
@@ -219,6 +219,11 @@ FLEETMON_EVENT_RETENTION = env_int("FLEETMON_EVENT_RETENTION", 3 * 24 * 3600, mi
 FLEETMON_SECRET_ROTATION_GRACE = env_int("FLEETMON_SECRET_ROTATION_GRACE", 24 * 3600, minimum=0)
 # Consecutive failed attempts after which a monitor shows status Failed (it recovers on success).
 FLEETMON_FAILING_THRESHOLD = env_int("FLEETMON_FAILING_THRESHOLD", 5, minimum=1)
+# A queued or in-flight webhook delivery belongs to its task for this long; after that the
+# sweeper re-enqueues it (a lost broker message, a dead worker). It must outlast one attempt.
+FLEETMON_DELIVERY_LEASE = env_float("FLEETMON_DELIVERY_LEASE", 60.0, minimum=1.0)
+if FLEETMON_DELIVERY_LEASE <= WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT:
+    raise ImproperlyConfigured("FLEETMON_DELIVERY_LEASE must exceed the webhook connect + read timeouts")
 
 CELERY_BEAT_SCHEDULE = {
     name: {"task": task, "schedule": FLEETMON_SWEEP_INTERVAL, "options": {"queue": "sweeps", "expires": 60}}

@@ -1,19 +1,20 @@
 """The event engine: applies stored telemetry to vehicle state and evaluates monitors.
 
-Every evaluation of a vehicle runs in one transaction holding that vehicle's `VehicleState`
-row lock, so two workers never evaluate the same vehicle at once, and the points it applied
-are marked evaluated in the same commit as the events they raised: a redelivered task finds
-nothing left to do and raises nothing twice.
+Every evaluation runs in one transaction holding its vehicles' `VehicleState` row locks, so
+two workers never evaluate the same vehicle at once, and the points applied are marked
+evaluated in the same commit as the events they raised: a redelivered task finds nothing
+left to do and raises nothing twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from monitors.compiled import compiled_monitor
@@ -33,15 +34,8 @@ class _Runtime:
     compiled: CompiledMonitor
     refresh: timedelta | None
     state: MonitorVehicleState
+    reset: bool
     dirty: bool = False
-
-
-def _lock_vehicle_state(vehicle_id: str) -> VehicleState | None:
-    """Create-if-missing then lock; None when the vehicle no longer exists."""
-    if not Vehicle.objects.filter(pk=vehicle_id).exists():
-        return None
-    VehicleState.objects.bulk_create([VehicleState(vehicle_id=vehicle_id)], ignore_conflicts=True)
-    return VehicleState.objects.select_for_update().select_related("vehicle").get(vehicle_id=vehicle_id)
 
 
 def _latest(row: VehicleState) -> LatestState:
@@ -54,11 +48,10 @@ def _latest(row: VehicleState) -> LatestState:
     )
 
 
-def _store_latest(row: VehicleState, latest: LatestState) -> None:
+def _copy_latest(row: VehicleState, latest: LatestState) -> None:
     row.data = encode_records(latest.data)
     row.latitude, row.longitude, row.position_at = latest.latitude, latest.longitude, latest.position_at
     row.last_seen_at = latest.last_seen_at
-    row.save()
 
 
 def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnapshot:
@@ -73,22 +66,18 @@ def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnaps
 class VehicleEvaluator:
     """Edge detection and refresh reminders for one vehicle across its fleet's active monitors."""
 
-    def __init__(self, vehicle: Vehicle, monitor_ids: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, vehicle: Vehicle, monitors: Sequence[Monitor], states: dict[str, MonitorVehicleState]
+    ) -> None:
         self.vehicle = vehicle
-        monitors = Monitor.objects.active().filter(fleet_id=vehicle.fleet_id)
-        if monitor_ids is not None:
-            monitors = monitors.filter(pk__in=monitor_ids)
-        monitors = list(monitors)
-        states = {
-            state.monitor_id: state
-            for state in MonitorVehicleState.objects.filter(vehicle=vehicle, monitor__in=monitors)
-        }
+        self.raised: list[Event] = []
         self.runtimes = []
         for monitor in monitors:
             state = states.get(monitor.pk) or MonitorVehicleState(
                 monitor=monitor, vehicle=vehicle, generation=monitor.generation
             )
-            if state.generation != monitor.generation:
+            reset = state.generation != monitor.generation
+            if reset:
                 # Redefined or resumed since: this vehicle starts from "never evaluated".
                 state.generation, state.value, state.since = monitor.generation, None, None
                 state.last_notified_at = state.next_refresh_at = None
@@ -99,116 +88,176 @@ class VehicleEvaluator:
                     compiled=compiled_monitor(monitor),
                     refresh=timedelta(seconds=refresh) if refresh else None,
                     state=state,
+                    reset=reset,
                 )
             )
 
-    def evaluate(self, latest: LatestState, changed_keys: frozenset[str], instant: datetime) -> int:
-        """Evaluate every monitor at `instant`; returns how many events were raised."""
+    def evaluate(self, latest: LatestState, changed_keys: frozenset[str], instant: datetime) -> None:
+        """Evaluate every monitor at `instant`, collecting the events raised in `self.raised`."""
         if not self.runtimes:
-            return 0
+            return
         snapshot = _snapshot(latest, changed_keys)
-        raised = 0
         for runtime in self.runtimes:
-            outcome = runtime.compiled.evaluate(snapshot, instant)
-            raised += self._transition(runtime, outcome, latest, instant)
-        return raised
+            self._transition(runtime, runtime.compiled.evaluate(snapshot, instant), latest, instant)
 
-    def _transition(self, runtime: _Runtime, outcome: Evaluation, latest: LatestState, instant: datetime) -> int:
+    def _transition(self, runtime: _Runtime, outcome: Evaluation, latest: LatestState, instant: datetime) -> None:
         state = runtime.state
-        state.last_evaluated_at = instant
-        runtime.dirty = True
+        if runtime.reset:
+            runtime.dirty = True
         if not outcome.result:
+            # Only transitions are written: a steady state costs no database write.
             if state.value is not False:
-                state.value, state.since = False, instant
-            state.next_refresh_at = None
-            return 0
-        if state.value is not True:
+                state.value, state.since, state.next_refresh_at = False, instant, None
+                runtime.dirty = True
+        elif state.value is not True:
             state.value, state.since = True, instant
-            return self._notify(runtime, outcome, latest, instant, refresh=False)
-        due = runtime.refresh is not None and (
+            self._notify(runtime, outcome, latest, instant, refresh=False)
+        elif runtime.refresh is not None and (
             state.last_notified_at is None or instant >= state.last_notified_at + runtime.refresh
-        )
-        return self._notify(runtime, outcome, latest, instant, refresh=True) if due else 0
+        ):
+            self._notify(runtime, outcome, latest, instant, refresh=True)
 
     def _notify(
         self, runtime: _Runtime, outcome: Evaluation, latest: LatestState, instant: datetime, *, refresh: bool
-    ) -> int:
+    ) -> None:
         state = runtime.state
         state.last_notified_at = instant
         state.next_refresh_at = instant + runtime.refresh if runtime.refresh else None
+        runtime.dirty = True
         monitor = runtime.monitor
-        event, created = Event.objects.get_or_create(
-            monitor=monitor,
-            vehicle_public_id=self.vehicle.pk,
-            event_date=instant,
-            refresh=refresh,
-            defaults={
-                "fleet_id": monitor.fleet_id,
-                "vehicle": self.vehicle,
-                "vin": self.vehicle.vin,
-                "values": list(outcome.values),
-                "extensions": build_extensions(monitor.extended_event_param, latest),
-            },
-        )
-        if not created:
-            return 0
-        logger.info(
-            "event raised",
-            extra={"fleet": monitor.fleet_id, "monitor": monitor.pk, "vin": self.vehicle.vin, "refresh": refresh},
-        )
-        event_raised.send(sender=Event, event=event)
-        return 1
-
-    def save(self) -> None:
-        dirty = [runtime.state for runtime in self.runtimes if runtime.dirty]
-        new = [state for state in dirty if state.pk is None]
-        MonitorVehicleState.objects.bulk_create(new)
-        MonitorVehicleState.objects.bulk_update(
-            [state for state in dirty if state not in new],
-            ["generation", "value", "since", "last_evaluated_at", "last_notified_at", "next_refresh_at"],
+        self.raised.append(
+            Event(
+                fleet_id=monitor.fleet_id,
+                monitor=monitor,
+                vehicle=self.vehicle,
+                vin=self.vehicle.vin,
+                vehicle_public_id=self.vehicle.pk,
+                event_date=instant,
+                refresh=refresh,
+                values=list(outcome.values),
+                extensions=build_extensions(monitor.extended_event_param, latest),
+            )
         )
 
+    def dirty_states(self) -> list[MonitorVehicleState]:
+        return [runtime.state for runtime in self.runtimes if runtime.dirty]
 
-def vehicle_evaluate(
+
+def _store_events(events: list[Event]) -> list[Event]:
+    """Insert the chunk's events at once. The unique occurrence constraint makes a duplicate
+    (only possible for an instant evaluated twice) fail the bulk insert; then fall back to
+    inserting one by one, skipping what already exists."""
+    if not events:
+        return []
+    try:
+        with transaction.atomic():
+            return Event.objects.bulk_create(events)
+    except IntegrityError:
+        stored = []
+        for event in events:
+            with transaction.atomic():
+                if not Event.objects.filter(
+                    monitor=event.monitor,
+                    vehicle_public_id=event.vehicle_public_id,
+                    event_date=event.event_date,
+                    refresh=event.refresh,
+                ).exists():
+                    event.save()
+                    stored.append(event)
+        return stored
+
+
+def vehicles_evaluate(
     *,
-    vehicle_id: str,
+    vehicle_ids: Iterable[str],
     at: datetime | None = None,
     monitor_ids: Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Apply the vehicle's unevaluated points in eventDate order, evaluating monitors at each
+    """Apply the vehicles' unevaluated points in eventDate order, evaluating monitors at each
     point's own eventDate; then, with `at`, evaluate again at that instant on the last known
-    state (time windows closing, refresh reminders). Returns the number of events raised."""
+    state (time windows opening or closing, refresh reminders). Returns the events raised.
+
+    The whole chunk is one transaction with set-based reads and bulk writes: the per-vehicle
+    cost is the evaluation itself, not database round trips."""
     now = now or timezone.now()
+    ids = sorted(set(vehicle_ids))
     with transaction.atomic():
-        row = _lock_vehicle_state(vehicle_id)
-        if row is None:
-            return 0
-        points = list(
-            TelemetryPoint.objects.filter(vehicle_id=vehicle_id, evaluated_at__isnull=True).order_by("event_date", "id")
+        existing = list(Vehicle.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        VehicleState.objects.bulk_create([VehicleState(vehicle_id=vid) for vid in existing], ignore_conflicts=True)
+        # Locked in id order, so overlapping chunks on other workers wait instead of deadlocking.
+        rows = list(
+            VehicleState.objects.select_for_update(of=("self",))
+            .select_related("vehicle")
+            .filter(vehicle_id__in=existing)
+            .order_by("vehicle_id")
         )
-        latest = _latest(row)
-        if not points and (at is None or latest.last_seen_at is None):
-            # A vehicle that never reported is not evaluated: `!inZone` must not fire on silence.
-            return 0
-        evaluator = VehicleEvaluator(row.vehicle, monitor_ids=monitor_ids if not points else None)
-        raised = 0
-        for point in points:
-            merge = merge_point(
-                latest, event_date=point.event_date, data=point.data, latitude=point.latitude, longitude=point.longitude
+        points_by_vehicle: dict[str, list[TelemetryPoint]] = defaultdict(list)
+        for point in TelemetryPoint.objects.filter(vehicle_id__in=existing, evaluated_at__isnull=True).order_by(
+            "event_date", "id"
+        ):
+            points_by_vehicle[point.vehicle_id].append(point)
+        fleet_ids = {row.vehicle.fleet_id for row in rows}
+        monitors_by_fleet: dict[str, list[Monitor]] = defaultdict(list)
+        for monitor in Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"):
+            monitors_by_fleet[monitor.fleet_id].append(monitor)
+        states: dict[tuple[str, str], MonitorVehicleState] = {
+            (state.vehicle_id, state.monitor_id): state
+            for state in MonitorVehicleState.objects.filter(
+                vehicle_id__in=existing, monitor__in=[m for ms in monitors_by_fleet.values() for m in ms]
             )
-            if merge.updated:
-                raised += evaluator.evaluate(latest, merge.changed_keys, point.event_date)
-        if at is not None:
-            raised += evaluator.evaluate(latest, frozenset(), at)
-        if points:
-            _store_latest(row, latest)
-            TelemetryPoint.objects.filter(pk__in=[point.pk for point in points]).update(evaluated_at=now)
-        evaluator.save()
-    return raised
+        }
 
+        changed_rows, dirty_states, raised = [], [], []
+        for row in rows:
+            points = points_by_vehicle.get(row.vehicle_id, [])
+            latest = _latest(row)
+            if not points and (at is None or latest.last_seen_at is None):
+                # A vehicle that never reported is not evaluated: `!inZone` must not fire on silence.
+                continue
+            monitors = monitors_by_fleet.get(row.vehicle.fleet_id, [])
+            if monitor_ids is not None and not points:
+                monitors = [m for m in monitors if m.pk in monitor_ids]
+            own_states = {m.pk: states[row.vehicle_id, m.pk] for m in monitors if (row.vehicle_id, m.pk) in states}
+            evaluator = VehicleEvaluator(row.vehicle, monitors, own_states)
+            for point in points:
+                merge = merge_point(
+                    latest, event_date=point.event_date, data=point.data, latitude=point.latitude, longitude=point.longitude
+                )
+                if merge.updated:
+                    evaluator.evaluate(latest, merge.changed_keys, point.event_date)
+            if at is not None:
+                evaluator.evaluate(latest, frozenset(), at)
+            if points:
+                _copy_latest(row, latest)
+                row.updated_at = now
+                changed_rows.append(row)
+            dirty_states.extend(evaluator.dirty_states())
+            raised.extend(evaluator.raised)
 
-def vehicles_evaluate(
-    *, vehicle_ids: Iterable[str], at: datetime | None = None, monitor_ids: Sequence[str] | None = None
-) -> int:
-    return sum(vehicle_evaluate(vehicle_id=vid, at=at, monitor_ids=monitor_ids) for vid in vehicle_ids)
+        # Upserts (INSERT ... ON CONFLICT DO UPDATE): one statement each, where bulk_update would
+        # build a CASE expression per row and field.
+        VehicleState.objects.bulk_create(
+            changed_rows,
+            update_conflicts=True,
+            unique_fields=["vehicle"],
+            update_fields=["data", "latitude", "longitude", "position_at", "last_seen_at", "updated_at"],
+        )
+        applied = [point.pk for points in points_by_vehicle.values() for point in points]
+        TelemetryPoint.objects.filter(pk__in=applied).update(evaluated_at=now)
+        for state in dirty_states:
+            state.pk = None  # the (monitor, vehicle) pair identifies the row to update
+        MonitorVehicleState.objects.bulk_create(
+            dirty_states,
+            update_conflicts=True,
+            unique_fields=["monitor", "vehicle"],
+            update_fields=["generation", "value", "since", "last_notified_at", "next_refresh_at"],
+        )
+        stored = _store_events(raised)
+        for event in stored:
+            logger.info(
+                "event raised",
+                extra={"fleet": event.fleet_id, "monitor": event.monitor_id, "vin": event.vin, "refresh": event.refresh},
+            )
+            event_raised.send(sender=Event, event=event)
+    return len(stored)

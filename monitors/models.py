@@ -98,7 +98,6 @@ class MonitorVehicleState(models.Model):
     generation = models.PositiveIntegerField()
     value = models.BooleanField(null=True, help_text="null: never evaluated in this generation")
     since = models.DateTimeField(null=True, blank=True)
-    last_evaluated_at = models.DateTimeField(null=True, blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)
     next_refresh_at = models.DateTimeField(null=True, blank=True)
 

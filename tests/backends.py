@@ -20,7 +20,8 @@ def _reachable(url: str, default_port: int) -> bool:
 
 def main(pytest_args: list[str]) -> int:
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-    database = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/fleetmon"
+    # A database name per run: concurrent runs on one machine must not drop each other's test DB.
+    database = os.environ.get("DATABASE_URL") or f"postgres://postgres@127.0.0.1:5432/fleetmon_{os.getpid()}"
     broker = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/15"
 
     if database.startswith("postgres") and not _reachable(database, 5432):

@@ -42,7 +42,7 @@ def feed(vehicle, *points, evaluate: bool = True) -> int:
             for offset, position, data in points
         ]
     )
-    return engine.vehicle_evaluate(vehicle_id=vehicle.pk) if evaluate else 0
+    return engine.vehicles_evaluate(vehicle_ids=[vehicle.pk]) if evaluate else 0
 
 
 def events(monitor, **filters):
@@ -232,7 +232,7 @@ def test_deleted_monitor_raises_nothing(fleet, vehicle):
 def test_redelivered_evaluation_creates_no_second_event(fleet, vehicle):
     monitor = battery_monitor(fleet)
     feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
-    assert engine.vehicle_evaluate(vehicle_id=vehicle.pk) == 0
+    assert engine.vehicles_evaluate(vehicle_ids=[vehicle.pk]) == 0
     assert engine.vehicles_evaluate(vehicle_ids=[vehicle.pk, vehicle.pk]) == 0
     assert len(events(monitor)) == 1
     assert not TelemetryPoint.objects.filter(evaluated_at__isnull=True).exists()
@@ -291,7 +291,7 @@ def test_vehicle_that_never_reported_is_not_evaluated_on_sweeps(fleet, vehicle):
             }
         ),
     )
-    engine.vehicle_evaluate(vehicle_id=vehicle.pk, at=T0)
+    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], at=T0)
     assert events(monitor) == []
 
 
