@@ -4,10 +4,12 @@ foreground; Ctrl-C or SIGTERM stops all three, and if one dies the others are st
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 STOP_GRACE_S = 15
 
@@ -40,6 +42,7 @@ def _banner(port: str) -> str:
             f"  API        {base}/api/v1/fleets",
             f"  API docs   {base}/api/docs   (schema: {base}/api/schema)",
             f"  Admin      {base}/admin/     (create a user: .venv/bin/python manage.py createsuperuser)",
+            f"  Health     {base}/healthz  {base}/readyz  metrics: {base}/metrics",
             "  API token  .venv/bin/python manage.py drf_create_token <username>",
             f"  Try        curl -H 'Authorization: Token <token>' {base}/api/v1/fleets",
             "  Stop       Ctrl-C",
@@ -48,13 +51,24 @@ def _banner(port: str) -> str:
     )
 
 
+def _multiprocess_metrics_env() -> dict[str, str]:
+    """Web and worker processes share their Prometheus samples through one fresh directory."""
+    from fleetmon_project.env import env_str
+
+    metrics_dir = Path(env_str("FLEETMON_DATA_DIR", str(Path(__file__).resolve().parent.parent / "var"))) / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+
+
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     if not port.isdigit():
         print(f"PORT={port!r} is not a port number", file=sys.stderr)
         return 2
     print(_banner(port), flush=True)
-    processes = {name: subprocess.Popen(cmd) for name, cmd in _commands(port).items()}
+    env = _multiprocess_metrics_env()
+    processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in _commands(port).items()}
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:

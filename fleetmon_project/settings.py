@@ -235,12 +235,20 @@ CELERY_BEAT_SCHEDULE = {
     }.items()
 }
 
+# Optional bearer token for /metrics (leave unset when only Prometheus can reach the service).
+FLEETMON_METRICS_TOKEN = env_str("FLEETMON_METRICS_TOKEN", "")
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "context": {"()": "fleetmon_project.observability.ContextFormatter", "json_lines": LOG_FORMAT == "json"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "context"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from fleetmon_project.observability import EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
 from monitors.compiled import compiled_monitor
 from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
 from monitors.extensions import build_extensions
@@ -71,6 +72,7 @@ class VehicleEvaluator:
     ) -> None:
         self.vehicle = vehicle
         self.raised: list[Event] = []
+        self.evaluations = 0
         self.runtimes = []
         for monitor in monitors:
             state = states.get(monitor.pk) or MonitorVehicleState(
@@ -97,6 +99,7 @@ class VehicleEvaluator:
         if not self.runtimes:
             return
         snapshot = _snapshot(latest, changed_keys)
+        self.evaluations += len(self.runtimes)
         for runtime in self.runtimes:
             self._transition(runtime, runtime.compiled.evaluate(snapshot, instant), latest, instant)
 
@@ -208,7 +211,7 @@ def vehicles_evaluate(
             )
         }
 
-        changed_rows, dirty_states, raised = [], [], []
+        changed_rows, dirty_states, raised, evaluations = [], [], [], 0
         for row in rows:
             points = points_by_vehicle.get(row.vehicle_id, [])
             latest = _latest(row)
@@ -234,6 +237,7 @@ def vehicles_evaluate(
                 changed_rows.append(row)
             dirty_states.extend(evaluator.dirty_states())
             raised.extend(evaluator.raised)
+            evaluations += evaluator.evaluations
 
         # Upserts (INSERT ... ON CONFLICT DO UPDATE): one statement each, where bulk_update would
         # build a CASE expression per row and field.
@@ -260,4 +264,7 @@ def vehicles_evaluate(
                 extra={"fleet": event.fleet_id, "monitor": event.monitor_id, "vin": event.vin, "refresh": event.refresh},
             )
             event_raised.send(sender=Event, event=event)
+    MONITOR_EVALUATIONS.inc(evaluations)
+    for event in stored:
+        EVENTS_RAISED.labels(monitor_type(event.monitor.trigger_kinds), str(event.refresh).lower()).inc()
     return len(stored)

@@ -15,6 +15,12 @@ class MonitorStatus(models.TextChoices):
 ACTIVE_STATUSES = (MonitorStatus.RUNNING, MonitorStatus.FAILED)
 
 
+class TriggerKind(models.TextChoices):
+    ZONE = "zone"
+    TIME = "time"
+    DATA = "data"
+
+
 class MonitorQuerySet(models.QuerySet):
     def alive(self) -> MonitorQuerySet:
         return self.filter(deleted_at__isnull=True)
@@ -65,11 +71,10 @@ class Monitor(models.Model):
     def extended_event_param(self) -> list[str]:
         return self.definition.get("extendedEventParam", [])
 
-
-class TriggerKind(models.TextChoices):
-    ZONE = "zone"
-    TIME = "time"
-    DATA = "data"
+    @property
+    def trigger_kinds(self) -> list[str]:
+        triggers = self.definition.get("triggerParam", {}).get("triggers", [])
+        return sorted({kind for trigger in triggers for kind in TriggerKind.values if kind in trigger})
 
 
 class Trigger(models.Model):

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fleetmon_project.errors import conflict, field_errors
+from fleetmon_project.observability import POINTS_INGESTED
 from telemetry.ingestion import validate_batch
 from telemetry.models import Fleet, TelemetryPoint, Vehicle
 from telemetry.signals import points_stored
@@ -67,4 +68,5 @@ def telemetry_ingest(*, owner: AbstractBaseUser, body: Any, now: datetime | None
             ]
         )
         points_stored.send(sender=TelemetryPoint, vehicle_ids=sorted({p.vehicle_id for p in validation.points}))
+    POINTS_INGESTED.inc(len(validation.points))
     return len(validation.points)

@@ -1,0 +1,178 @@
+"""Health, readiness and Prometheus metrics.
+
+Counters are incremented where things happen (ingestion, engine, webhook attempts). Web and
+worker processes are separate, so with `PROMETHEUS_MULTIPROC_DIR` set (as `make run` does)
+every process writes its samples there and `/metrics` aggregates them. Backlog figures
+(unevaluated points, pending or late deliveries, broker queue depth) are read from the
+database and the broker at scrape time, so they are right whatever process serves `/metrics`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+from datetime import timedelta
+from typing import Any, Iterator
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Min
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from kombu import Connection
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+POINTS_INGESTED = Counter("fleetmon_points_ingested", "Telemetry points accepted by the API")
+MONITOR_EVALUATIONS = Counter("fleetmon_monitor_evaluations", "Monitor evaluations (one monitor, one vehicle, one instant)")
+EVENTS_RAISED = Counter("fleetmon_events", "Events raised", ["monitor_type", "refresh"])
+WEBHOOK_ATTEMPTS = Counter("fleetmon_webhook_attempts", "Webhook attempts", ["outcome"])
+WEBHOOK_ATTEMPT_SECONDS = Histogram(
+    "fleetmon_webhook_attempt_seconds",
+    "Duration of webhook attempts",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
+)
+DELIVERIES_FINISHED = Counter("fleetmon_deliveries", "Deliveries finished", ["outcome"])
+
+QUEUES = ("evaluation", "webhooks", "sweeps", "default")
+# A due delivery not sent within this long is reported as late.
+LATE_AFTER = timedelta(seconds=60)
+
+
+def monitor_type(trigger_kinds: Iterator[str] | list[str]) -> str:
+    """`zone`, `time`, `data`, or a `+`-joined combination such as `data+zone`."""
+    return "+".join(sorted(set(trigger_kinds))) or "none"
+
+
+class BacklogCollector:
+    """Gauges computed at scrape time from the database and the broker."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from monitors.models import Monitor
+        from notifications.models import Delivery, DeliveryState
+        from telemetry.models import TelemetryPoint
+
+        now = timezone.now()
+        pending_points = TelemetryPoint.objects.filter(evaluated_at__isnull=True).aggregate(
+            count=Count("id"), oldest=Min("received_at")
+        )
+        yield GaugeMetricFamily("fleetmon_points_unevaluated", "Stored points not yet evaluated", pending_points["count"])
+        lag = (now - pending_points["oldest"]).total_seconds() if pending_points["oldest"] else 0.0
+        yield GaugeMetricFamily("fleetmon_evaluation_lag_seconds", "Age of the oldest unevaluated point", lag)
+
+        open_states = (DeliveryState.BATCHING, DeliveryState.PENDING)
+        deliveries = GaugeMetricFamily("fleetmon_deliveries_open", "Deliveries not finished", labels=["state"])
+        counts = dict(
+            Delivery.objects.filter(state__in=open_states).values_list("state").annotate(n=Count("id")).values_list("state", "n")
+        )
+        for state in open_states:
+            deliveries.add_metric([state], counts.get(state, 0))
+        yield deliveries
+        late = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - LATE_AFTER).count()
+        yield GaugeMetricFamily("fleetmon_deliveries_due_late", f"Pending deliveries due for over {LATE_AFTER.seconds}s", late)
+
+        monitors = GaugeMetricFamily("fleetmon_monitors", "Monitors by status", labels=["status"])
+        for status, count in Monitor.objects.alive().values_list("status").annotate(n=Count("id")).values_list("status", "n"):
+            monitors.add_metric([status], count)
+        yield monitors
+
+        depth = _queue_depths()
+        if depth is not None:
+            queue_depth = GaugeMetricFamily("fleetmon_queue_depth", "Messages waiting in the broker", labels=["queue"])
+            for queue, length in depth.items():
+                queue_depth.add_metric([queue], length)
+            yield queue_depth
+
+
+def _queue_depths() -> dict[str, int] | None:
+    """Redis keeps each queue as a list named after it; other brokers are not measured here."""
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        return None
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+        return {queue: int(client.llen(queue)) for queue in QUEUES}
+    except redis.RedisError:
+        return None
+
+
+def _registry() -> CollectorRegistry:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        for metric in (POINTS_INGESTED, MONITOR_EVALUATIONS, EVENTS_RAISED, WEBHOOK_ATTEMPTS,
+                       WEBHOOK_ATTEMPT_SECONDS, DELIVERIES_FINISHED):
+            registry.register(metric)
+    registry.register(BacklogCollector())
+    return registry
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    token = settings.FLEETMON_METRICS_TOKEN
+    if token:
+        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(supplied, token):
+            return JsonResponse({"message": "metrics need 'Authorization: Bearer <FLEETMON_METRICS_TOKEN>'"}, status=401)
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def healthz_view(request: HttpRequest) -> JsonResponse:
+    """The process is up and serving; says nothing about its dependencies."""
+    return JsonResponse({"status": "ok"})
+
+
+def readyz_view(request: HttpRequest) -> JsonResponse:
+    """Ready to serve: the database answers and the broker accepts a connection."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means not ready; the message says which
+        checks["database"] = f"error: {exc}"
+    try:
+        broker = Connection(
+            settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS, connect_timeout=2
+        )
+        with broker:
+            broker.ensure_connection(max_retries=1, timeout=2)
+        checks["broker"] = "ok"
+    except Exception as exc:  # kombu raises transport-specific errors
+        checks["broker"] = f"error: {exc}"
+    ready = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+# Log record attributes that identify what a line is about: kept as fields, not prose.
+CONTEXT_FIELDS = ("fleet", "monitor", "vin", "vehicle", "delivery", "event", "attempt", "task_id", "refresh", "status_code")
+
+
+class ContextFormatter(logging.Formatter):
+    """`LOG_FORMAT=json`: one JSON object per line; otherwise text with `key=value` context."""
+
+    def __init__(self, *, json_lines: bool) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        self.json_lines = json_lines
+
+    def format(self, record: logging.LogRecord) -> str:
+        context: dict[str, Any] = {
+            field: getattr(record, field) for field in CONTEXT_FIELDS if getattr(record, field, None) is not None
+        }
+        if self.json_lines:
+            line = {
+                "time": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+                **context,
+            }
+            if record.exc_info:
+                line["exception"] = self.formatException(record.exc_info)
+            return json.dumps(line, default=str)
+        text = super().format(record)
+        return text + "".join(f" {key}={value}" for key, value in context.items())
