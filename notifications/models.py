@@ -16,6 +16,13 @@ class WebhookSecret(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # Secrets are created lazily by whichever worker signs first; this keeps two racing
+            # workers from each creating an "active" one.
+            models.UniqueConstraint(
+                fields=["fleet"], condition=models.Q(expires_at__isnull=True), name="webhook_secret_one_active"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"secret of {self.fleet_id} from {self.created_at:%Y-%m-%d %H:%M}"
@@ -40,9 +47,20 @@ class Delivery(models.Model):
     webhook_id = models.CharField(max_length=40, unique=True)
     is_test = models.BooleanField(default=False)
     body = models.TextField(blank=True, default="", help_text="exact JSON bytes sent, frozen when sealed")
+    # $vin/$vid/$monitorID/$fleetID of this request (from its first event), fixed when sealed:
+    # the URL and headers are rendered from them at each attempt.
+    variables = models.JSONField(default=dict, blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
+    # attempt_count when the current round (first send or a replay) began: the retry policy
+    # counts the attempts after it.
+    retry_base = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The lease: until then the delivery belongs to the Celery task `claimed_by` (queued or
+    # sending) and the sweeper leaves it alone.
     in_flight_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True, default="")
+    # FLEETMON_EVENT_RETENTION after its first event was raised: no attempt after that.
+    expires_at = models.DateTimeField()
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -50,6 +68,7 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],
@@ -75,6 +94,8 @@ class DeliveryAttempt(models.Model):
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()
+    # Null while the request is in flight; stays null if the worker died during it.
+    finished_at = models.DateTimeField(null=True, blank=True)
     url = models.TextField(help_text="target with query values redacted")
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
@@ -92,3 +113,15 @@ class DeliveryAttempt(models.Model):
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookHealth(models.Model):
+    """How many attempts in a row failed for a monitor's webhook (test sends excluded): what
+    turns the monitor `Failed` at FLEETMON_FAILING_THRESHOLD and back on the next success."""
+
+    monitor = models.OneToOneField(Monitor, on_delete=models.CASCADE, primary_key=True, related_name="webhook_health")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id}: {self.consecutive_failures} failures in a row"

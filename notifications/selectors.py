@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import F, Q, QuerySet
+from django.http import Http404
+
+from monitors.models import Monitor
+from notifications.models import Delivery, DeliveryState, WebhookSecret
+from telemetry.models import Fleet, Vehicle
+
+# What the API calls a state: a batch still collecting events has not been sent yet either.
+API_STATES: dict[str, tuple[str, ...]] = {
+    DeliveryState.PENDING: (DeliveryState.BATCHING, DeliveryState.PENDING),
+    DeliveryState.DELIVERED: (DeliveryState.DELIVERED,),
+    DeliveryState.FAILED: (DeliveryState.FAILED,),
+}
+_MAX_BIGINT = 2**63 - 1
+
+
+def delivery_api_state(*, delivery: Delivery) -> str:
+    return DeliveryState.PENDING if delivery.state == DeliveryState.BATCHING else delivery.state
+
+
+def delivery_list(*, monitor: Monitor, state: str | None = None) -> QuerySet[Delivery]:
+    deliveries = (
+        Delivery.objects.filter(monitor=monitor)
+        .prefetch_related("attempts", "delivery_events__event")
+        .order_by("-created_at", "-id")
+    )
+    if state:
+        deliveries = deliveries.filter(state__in=API_STATES[state])
+    return deliveries
+
+
+def delivery_get(*, monitor: Monitor, delivery_id: str) -> Delivery:
+    # The id comes from the URL as text: anything that is not a database id is simply unknown.
+    if not delivery_id.isdigit() or int(delivery_id) > _MAX_BIGINT:
+        raise Http404("delivery not found")
+    delivery = delivery_list(monitor=monitor).filter(pk=int(delivery_id)).first()
+    if delivery is None:
+        raise Http404("delivery not found")
+    return delivery
+
+
+def webhook_secrets_signing(*, fleet: Fleet, now: datetime) -> list[str]:
+    """The active secret first, then those still in their rotation grace period."""
+    secrets = (
+        WebhookSecret.objects.filter(fleet=fleet)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by(F("expires_at").desc(nulls_first=True), "-id")
+    )
+    return [row.secret for row in secrets]
+
+
+def sample_vehicle_get(*, fleet: Fleet) -> Vehicle | None:
+    """The vehicle a test event is attributed to, so `$vin`/`$vid` render realistically."""
+    return fleet.vehicles.order_by("created_at", "id").first()

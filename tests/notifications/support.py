@@ -1,0 +1,54 @@
+"""Independent checks for webhook requests: the reference template's schema and a
+hand-written Standard Webhooks verifier (deliberately not notifications.signing)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openapi_schema_validator import OAS30Validator
+
+TEMPLATE = Path("shared") / "reference" / "stellantis-b2b-webhook-template.yaml"
+
+
+def _template_path() -> Path:
+    for folder in Path(__file__).resolve().parents:
+        if (folder / TEMPLATE).is_file():
+            return folder / TEMPLATE
+    raise FileNotFoundError(f"{TEMPLATE} not found above {__file__}")
+
+
+@cache
+def _monitor_events_validator() -> OAS30Validator:
+    spec = yaml.safe_load(_template_path().read_text())
+    # The template's own components are the root document, so its "#/components/..." refs resolve.
+    return OAS30Validator({"$ref": "#/components/schemas/MonitorEvents", "components": spec["components"]})
+
+
+def assert_monitor_events(body: Any) -> None:
+    """Validate against the template's MonitorEvents, then check what the template leaves
+    open (no required fields, extra fields allowed) against the issue's exact shape."""
+    _monitor_events_validator().validate(body)
+    assert set(body) == {"monitorId", "attributes", "events"}
+    for attribute in body["attributes"]:
+        assert set(attribute) == {"key", "value"}
+    for event in body["events"]:
+        assert set(event) == {"fleetId", "vin", "eventDate", "values", "extensions", "refresh"}
+
+
+def verify_signature(*, secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Standard Webhooks, by hand: HMAC-SHA256 over "id.timestamp.body" with the base64 key
+    after "whsec_", compared with any "v1,<base64>" in the space-separated header."""
+    headers = {name.lower(): value for name, value in headers.items()}
+    key = base64.b64decode(secret[len("whsec_"):])
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return any(
+        version == "v1" and hmac.compare_digest(signature, expected)
+        for version, _, signature in (item.partition(",") for item in headers["webhook-signature"].split(" "))
+    )

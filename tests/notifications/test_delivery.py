@@ -1,0 +1,393 @@
+"""Sending: the HTTP request, signing, retry policies, retention, monitor status, leases.
+
+Real HTTP to the loopback receiver, no worker: the attempts are driven by calling the
+service with an injected `now`, as the task would at those instants.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from celery.exceptions import Retry
+
+from monitors.models import MonitorStatus
+from monitors.services import monitor_delete, monitor_set_status
+from notifications import services, tasks
+from notifications.models import Delivery, DeliveryState
+from tests.notifications.factories import EventFactory, raise_event, webhook_monitor
+from tests.notifications.support import assert_monitor_events, verify_signature
+from tests.telemetry.factories import VehicleFactory
+
+pytestmark = pytest.mark.django_db
+
+BOUNDED_3 = {"policy": "Bounded", "retryNumber": 3, "retryDelay": 1}
+NONE = {"policy": "None", "retryDelay": 1}
+ALWAYS = {"policy": "Always", "retryDelay": 1}
+
+
+def delivery_for(event) -> Delivery:
+    return Delivery.objects.get(delivery_events__event=event)
+
+
+def attempt(delivery: Delivery, now):
+    """One run of the delivery task by the task holding the lease."""
+    delivery.refresh_from_db()
+    return services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.claimed_by, now=now)
+
+
+def test_request_carries_attributes_signature_and_a_valid_body(fleet, receiver):
+    monitor = webhook_monitor(
+        fleet=fleet,
+        target=f"{receiver.url}/hooks/fleetmon?source=fm",
+        attributes=[
+            {"type": "Header", "key": "X-Api-Key", "value": "k-123"},
+            {"type": "Header", "key": "X-Vehicle", "value": "$vin"},
+            {"type": "Query", "key": "fleet", "value": "$fleetID"},
+            {"type": "Query", "key": "vehicle", "value": "$vid"},
+            {"type": "Body", "key": "monitor", "value": "$monitorID"},
+            {"type": "Body", "key": "note", "value": "a&b=c $vin"},
+        ],
+    )
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+
+    outcome = attempt(delivery, delivery.next_attempt_at)
+    assert outcome.attempt.ok
+
+    (request,) = receiver.received()
+    assert request.path == "/hooks/fleetmon"
+    assert request.query == {"source": ["fm"], "fleet": [fleet.pk], "vehicle": [event.vehicle_public_id]}
+    assert request.headers["x-api-key"] == "k-123"
+    assert request.headers["x-vehicle"] == event.vin
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["webhook-id"] == delivery.webhook_id
+    assert request.body == delivery.body.encode()
+
+    body = request.json()
+    assert_monitor_events(body)
+    assert body["monitorId"] == monitor.pk
+    assert body["attributes"] == [
+        {"key": "monitor", "value": monitor.pk},
+        {"key": "note", "value": f"a&b=c {event.vin}"},
+    ]
+    (sent,) = body["events"]
+    assert sent["vin"] == event.vin and sent["fleetId"] == fleet.pk and sent["refresh"] is False
+    assert sent["values"] == event.values
+
+    secret = services.webhook_secret_get_or_create(fleet=fleet).secret
+    assert verify_signature(secret=secret, headers=request.headers, body=request.body)
+    assert not verify_signature(secret=secret, headers=request.headers, body=request.body + b" ")
+
+    outcome.attempt.refresh_from_db()
+    # The log keeps the URL, minus the query values that often carry tokens.
+    assert outcome.attempt.url == f"{receiver.url}/hooks/fleetmon?source=***&fleet=***&vehicle=***"
+    assert outcome.attempt.status_code == 200 and outcome.attempt.response_excerpt == '{"ok": true}'
+
+
+def test_vin_in_url_sends_one_vehicle_per_request(fleet, receiver, t0):
+    monitor = webhook_monitor(
+        fleet=fleet,
+        target=f"{receiver.url}/hook",
+        attributes=[{"type": "Query", "key": "vin", "value": "$vin"}],
+        batch={"size": 2, "timeWindow": 60},
+    )
+    a, b = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
+    for vehicle in (a, b, b, a):
+        services.delivery_create_for_event(event=EventFactory(monitor=monitor, vehicle=vehicle), now=t0)
+    for delivery in Delivery.objects.filter(monitor=monitor):
+        attempt(delivery, t0)
+
+    requests = receiver.received()
+    assert len(requests) == 2
+    for request in requests:
+        assert_monitor_events(request.json())
+        assert {e["vin"] for e in request.json()["events"]} == set(request.query["vin"])
+    assert sorted(r.query["vin"][0] for r in requests) == sorted([a.vin, b.vin])
+
+
+def test_bounded_3_failing_twice_then_ok_makes_exactly_3_attempts(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry=BOUNDED_3)
+    receiver.script(500, 500, 200)
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+    start = delivery.next_attempt_at
+
+    assert attempt(delivery, start).retry_in == 1
+    # Not due yet: a duplicate message arriving early sends nothing.
+    assert attempt(delivery, start + timedelta(seconds=0.5)).attempt is None
+    assert attempt(delivery, start + timedelta(seconds=1)).retry_in == 1
+    assert attempt(delivery, start + timedelta(seconds=2)).attempt.ok
+
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.DELIVERED and delivery.attempt_count == 3
+    assert [a.status_code for a in delivery.attempts.all()] == [500, 500, 200]
+    assert len({r.headers["webhook-id"] for r in receiver.received()}) == 1
+    assert len({r.body for r in receiver.received()}) == 1  # identical bytes every time
+
+
+def test_bounded_gives_up_after_retry_number_retries(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry=BOUNDED_3)
+    receiver.default_status = 503
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+    start = delivery.next_attempt_at
+    for second in range(4):
+        attempt(delivery, start + timedelta(seconds=second))
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.FAILED and delivery.attempt_count == 4
+    assert delivery.last_error == "HTTP 503; gave up: retry policy exhausted"
+
+
+def test_none_policy_makes_exactly_2_attempts_then_fails(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry=NONE)
+    receiver.default_status = 500
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+    start = delivery.next_attempt_at
+
+    assert attempt(delivery, start).retry_in == 1
+    assert attempt(delivery, start + timedelta(seconds=1)).retry_in is None
+    assert attempt(delivery, start + timedelta(seconds=5)).attempt is None
+
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.FAILED
+    assert delivery.attempt_count == 2 and len(receiver.received()) == 2
+
+
+def test_always_policy_keeps_retrying_until_success(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry=ALWAYS)
+    receiver.default_status = 502
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+    start = delivery.next_attempt_at
+
+    for second in range(20):
+        assert attempt(delivery, start + timedelta(seconds=second)).retry_in == 1
+    receiver.default_status = 200
+    assert attempt(delivery, start + timedelta(seconds=20)).attempt.ok
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.DELIVERED and delivery.attempt_count == 21
+
+
+def test_long_retry_delays_are_left_to_the_sweeper(fleet, receiver, settings):
+    settings.CELERY_VISIBILITY_TIMEOUT = 3600
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry={"policy": "Always", "retryDelay": 2000})
+    receiver.default_status = 500
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+
+    start = delivery.next_attempt_at
+    assert attempt(delivery, start).retry_in is None  # no 33-minute Celery countdown
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at == start + timedelta(seconds=2000)
+    assert delivery.in_flight_until is None and delivery.claimed_by == ""
+    assert services.delivery_sweep(now=start + timedelta(seconds=1999)).requeued == []
+    assert services.delivery_sweep(now=start + timedelta(seconds=2000)).requeued == [delivery.pk]
+
+
+def test_retries_stop_at_the_retention_counted_from_when_the_event_was_raised(fleet, receiver, settings, t0):
+    settings.FLEETMON_EVENT_RETENTION = 60
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry={"policy": "Always", "retryDelay": 25})
+    receiver.default_status = 500
+    # Telemetry from a week ago: the retention still runs from now, when the event is raised.
+    event = raise_event(monitor=monitor, event_date=t0 - timedelta(days=7))
+    delivery = delivery_for(event)
+    raised = delivery.next_attempt_at
+    assert delivery.expires_at == event.created_at + timedelta(seconds=60)
+
+    assert attempt(delivery, raised).retry_in == 25
+    assert attempt(delivery, raised + timedelta(seconds=25)).retry_in == 25
+    # The next one would be at +75s, past the retention: give up now.
+    assert attempt(delivery, raised + timedelta(seconds=50)).retry_in is None
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.FAILED
+    assert delivery.last_error.endswith("gave up: retention period over")
+
+
+def test_a_pending_delivery_past_retention_is_not_sent(fleet, receiver, settings):
+    settings.FLEETMON_EVENT_RETENTION = 60
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+    assert attempt(delivery, delivery.next_attempt_at + timedelta(seconds=60)).attempt is None
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.FAILED and receiver.received() == []
+
+
+def test_monitor_turns_failed_after_consecutive_failures_and_recovers(fleet, receiver, settings):
+    settings.FLEETMON_FAILING_THRESHOLD = 3
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry=ALWAYS)
+    receiver.default_status = 500
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+    start = delivery.next_attempt_at
+
+    for second in range(2):
+        attempt(delivery, start + timedelta(seconds=second))
+    monitor.refresh_from_db()
+    assert monitor.status == MonitorStatus.RUNNING
+    attempt(delivery, start + timedelta(seconds=2))
+    monitor.refresh_from_db()
+    assert monitor.status == MonitorStatus.FAILED
+
+    receiver.default_status = 200
+    attempt(delivery, start + timedelta(seconds=3))
+    monitor.refresh_from_db()
+    assert monitor.status == MonitorStatus.RUNNING
+
+
+def test_a_delivery_giving_up_marks_the_monitor_failed(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry=NONE)
+    receiver.default_status = 500
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+    start = delivery.next_attempt_at
+    attempt(delivery, start)
+    attempt(delivery, start + timedelta(seconds=1))
+    monitor.refresh_from_db()
+    assert monitor.status == MonitorStatus.FAILED  # 2 failures, below the threshold of 5, but it gave up
+
+
+def test_paused_monitor_status_is_left_alone(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry=NONE)
+    receiver.default_status = 500
+    event = raise_event(monitor=monitor)
+    monitor_set_status(monitor=monitor, status=MonitorStatus.PAUSED)
+    delivery = delivery_for(event)
+    start = delivery.next_attempt_at
+    attempt(delivery, start)
+    attempt(delivery, start + timedelta(seconds=1))
+    monitor.refresh_from_db()
+    assert monitor.status == MonitorStatus.PAUSED
+    assert len(receiver.received()) == 2  # events raised before the pause are still delivered
+
+
+def test_deleted_monitor_deliveries_are_not_sent(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    event = raise_event(monitor=monitor)
+    monitor_delete(monitor=monitor)
+    delivery = delivery_for(event)
+    assert attempt(delivery, delivery.next_attempt_at).attempt is None
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.FAILED and delivery.last_error == "monitor deleted"
+    assert receiver.received() == []
+
+
+def test_redelivered_task_does_nothing_for_a_delivered_delivery(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    delivery = delivery_for(raise_event(monitor=monitor))
+    tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=delivery.claimed_by)
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.DELIVERED
+
+    # The broker hands the same message out again (acks_late after a crash), twice.
+    tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=delivery.claimed_by)
+    tasks.deliver_webhook.apply(args=(delivery.pk,), task_id="another-task")
+    delivery.refresh_from_db()
+    assert delivery.attempt_count == 1 and len(receiver.received()) == 1
+
+
+def test_task_retries_itself_with_the_policy_delay(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry={"policy": "Bounded", "retryDelay": 7})
+    receiver.script(500)
+    delivery = delivery_for(raise_event(monitor=monitor))
+    with pytest.raises(Retry) as retry:
+        tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=delivery.claimed_by)
+    assert retry.value.when == 7
+    delivery.refresh_from_db()
+    # The lease covers the countdown, so the sweeper does not duplicate the retry.
+    assert delivery.in_flight_until > delivery.next_attempt_at
+
+
+def test_lease_keeps_other_tasks_out_until_it_runs_out(fleet, receiver, settings):
+    settings.FLEETMON_DELIVERY_LEASE = 30
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+    start = delivery.next_attempt_at
+
+    assert services.delivery_attempt(delivery_id=delivery.pk, task_id="intruder", now=start).attempt is None
+    late = services.delivery_attempt(delivery_id=delivery.pk, task_id="rescuer", now=start + timedelta(seconds=31))
+    assert late.attempt.ok and late.attempt.task_id == "rescuer"
+
+
+def test_attempt_cut_short_by_a_dead_worker_is_logged_and_retried(fleet, receiver, monkeypatch):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+    start = delivery.next_attempt_at
+
+    def worker_dies(*args, **kwargs):
+        raise SystemExit("SIGKILL")
+
+    monkeypatch.setattr(services, "_send", worker_dies)
+    with pytest.raises(SystemExit):
+        attempt(delivery, start)
+    monkeypatch.undo()
+
+    # The sweeper hands it to a new task once the lease has run out.
+    later = start + timedelta(seconds=61)
+    assert services.delivery_sweep(now=later).requeued == [delivery.pk]
+    assert attempt(delivery, later).attempt.ok
+    first, second = delivery.attempts.all()
+    assert first.finished_at is None and first.error.startswith("interrupted")
+    assert second.ok
+
+
+def test_blocked_target_is_a_failed_attempt(fleet, settings):
+    settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS = False
+    monitor = webhook_monitor(fleet=fleet, target="http://169.254.169.254/latest/meta-data", retry=NONE)
+    event = raise_event(monitor=monitor)
+    outcome = attempt(delivery_for(event), delivery_for(event).next_attempt_at)
+    assert not outcome.attempt.ok and outcome.attempt.status_code is None
+    assert outcome.attempt.error.startswith("blocked: 169.254.169.254 is not a public address")
+
+
+def test_signature_uses_old_and_new_secret_during_rotation(fleet, receiver, settings):
+    settings.FLEETMON_SECRET_ROTATION_GRACE = 3600
+    old = services.webhook_secret_get_or_create(fleet=fleet).secret
+    new = services.webhook_secret_rotate(fleet=fleet).secret
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    event = raise_event(monitor=monitor)
+    attempt(delivery_for(event), delivery_for(event).next_attempt_at)
+
+    (request,) = receiver.received()
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):
+        assert verify_signature(secret=secret, headers=request.headers, body=request.body)
+
+
+def test_expired_secret_no_longer_signs(fleet, receiver, settings, t0):
+    settings.FLEETMON_SECRET_ROTATION_GRACE = 0
+    old = services.webhook_secret_get_or_create(fleet=fleet).secret
+    new = services.webhook_secret_rotate(fleet=fleet, now=t0).secret
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    event = raise_event(monitor=monitor)
+    attempt(delivery_for(event), delivery_for(event).next_attempt_at)
+
+    (request,) = receiver.received()
+    assert verify_signature(secret=new, headers=request.headers, body=request.body)
+    assert not verify_signature(secret=old, headers=request.headers, body=request.body)
+
+
+def test_replay_resends_the_same_bytes_with_a_fresh_retry_budget(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry=NONE)
+    receiver.default_status = 500
+    event = raise_event(monitor=monitor)
+    delivery = delivery_for(event)
+    start = delivery.next_attempt_at
+    attempt(delivery, start)
+    attempt(delivery, start + timedelta(seconds=1))
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.FAILED
+
+    services.delivery_replay(delivery=delivery, now=start + timedelta(seconds=10))
+    assert attempt(delivery, start + timedelta(seconds=10)).retry_in == 1  # the policy's retry again
+    receiver.default_status = 200
+    assert attempt(delivery, start + timedelta(seconds=11)).attempt.ok
+
+    bodies = {(r.headers["webhook-id"], r.body) for r in receiver.received()}
+    assert bodies == {(delivery.webhook_id, delivery.body.encode())}
+    assert json.loads(delivery.body)["events"][0]["vin"] == event.vin

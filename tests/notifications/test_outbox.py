@@ -1,0 +1,237 @@
+"""The outbox: delivery rows written with their events, batching, sealing and the sweeper."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+
+from monitors.models import Event
+from monitors.signals import event_raised
+from notifications import services
+from notifications.models import Delivery, DeliveryState
+from tests.notifications.factories import EventFactory, raise_event, webhook_monitor
+from tests.telemetry.factories import VehicleFactory
+
+pytestmark = pytest.mark.django_db
+TARGET = "http://127.0.0.1:9/hook"
+
+
+def body_of(delivery: Delivery) -> dict:
+    return json.loads(delivery.body)
+
+
+def test_event_gets_its_delivery_in_the_same_transaction(fleet):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET)
+    event = raise_event(monitor=monitor)
+
+    delivery = Delivery.objects.get(delivery_events__event=event)
+    assert delivery.state == DeliveryState.PENDING
+    assert delivery.monitor == monitor and delivery.fleet == fleet
+    assert delivery.webhook_id.startswith("msg_")
+    assert [e["vin"] for e in body_of(delivery)["events"]] == [event.vin]
+
+
+def test_rolled_back_event_leaves_no_delivery(fleet):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        event = EventFactory(monitor=monitor)
+        event_raised.send(sender=Event, event=event)
+        raise RuntimeError("the evaluation failed after raising the event")
+    assert not Delivery.objects.exists()
+
+
+def test_delivery_is_enqueued_on_commit_with_its_id_only(fleet, enqueued, django_capture_on_commit_callbacks):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        event = raise_event(monitor=monitor)
+    assert enqueued == []  # nothing leaves before the commit
+
+    for callback in callbacks:
+        callback()
+    delivery = Delivery.objects.get(delivery_events__event=event)
+    # The message is the id and a task id that holds the lease, nothing else.
+    assert enqueued == [(delivery.pk, delivery.claimed_by)]
+    assert delivery.in_flight_until > delivery.next_attempt_at
+
+
+def test_without_batch_notify_one_event_per_request(fleet):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET)
+    vehicle = VehicleFactory(fleet=fleet)
+    for _ in range(3):
+        raise_event(monitor=monitor, vehicle=vehicle)
+    deliveries = Delivery.objects.filter(monitor=monitor)
+    assert deliveries.count() == 3
+    assert all(len(body_of(d)["events"]) == 1 for d in deliveries)
+
+
+def test_batch_sealed_when_size_is_reached(fleet, t0):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 3, "timeWindow": 60})
+    events = [EventFactory(monitor=monitor, event_date=t0 - timedelta(minutes=m)) for m in (1, 3, 2, 0)]
+
+    for event in events[:2]:
+        services.delivery_create_for_event(event=event, now=t0)
+    batch = Delivery.objects.get(monitor=monitor)
+    assert batch.state == DeliveryState.BATCHING and batch.body == ""
+
+    services.delivery_create_for_event(event=events[2], now=t0)
+    batch.refresh_from_db()
+    assert batch.state == DeliveryState.PENDING
+    sent = body_of(batch)["events"]
+    assert len(sent) == 3
+    assert [e["eventDate"] for e in sent] == sorted(e["eventDate"] for e in sent)  # in eventDate order
+
+    # The fourth event opens the next batch.
+    services.delivery_create_for_event(event=events[3], now=t0)
+    assert Delivery.objects.filter(monitor=monitor, state=DeliveryState.BATCHING).count() == 1
+
+
+def test_batch_sealed_when_time_window_elapses(fleet, t0):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 30})
+    services.delivery_create_for_event(event=EventFactory(monitor=monitor), now=t0)
+    services.delivery_create_for_event(event=EventFactory(monitor=monitor), now=t0 + timedelta(seconds=20))
+    batch = Delivery.objects.get(monitor=monitor)
+    # The window runs from the first buffered event.
+    assert batch.next_attempt_at == t0 + timedelta(seconds=30)
+
+    assert services.delivery_sweep(now=t0 + timedelta(seconds=29)).sealed == []
+    assert services.delivery_batch_flush(delivery_id=batch.pk, now=t0 + timedelta(seconds=29)) is False
+
+    assert services.delivery_sweep(now=t0 + timedelta(seconds=30)).sealed == [batch.pk]
+    batch.refresh_from_db()
+    assert batch.state == DeliveryState.PENDING
+    assert len(body_of(batch)["events"]) == 2
+
+
+def test_batch_flush_task_seals_a_due_batch(fleet, t0):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 5})
+    services.delivery_create_for_event(event=EventFactory(monitor=monitor), now=t0)
+    batch = Delivery.objects.get(monitor=monitor)
+    assert services.delivery_batch_flush(delivery_id=batch.pk, now=t0 + timedelta(seconds=5)) is True
+    # Sealing twice (the flush task and the sweeper racing) is a no-op the second time.
+    assert services.delivery_batch_flush(delivery_id=batch.pk, now=t0 + timedelta(seconds=6)) is False
+    batch.refresh_from_db()
+    assert batch.state == DeliveryState.PENDING
+
+
+def test_vin_in_url_batches_per_vehicle(fleet, t0):
+    monitor = webhook_monitor(
+        fleet=fleet,
+        target=TARGET,
+        attributes=[{"type": "Query", "key": "vin", "value": "$vin"}],
+        batch={"size": 2, "timeWindow": 60},
+    )
+    a, b = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
+    for vehicle in (a, b, a, b):
+        services.delivery_create_for_event(event=EventFactory(monitor=monitor, vehicle=vehicle), now=t0)
+
+    deliveries = list(Delivery.objects.filter(monitor=monitor))
+    assert len(deliveries) == 2
+    for delivery in deliveries:
+        vins = {e["vin"] for e in body_of(delivery)["events"]}
+        assert len(vins) == 1 and len(body_of(delivery)["events"]) == 2
+        assert delivery.variables["vin"] in vins
+
+
+def test_vin_only_in_body_batches_across_vehicles_with_first_event_values(fleet, t0):
+    monitor = webhook_monitor(
+        fleet=fleet,
+        target=TARGET,
+        attributes=[{"type": "Body", "key": "vehicle", "value": "$vin"}],
+        batch={"size": 2, "timeWindow": 60},
+    )
+    first = EventFactory(monitor=monitor, event_date=t0 - timedelta(minutes=5))
+    second = EventFactory(monitor=monitor, event_date=t0)
+    services.delivery_create_for_event(event=second, now=t0)
+    services.delivery_create_for_event(event=first, now=t0)
+
+    (delivery,) = Delivery.objects.filter(monitor=monitor)
+    body = body_of(delivery)
+    assert {e["vin"] for e in body["events"]} == {first.vin, second.vin}
+    assert body["attributes"] == [{"key": "vehicle", "value": first.vin}]
+
+
+def test_sweeper_requeues_due_deliveries_whose_lease_ran_out(fleet, t0, enqueued, django_capture_on_commit_callbacks):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET)
+    lost = Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor))
+    held = Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor))
+    later = Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor))
+    Delivery.objects.update(next_attempt_at=t0)
+    Delivery.objects.filter(pk=lost.pk).update(in_flight_until=t0 - timedelta(seconds=1))
+    Delivery.objects.filter(pk=held.pk).update(in_flight_until=t0 + timedelta(seconds=30))
+    Delivery.objects.filter(pk=later.pk).update(next_attempt_at=t0 + timedelta(seconds=30), in_flight_until=None)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.delivery_sweep(now=t0)
+
+    assert result.requeued == [lost.pk]
+    lost.refresh_from_db()
+    assert enqueued == [(lost.pk, lost.claimed_by)]
+    assert lost.in_flight_until > t0  # a fresh lease: the next sweep leaves it alone
+    assert services.delivery_sweep(now=t0).requeued == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweeper_skips_rows_locked_by_someone_else(fleet, t0, enqueued):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET)
+    locked, free = (Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor)) for _ in range(2))
+    Delivery.objects.update(in_flight_until=None, next_attempt_at=t0)
+    enqueued.clear()  # the messages sent when they were created (this test commits)
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with transaction.atomic():
+            Delivery.objects.select_for_update().get(pk=locked.pk)
+            holding.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        # Does not wait for the locked row (SKIP LOCKED), takes the free one.
+        assert services.delivery_sweep(now=t0 + timedelta(seconds=1)).requeued == [free.pk]
+    finally:
+        release.set()
+        holder.join()
+    assert [delivery_id for delivery_id, _ in enqueued] == [free.pk]
+    assert services.delivery_sweep(now=t0 + timedelta(seconds=1)).requeued == [locked.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_held_by_another_evaluation_is_not_waited_for(fleet, t0, enqueued):
+    """Evaluations raise events in any monitor order: waiting on each other's batches could
+    deadlock, so an event whose open batch is locked starts another batch."""
+    monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 60})
+
+    def add_event() -> Delivery:
+        with transaction.atomic():  # the engine's transaction
+            return services.delivery_create_for_event(event=EventFactory(monitor=monitor), now=t0)
+
+    held = add_event()
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with transaction.atomic():
+            Delivery.objects.select_for_update().get(pk=held.pk)
+            holding.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        other = add_event()
+    finally:
+        release.set()
+        holder.join()
+    assert other.pk != held.pk and other.state == DeliveryState.BATCHING
+    # Once free again, the first batch takes the next event.
+    assert add_event().pk == held.pk
