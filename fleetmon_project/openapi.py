@@ -19,3 +19,12 @@ def add_monitor_components(result: dict[str, Any], **_: Any) -> dict[str, Any]:
 
     result.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENTS)
     return result
+
+
+def require_declared_bodies(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Every body an operation declares is mandatory: an empty request is answered 400."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+    return result

@@ -162,6 +162,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "fleetmon_project.openapi.forbid_unknown_request_fields",
         "fleetmon_project.openapi.add_monitor_components",
+        "fleetmon_project.openapi.require_declared_bodies",
     ],
 }
 

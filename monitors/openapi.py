@@ -165,9 +165,6 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         },
         ["label", "subscribeParam", "triggerParam"],
     ),
-    "MonitorStatusSetter": _object(
-        {"status": {"type": "string", "enum": ["Running", "Paused"]}}, ["status"]
-    ),
     "MonitorRef": {
         "type": "object",
         "properties": {

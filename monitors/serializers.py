@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from fleetmon_project.api import StrictCharField, StrictSerializer
@@ -7,13 +9,7 @@ from monitors.models import MonitorStatus
 
 
 class MonitorStatusSetterSerializer(StrictSerializer):
-    status = StrictCharField()
-
-    def validate_status(self, value: str) -> str:
-        allowed = (MonitorStatus.RUNNING, MonitorStatus.PAUSED)
-        if value not in allowed:
-            raise serializers.ValidationError(f"must be one of {', '.join(allowed)}, not '{value}'")
-        return value
+    status = serializers.ChoiceField(choices=[MonitorStatus.RUNNING, MonitorStatus.PAUSED])
 
 
 class EventFilterSerializer(StrictSerializer):
@@ -23,3 +19,10 @@ class EventFilterSerializer(StrictSerializer):
     indexRange = StrictCharField(required=False)
     pageSize = StrictCharField(required=False)
     pageToken = StrictCharField(required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # An empty `?until=` is a client mistake, not "no filter".
+        empty = {key: ["must not be empty"] for key, value in data.items() if value == ""}
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)

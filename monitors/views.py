@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fleetmon_project.api import BaseAPIView, XErrorSerializer, href
+from fleetmon_project.api import BaseAPIView, XErrorSerializer, href, json_body
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors import selectors, services
 from fleetmon_project.isodates import format_rfc3339
@@ -110,7 +110,7 @@ class MonitorCollectionView(BaseAPIView):
     )
     def post(self, request: Request, fleet_id: str) -> Response:
         fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
-        definition = services.monitor_definition_parse(raw=request.data)
+        definition = services.monitor_definition_parse(raw=json_body(request))
         monitor = services.monitor_create(fleet=fleet, definition=definition)
         # The user's documentation shows "Created" in the creation answer.
         return Response(render_monitor_ref(request, monitor, status_label="Created"), status=status.HTTP_202_ACCEPTED)
@@ -133,7 +133,7 @@ class MonitorDetailView(BaseAPIView):
     def put(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
         fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
         monitor = selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
-        definition = services.monitor_definition_parse(raw=request.data)
+        definition = services.monitor_definition_parse(raw=json_body(request))
         monitor = services.monitor_replace(monitor=monitor, definition=definition)
         return Response(render_monitor_ref(request, monitor), status=status.HTTP_202_ACCEPTED)
 
@@ -147,13 +147,13 @@ class MonitorDetailView(BaseAPIView):
 class MonitorStatusView(BaseAPIView):
     @extend_schema(
         operation_id="setFleetVehicleMonitorStatus",
-        request={"application/json": {"$ref": "#/components/schemas/MonitorStatusSetter"}},
+        request=MonitorStatusSetterSerializer,
         responses={202: MONITOR_REF, **ERRORS},
     )
     def put(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
         fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
         monitor = selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
-        serializer = MonitorStatusSetterSerializer(data=request.data)
+        serializer = MonitorStatusSetterSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
         monitor = services.monitor_set_status(monitor=monitor, status=serializer.validated_data["status"])
         return Response(render_monitor_ref(request, monitor), status=status.HTTP_202_ACCEPTED)
@@ -180,7 +180,9 @@ class MonitorEventsView(BaseAPIView):
         operation_id="getMonitorEvents",
         parameters=[
             *PAGING_PARAMETERS,
-            OpenApiParameter("vin", str, description="Only this vehicle's events"),
+            OpenApiParameter(
+                "vin", {"type": "string", "minLength": 1, "maxLength": 17}, description="Only this vehicle's events"
+            ),
             OpenApiParameter("since", {"type": "string", "format": "date-time"}, description="At or after (RFC 3339)"),
             OpenApiParameter("until", {"type": "string", "format": "date-time"}, description="Strictly before (RFC 3339)"),
         ],

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 from fleetmon_project.api import unknown_field_message
 from fleetmon_project.isodates import parse_rfc3339
+from telemetry.models import VIN_PATTERN
 from telemetry.datakeys import DATA_KEYS, EXTENSION_TYPES, describe_kind, is_extension_data_key, value_matches_kind
 
 MAX_POINTS = 1000
@@ -17,6 +19,17 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 _POINT_FIELDS = ("vin", "eventDate", "position", "data")
 _POSITION_FIELDS = ("latitude", "longitude")
 _KNOWN_KEYS = sorted(DATA_KEYS) + list(EXTENSION_TYPES)
+
+
+_VIN = re.compile(VIN_PATTERN)
+
+
+def normalize_vin(vin: str) -> str:
+    return vin.strip().upper()
+
+
+def is_vin(vin: str) -> bool:
+    return bool(_VIN.match(normalize_vin(vin)))
 
 
 @dataclass(frozen=True)
@@ -123,8 +136,10 @@ def _validate_point(
         result.error(_join(base, "vin"), "is required")
     elif not isinstance(vin, str):
         result.error(_join(base, "vin"), "must be a string")
+    elif not is_vin(vin):
+        result.error(_join(base, "vin"), "is not a VIN: 17 characters, digits and letters except I, O and Q")
     else:
-        vehicle_id = resolve_vin(vin.strip().upper())
+        vehicle_id = resolve_vin(normalize_vin(vin))
         if vehicle_id is None:
             # Same answer for unknown VINs and other owners' VINs: existence is not disclosed.
             result.error(_join(base, "vin"), f"no vehicle with VIN '{vin}' in your fleets")

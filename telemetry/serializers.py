@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fleetmon_project.api import StrictCharField, StrictSerializer
@@ -15,8 +16,15 @@ class FleetInputSerializer(StrictSerializer):
     label = StrictCharField(max_length=255, allow_blank=False, trim_whitespace=True)
 
 
+@extend_schema_field(
+    {"type": "string", "minLength": 17, "maxLength": 17, "pattern": "^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$"}
+)
+class VinField(StrictCharField):
+    """Checked in `validate_vin` so that each mistake gets its own message; the schema says the shape."""
+
+
 class VehicleInputSerializer(StrictSerializer):
-    vin = StrictCharField(trim_whitespace=True)
+    vin = VinField(trim_whitespace=True)
 
     def validate_vin(self, value: str) -> str:
         vin = value.upper()

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from fleetmon_project.errors import conflict, field_errors
 from fleetmon_project.observability import POINTS_INGESTED
-from telemetry.ingestion import validate_batch
+from telemetry.ingestion import is_vin, normalize_vin, validate_batch
 from telemetry.models import Fleet, TelemetryPoint, Vehicle
 from telemetry.signals import points_stored
 
@@ -18,9 +18,10 @@ def fleet_create(*, owner: AbstractBaseUser, label: str) -> Fleet:
     return Fleet.objects.create(owner=owner, label=label)
 
 
-def fleet_update(*, fleet: Fleet, label: str) -> Fleet:
-    fleet.label = label
-    fleet.save(update_fields=["label", "updated_at"])
+def fleet_update(*, fleet: Fleet, label: str | None = None) -> Fleet:
+    if label is not None:
+        fleet.label = label
+        fleet.save(update_fields=["label", "updated_at"])
     return fleet
 
 
@@ -46,9 +47,9 @@ def telemetry_ingest(*, owner: AbstractBaseUser, body: Any, now: datetime | None
     after commit. Returns the number of points accepted."""
     now = now or timezone.now()
     vins = {
-        item["vin"].strip().upper()
+        normalize_vin(item["vin"])
         for item in (body if isinstance(body, list) else [body])
-        if isinstance(item, dict) and isinstance(item.get("vin"), str)
+        if isinstance(item, dict) and isinstance(item.get("vin"), str) and is_vin(item["vin"])
     }
     owned = dict(Vehicle.objects.filter(fleet__owner=owner, vin__in=vins).values_list("vin", "id"))
     validation = validate_batch(body, resolve_vin=owned.get, now=now)

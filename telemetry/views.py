@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, href
+from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, href, json_body
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from fleetmon_project.isodates import format_rfc3339
 from telemetry import selectors, services
@@ -65,7 +65,7 @@ class FleetCollectionView(BaseAPIView):
         responses={201: FleetSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        serializer = FleetInputSerializer(data=request.data)
+        serializer = FleetInputSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
         fleet = services.fleet_create(owner=request.user, **serializer.validated_data)
         return Response(render_fleet(request, fleet), status=status.HTTP_201_CREATED)
@@ -79,12 +79,12 @@ class FleetDetailView(BaseAPIView):
 
     @extend_schema(
         operation_id="updateFleet",
-        request=FleetInputSerializer,
+        request=FleetInputSerializer(partial=True),
         responses={200: FleetSerializer, **ERRORS},
     )
     def patch(self, request: Request, fleet_id: str) -> Response:
         fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
-        serializer = FleetInputSerializer(data=request.data)
+        serializer = FleetInputSerializer(data=json_body(request), partial=True)
         serializer.is_valid(raise_exception=True)
         fleet = services.fleet_update(fleet=fleet, **serializer.validated_data)
         return Response(render_fleet(request, fleet))
@@ -116,7 +116,7 @@ class VehicleCollectionView(BaseAPIView):
     )
     def post(self, request: Request, fleet_id: str) -> Response:
         fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
-        serializer = VehicleInputSerializer(data=request.data)
+        serializer = VehicleInputSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
         vehicle = services.vehicle_create(fleet=fleet, **serializer.validated_data)
         return Response(render_vehicle(request, vehicle), status=status.HTTP_201_CREATED)
@@ -179,5 +179,5 @@ class TelemetryView(BaseAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        accepted = services.telemetry_ingest(owner=request.user, body=request.data)
+        accepted = services.telemetry_ingest(owner=request.user, body=json_body(request))
         return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)

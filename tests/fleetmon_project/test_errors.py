@@ -69,3 +69,19 @@ def test_throttled_answers_429_with_retry_after_and_rate_headers(api, monkeypatc
 def test_default_rate_is_generous_for_a_telemetry_gateway(api):
     response = api.get("/api/v1/fleets")
     assert int(response["X-RateLimit-Limit"]) >= 1000
+
+
+def test_missing_body_answers_400(api, fleet):
+    for method, url in [("post", "/api/v1/fleets"), ("patch", f"/api/v1/fleets/{fleet.pk}"), ("post", "/api/v1/telemetry")]:
+        response = getattr(api, method)(url)
+        body = assert_xerror(response, 400, 40002)
+        assert "body is required" in body["message"]
+
+
+def test_nul_character_anywhere_answers_400_naming_the_field(api, fleet):
+    response = api.post("/api/v1/fleets", {"label": "a\u0000b"}, format="json")
+    body = assert_xerror(response, 400, 40001)
+    assert body["errors"] == [{"field": "label", "message": "must not contain NUL characters"}]
+    monitor = {"label": "m", "subscribeParam": {"callback": {"webhook": {"target": "http://x.test", "name": "n\u0000"}}}}
+    response = api.post(f"/api/v1/fleets/{fleet.pk}/monitors", monitor, format="json")
+    assert assert_xerror(response, 400, 40001)["errors"][0]["field"] == "subscribeParam.callback.webhook.name"

@@ -82,3 +82,9 @@ def test_events_survive_vehicle_removal(api, fleet, monitor):
     api.delete(f"/api/v1/fleets/{fleet.pk}/vehicles/{vehicle.pk}")
     body = api.get(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}/events").json()
     assert [e["vin"] for e in body["_embedded"]["events"]] == [vehicle.vin]
+
+
+def test_empty_filter_value_is_rejected(api, fleet, monitor):
+    response = api.get(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}/events?until=")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "until", "message": "must not be empty"}]

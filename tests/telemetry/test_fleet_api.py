@@ -182,3 +182,9 @@ def test_bad_paging_parameters_answer_400_naming_them(api, fleet, query, field):
     body = response.json()
     assert body["code"] == 40003
     assert body["errors"][0]["field"] == field
+
+
+def test_empty_patch_changes_nothing(api, fleet):
+    response = api.patch(f"/api/v1/fleets/{fleet.pk}", {}, format="json")
+    assert response.status_code == 200
+    assert response.json()["label"] == fleet.label

@@ -76,6 +76,9 @@ def _errors(response):
     [
         ({"vin": "VF3ABCDE0FG999999"}, "[1].vin", "no vehicle with VIN"),
         ({"vin": 12}, "[1].vin", "must be a string"),
+        ({"vin": "VF3\u0000"}, "[1].vin", "NUL"),
+        ({"vin": "VF3ABC"}, "[1].vin", "is not a VIN"),
+        ({"data": {"vehicle.status": {"note": "a\u0000b"}}}, "[1].data.vehicle.status.note", "NUL"),
         ({"vin": None}, "[1].vin", "is required"),
         ({"eventDate": "2026-13-01T00:00:00Z"}, "[1].eventDate", "not a valid date-time"),
         ({"eventDate": "2026-01-01T00:00:00"}, "[1].eventDate", "RFC 3339"),
