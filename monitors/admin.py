@@ -139,7 +139,8 @@ def zone_circles(definition: dict[str, Any]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- timeline
 
 TIMELINE_LOOKBACK = timedelta(days=30)
-# (Trunc kind, bucket length, most buckets): the finest grain that keeps the bars wide enough.
+# (Trunc kind, bucket length, buckets, bucket label): the finest grain whose window holds the
+# oldest point shown; a fixed bucket count keeps bars the same width from one monitor to the next.
 TIMELINE_GRAINS = (
     ("minute", timedelta(minutes=1), 60, "%H:%M"),
     ("hour", timedelta(hours=1), 48, "%d %b %H:00"),
@@ -187,6 +188,22 @@ def _lane_bars(
     return bars
 
 
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    """The start of `moment`'s bucket, as Trunc computes it in UTC."""
+    seconds = step.total_seconds()
+    return datetime.fromtimestamp(moment.timestamp() // seconds * seconds, tz=dt_timezone.utc)
+
+
+def _timeline_grain(first: datetime, now: datetime) -> tuple[str, timedelta, int, str, datetime]:
+    """The finest grain whose window, ending now, holds `first`, and the window's start."""
+    for kind, step, buckets, label_format in TIMELINE_GRAINS:
+        start = _floor(now, step) - (buckets - 1) * step
+        if _floor(first, step) >= start:
+            return kind, step, buckets, label_format, start
+    # Unreachable within the lookback: 31 daily buckets cover 30 days.
+    raise ValueError(f"{first} is older than the timeline's {TIMELINE_LOOKBACK.days} days")
+
+
 def monitor_timeline(monitor: Monitor, now: datetime) -> dict[str, Any] | None:
     """Events and delivery outcomes of the last 30 days in time buckets, laid out as SVG bars."""
     since = now - TIMELINE_LOOKBACK
@@ -199,10 +216,7 @@ def monitor_timeline(monitor: Monitor, now: datetime) -> dict[str, Any] | None:
     first = min((moment for moment in firsts if moment is not None), default=None)
     if first is None:
         return None
-    kind, step, _, label_format = next(grain for grain in TIMELINE_GRAINS if now - first < grain[1] * grain[2])
-    step_s = step.total_seconds()
-    start = datetime.fromtimestamp(first.timestamp() // step_s * step_s, tz=dt_timezone.utc)
-    buckets = int((now - start) / step) + 1
+    kind, step, buckets, label_format, start = _timeline_grain(first, now)
     counts: list[dict[str, int]] = [{} for _ in range(buckets)]
 
     def add(moment: datetime, series: str, count: int) -> None:
@@ -211,13 +225,9 @@ def monitor_timeline(monitor: Monitor, now: datetime) -> dict[str, Any] | None:
         counts[index][series] = counts[index].get(series, 0) + count
 
     utc = dt_timezone.utc
-    for row in events.values(bucket=Trunc("event_date", kind, tzinfo=utc)).annotate(n=Count("id")).values(
-        "bucket", "refresh", "n"
-    ):
+    for row in events.values("refresh", bucket=Trunc("event_date", kind, tzinfo=utc)).annotate(n=Count("id")):
         add(row["bucket"], "refreshes" if row["refresh"] else "events", row["n"])
-    for row in deliveries.values(bucket=Trunc("created_at", kind, tzinfo=utc)).annotate(n=Count("id")).values(
-        "bucket", "state", "n"
-    ):
+    for row in deliveries.values("state", bucket=Trunc("created_at", kind, tzinfo=utc)).annotate(n=Count("id")):
         add(row["bucket"], _DELIVERY_SERIES_OF_STATE[row["state"]], row["n"])
 
     labels = [(start + index * step).strftime(label_format) for index in range(buckets)]
@@ -296,7 +306,6 @@ def _adopt(target: Monitor, saved: Monitor) -> None:
 @admin.register(Monitor)
 class MonitorAdmin(admin.ModelAdmin):
     form = MonitorAdminForm
-    change_form_template = "admin/monitors/monitor/change_form.html"
     list_display = (
         "label", "fleet", "fleet_owner", "status_display", "trigger_kinds", "event_count", "last_event_at",
     )

@@ -21,6 +21,14 @@ DEFINITION_SKELETON: dict[str, Any] = {
 }
 
 
+def _api_key_order(definition: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL's jsonb keeps keys shortest first; the parser rebuilds the API's order."""
+    try:
+        return services.monitor_definition_parse(raw=definition).canonical
+    except ApiError:
+        return definition  # saved under older, looser rules: still show it, as it is
+
+
 class PrettyJSONField(forms.JSONField):
     """Indented JSON: a definition with five triggers must stay readable in a textarea."""
 
@@ -61,7 +69,8 @@ class MonitorAdminForm(forms.ModelForm):
             ]
         if self._stored_definition is not None:
             # The label has its own field; showing it twice would invite conflicting edits.
-            self.initial["definition"] = {k: v for k, v in self._stored_definition.items() if k != "label"}
+            shown = _api_key_order(self._stored_definition)
+            self.initial["definition"] = {k: v for k, v in shown.items() if k != "label"}
         elif not self.initial.get("definition"):
             self.initial["definition"] = DEFINITION_SKELETON
 

@@ -251,6 +251,12 @@ def test_invalid_definition_shows_the_api_messages_and_saves_nothing(admin_clien
     assert not Monitor.objects.exists() and not Trigger.objects.exists()
 
 
+def test_a_definition_that_is_not_an_object_is_explained(admin_client):
+    response = admin_client.post(ADD, form_data(fleet=FleetFactory().pk, definition="42"))
+    assert response.context["adminform"].form.errors["definition"] == ["must be an object"]
+    assert not Monitor.objects.exists()
+
+
 def test_malformed_json_keeps_the_typed_text(admin_client):
     response = admin_client.post(ADD, form_data(fleet=FleetFactory().pk, definition='{"label": '))
     assert response.status_code == 200
@@ -317,6 +323,9 @@ def test_change_page_shows_triggers_expression_and_map(admin_client):
     expression = re.sub(r"<[^>]+>", "", re.search(r'<div class="fleetmon-expression">(.*?)</div>', page).group(1))
     assert expression == "(outOfParis and (batteryIsLow or onMonday))"
     assert "Fires for 3 of 8 combinations" in page
+    textarea = page.split('name="definition"')[1].split("</textarea>")[0]
+    assert "&quot;label&quot;" not in textarea, "the label has its own field"
+    assert textarea.index("subscribeParam") < textarea.index("triggerParam"), "the API's key order, not jsonb's"
     assert 'id="fleetmon-zone-map"' in page
     assert "monitors/vendor/leaflet/leaflet.js" in page, "Leaflet served by us, not a CDN"
     circles = json.loads(re.search(r'<script id="fleetmon-zones" type="application/json">(.*?)</script>', page).group(1))

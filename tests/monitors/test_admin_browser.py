@@ -1,0 +1,169 @@
+"""The operator's admin in a real headless Chromium (Debian's package, driven by Playwright):
+log in, create a monitor with a zone, see it on the map, pause it, replay a failed delivery.
+
+Runs without internet access: Leaflet is vendored, only the map tiles fail to load."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from monitors.models import Monitor, MonitorStatus
+from notifications.models import Delivery, DeliveryState
+from tests.e2e_support import wait_for
+from tests.monitors.factories import PARIS
+from tests.telemetry.factories import FleetFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path("/tmp/fleetmon-admin.png")
+# No sandbox: CI runs as root in a container. The rest keeps Chromium from phoning home,
+# which would only slow it down without internet access.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _require(condition: bool, reason: str) -> None:
+    # CI installs Chromium (.ci/run) and Playwright (the dev extras): a skip there would hide a
+    # broken install, so only a developer's machine may skip.
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def page(django_db_setup, live_server, admin_user, monkeypatch) -> Iterator:
+    # `django_db_setup` first: the live server must stop (and close its connections) before
+    # the test database is dropped.
+    _require(CHROMIUM.exists(), f"{CHROMIUM} is absent: apt-get install chromium (Debian's package)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _require(False, "Playwright for Python is absent: pip install -e '.[dev]'")
+    # Playwright's sync API keeps an event loop running in this thread: Django would refuse ORM
+    # calls from the test body, and it hands them a connection of their own (see below).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        browser_page = context.new_page()
+        errors: list[str] = []
+        browser_page.on("pageerror", lambda error: errors.append(str(error)))
+        yield browser_page
+        context.close()
+        browser.close()
+        # Still "inside" the event loop: close the test body's own connection, or it would keep
+        # the test database from being dropped at the end of the session.
+        connections.close_all()
+    assert not errors, f"JavaScript errors in the admin: {errors}"
+
+
+def log_in(page) -> None:
+    page.goto("/admin/login/?next=/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")  # pytest-django's admin_user
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Site administration")
+
+
+def pick_fleet(page, label: str) -> None:
+    """The fleet field is Django's autocomplete (select2): open it, type, choose."""
+    page.click(".field-fleet .select2-selection")
+    page.fill(".select2-search__field", label.split()[0])
+    page.click(f".select2-results__option:has-text('{label}')")
+
+
+def run_action(page, changelist: str, pk: object, action_label: str) -> str:
+    """Tick one row of a changelist, choose an action by its label, run it; return the message."""
+    page.goto(changelist)
+    page.check(f"input[name=_selected_action][value='{pk}']")
+    options = page.locator("select[name=action] option")
+    labels = [label.strip() for label in options.all_inner_texts()]
+    matching = [label for label in labels if action_label.lower() in label.lower()]
+    assert matching, f"no action labelled like {action_label!r} among {labels}"
+    page.select_option("select[name=action]", label=matching[0])
+    page.click("button[name=index]")
+    return page.locator("ul.messagelist").inner_text()
+
+
+def test_operator_creates_a_zone_monitor_sees_it_on_the_map_pauses_it_and_replays_a_delivery(
+    page, webhook_receiver, settings
+):
+    settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS = True  # the receiver listens on loopback
+    fleet = FleetFactory(label="Paris taxis")
+    definition = {
+        "subscribeParam": {
+            "callback": {"webhook": {"target": f"{webhook_receiver.url}/hook", "name": "receiver", "attributes": []}}
+        },
+        "triggerParam": {
+            "triggers": [{"name": "outOfParis", "zone": {"transition": "Out", "circle": {"radius": 20, "center": PARIS}}}],
+            "boolExp": "outOfParis",
+        },
+    }
+
+    log_in(page)
+
+    # Create: the map previews the circle while the JSON is typed, before anything is saved.
+    page.goto("/admin/monitors/monitor/add/")
+    page.fill("#id_label", "Out of Paris")
+    pick_fleet(page, fleet.label)
+    page.fill("#id_definition", json.dumps(definition, indent=2))
+    page.wait_for_selector("#fleetmon-zone-map[data-circles='1']")
+    page.click("input[name=_continue]")
+    page.wait_for_selector("ul.messagelist li.success")
+    monitor = Monitor.objects.get()
+    assert (monitor.fleet, monitor.label, monitor.status) == (fleet, "Out of Paris", MonitorStatus.RUNNING)
+    assert page.url.endswith(f"/admin/monitors/monitor/{monitor.pk}/change/")
+
+    # The saved zone on the map: Leaflet is up and drew one 20 km circle around Paris.
+    page.wait_for_selector("#fleetmon-zone-map.leaflet-container")
+    assert page.locator("#fleetmon-zone-map path.leaflet-interactive").count() == 1
+    circle = page.evaluate(
+        "() => { const c = window.fleetmonZoneMap.circles[0];"
+        " return {radius: c.getRadius(), lat: c.getLatLng().lat, lng: c.getLatLng().lng}; }"
+    )
+    assert circle == {"radius": 20_000, "lat": PARIS["latitude"], "lng": PARIS["longitude"]}
+    assert page.locator("text=Out of circle r=20 km around 48.8667, 2.3333").count() >= 1
+
+    # Pause through the changelist action.
+    message = run_action(page, "/admin/monitors/monitor/", monitor.pk, "Pause")
+    assert "Paused 1 monitor(s)." in message
+    monitor.refresh_from_db()
+    assert monitor.status == MonitorStatus.PAUSED
+
+    # Replay a failed delivery from the Delivery admin: it reaches the receiver this time.
+    failed = Delivery.objects.create(
+        monitor=monitor,
+        fleet=fleet,
+        state=DeliveryState.FAILED,
+        webhook_id=f"msg_{uuid.uuid4().hex}",
+        body=json.dumps({"monitorId": monitor.pk, "events": []}),
+        attempt_count=1,
+        last_error="HTTP 503",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    message = run_action(page, "/admin/notifications/delivery/", failed.pk, "Replay")
+    assert "replay" in message.lower()
+    wait_for(lambda: webhook_receiver.received(), timeout=10, message="the replayed delivery at the receiver")
+    assert webhook_receiver.received()[0].headers["webhook-id"] == failed.webhook_id
+
+    # The monitor's page now charts that delivery; keep a picture of it for humans.
+    page.goto(f"/admin/monitors/monitor/{monitor.pk}/change/")
+    page.wait_for_selector("#fleetmon-timeline svg rect")
+    page.wait_for_selector("#fleetmon-zone-map path.leaflet-interactive")
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
