@@ -47,26 +47,25 @@ def _sync_triggers(monitor: Monitor) -> None:
     Trigger.objects.bulk_create(rows)
 
 
-@transaction.atomic
-def monitor_create(*, fleet: Fleet, definition: MonitorDefinition) -> Monitor:
-    monitor = Monitor(fleet=fleet)
+def _save_definition(monitor: Monitor, definition: MonitorDefinition) -> Monitor:
     _apply_definition(monitor, definition)
     _schedule_time_boundary(monitor)
     monitor.save()
     _sync_triggers(monitor)
     return monitor
+
+
+@transaction.atomic
+def monitor_create(*, fleet: Fleet, definition: MonitorDefinition) -> Monitor:
+    return _save_definition(Monitor(fleet=fleet), definition)
 
 
 @transaction.atomic
 def monitor_replace(*, monitor: Monitor, definition: MonitorDefinition) -> Monitor:
     """A new definition starts a new generation: every vehicle is re-evaluated from scratch."""
     monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
-    _apply_definition(monitor, definition)
     monitor.generation += 1
-    _schedule_time_boundary(monitor)
-    monitor.save()
-    _sync_triggers(monitor)
-    return monitor
+    return _save_definition(monitor, definition)
 
 
 @transaction.atomic
