@@ -86,13 +86,6 @@ class SimulatedClock:
         real = self.now()
         return min(self.start + (real - self.origin) * self.speedup, real)
 
-    def seconds_until(self, moment: datetime) -> float:
-        """Real seconds before `read()` reaches `moment`."""
-        elapsed = (self.now() - self.origin).total_seconds()
-        # read() >= moment needs both the accelerated time and the real time to be there.
-        needed = max((moment - self.start).total_seconds() / self.speedup, (moment - self.origin).total_seconds())
-        return max(0.0, needed - elapsed)
-
 
 @dataclass
 class SimVehicle:
@@ -270,9 +263,6 @@ class Simulation:
                 vehicle.next_at += self.interval
         due.sort(key=lambda item: item[:2])
         return [point for _, _, point in due]
-
-    def next_due(self) -> datetime:
-        return min(vehicle.next_at for vehicle in self.vehicles)
 
 
 def batches(items: Sequence[T], size: int) -> Iterator[list[T]]:

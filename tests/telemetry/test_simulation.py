@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from geopy.distance import great_circle
@@ -13,6 +14,7 @@ from geopy.distance import great_circle
 from fleetmon_project.isodates import parse_rfc3339
 from telemetry import simulation
 from telemetry.ingestion import MAX_POINTS
+from telemetry.management.commands import simulate
 from telemetry.management.commands.simulate import parse_offset
 from telemetry.models import VIN_PATTERN, TelemetryPoint, Vehicle
 
@@ -137,13 +139,14 @@ def test_event_dates_are_monotonic_per_vehicle_and_never_in_the_future():
 def test_clock_runs_speedup_times_faster_until_now():
     real = FakeClock(START)
     clock = simulation.SimulatedClock(start=START - timedelta(minutes=10), speedup=11, now=real)
-    assert clock.seconds_until(START - timedelta(minutes=10) + timedelta(seconds=110)) == pytest.approx(10)
+    assert clock.read() == START - timedelta(minutes=10)
     real.at += timedelta(seconds=30)
     assert clock.read() == START - timedelta(minutes=10) + timedelta(seconds=330)
-    # 60 real seconds reach `now` (START + 1 min); later moments follow real time.
-    assert clock.seconds_until(START + timedelta(minutes=1)) == pytest.approx(30)
-    assert clock.seconds_until(START + timedelta(minutes=2)) == pytest.approx(90)
-    assert clock.seconds_until(START - timedelta(hours=1)) == 0
+    # After 60 real seconds it has caught up (10 min + 1 min = 11 × 1 min) and follows real time.
+    real.at += timedelta(seconds=30)
+    assert clock.read() == real.at == START + timedelta(minutes=1)
+    real.at += timedelta(seconds=30)
+    assert clock.read() == real.at
 
 
 def test_batches_never_exceed_the_size():
@@ -177,6 +180,53 @@ def test_start_offset(text, expected):
 def test_bad_start_offset(text):
     with pytest.raises(CommandError):
         parse_offset(text)
+
+
+def scripted_api(*outcomes: int | Exception) -> tuple[simulate.Api, list[float]]:
+    """An Api whose requests answer `outcomes` in turn (a status, or an exception raised)."""
+    slept: list[float] = []
+    api = simulate.Api(url="http://fleetmon.test", token="t", stats=simulate.Stats(), sleep=slept.append)
+    script = iter(outcomes)
+
+    def request(method: str, url: str, **kwargs) -> requests.Response:
+        outcome = next(script)
+        if isinstance(outcome, Exception):
+            raise outcome
+        response = requests.Response()
+        response.status_code = outcome
+        response.headers["Retry-After"] = "3"
+        response._content = b'{"accepted": 1}'
+        return response
+
+    api.session.request = request
+    return api, slept
+
+
+def test_throttled_requests_wait_for_retry_after():
+    api, slept = scripted_api(429, 429, 202)
+    assert api.call("POST", "/telemetry", []).status_code == 202
+    assert slept == [3.0, 3.0]
+    assert (api.stats.requests, api.stats.throttled, api.stats.errors) == (3, 2, 0)
+
+
+def test_connection_errors_and_5xx_are_retried_with_backoff():
+    api, slept = scripted_api(requests.ConnectionError("refused"), 503, requests.Timeout("slow"), 202)
+    assert api.call("POST", "/telemetry", []).status_code == 202
+    assert slept == [0.5, 1.0, 2.0]
+    assert api.stats.errors == 3 and "ConnectionError: refused" in api.stats.first_errors[0]
+
+
+def test_a_server_that_keeps_failing_is_given_up_on():
+    api, slept = scripted_api(*[requests.ConnectionError("refused")] * simulate.TRANSIENT_ATTEMPTS)
+    with pytest.raises(simulate.Unavailable):
+        api.call("POST", "/telemetry", [])
+    assert len(slept) == simulate.TRANSIENT_ATTEMPTS - 1 and max(slept) == simulate.BACKOFF_MAX_S
+
+
+def test_client_errors_are_returned_not_retried():
+    api, slept = scripted_api(400)
+    assert api.call("POST", "/telemetry", []).status_code == 400
+    assert slept == []
 
 
 @pytest.mark.django_db(transaction=True)

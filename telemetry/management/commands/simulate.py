@@ -28,7 +28,7 @@ TRANSIENT_ATTEMPTS = 8
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 FIRST_ERRORS_KEPT = 5
-# Due points are sent at most this often: fewer, fuller requests, and a fresh progress line.
+# Due points are sent once a tick: fewer, fuller requests, and a fresh progress line.
 TICK_S = 1.0
 _OFFSET = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -229,13 +229,14 @@ class Command(BaseCommand):
         interrupted = False
         try:
             while True:
+                tick = time.monotonic()
                 for batch in simulation.batches(sim.points_until(clock.read()), options["batch"]):
                     self._post(api, batch)
                     progress.show(clock.read())
+                progress.show(clock.read())
                 if time.monotonic() >= deadline:
                     break
-                progress.show(clock.read())
-                time.sleep(max(0.0, min(TICK_S, clock.seconds_until(sim.next_due()), deadline - time.monotonic())))
+                time.sleep(max(0.0, min(tick + TICK_S, deadline) - time.monotonic()))
         except KeyboardInterrupt:
             interrupted = True
         progress.close()
