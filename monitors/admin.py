@@ -307,7 +307,7 @@ def _adopt(target: Monitor, saved: Monitor) -> None:
 class MonitorAdmin(admin.ModelAdmin):
     form = MonitorAdminForm
     list_display = (
-        "label", "fleet", "fleet_owner", "status_display", "trigger_kinds", "event_count", "last_event_at",
+        "label", "fleet_label", "fleet_owner", "status_display", "trigger_kinds", "event_count", "last_event_at",
     )
     list_filter = ("fleet", "status", "fleet__owner", DeletedFilter)
     search_fields = ("label", "id", "fleet__label")
@@ -387,6 +387,10 @@ class MonitorAdmin(admin.ModelAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # ---- columns and read-only fields
+
+    @admin.display(description="fleet", ordering="fleet__label")
+    def fleet_label(self, monitor: Monitor) -> str:
+        return monitor.fleet.label  # without the id Fleet.__str__ adds: the column stays narrow
 
     @admin.display(description="owner", ordering="fleet__owner__username")
     def fleet_owner(self, monitor: Monitor) -> str:

@@ -16,11 +16,11 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from monitors.models import Monitor, MonitorStatus
+from monitors.models import Event, Monitor, MonitorStatus
 from notifications.models import Delivery, DeliveryState
 from tests.e2e_support import wait_for
-from tests.monitors.factories import PARIS
-from tests.telemetry.factories import FleetFactory
+from tests.monitors.factories import PARIS, MonitorFactory
+from tests.telemetry.factories import FleetFactory, VehicleFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/fleetmon-admin.png")
@@ -162,8 +162,30 @@ def test_operator_creates_a_zone_monitor_sees_it_on_the_map_pauses_it_and_replay
     wait_for(lambda: webhook_receiver.received(), timeout=10, message="the replayed delivery at the receiver")
     assert webhook_receiver.received()[0].headers["webhook-id"] == failed.webhook_id
 
-    # The monitor's page now charts that delivery; keep a picture of it for humans.
+    # The monitor's page now charts that delivery (and an event); keep a picture of it for humans.
+    vehicle = VehicleFactory(fleet=fleet)
+    Event.objects.create(
+        fleet=fleet, monitor=monitor, vehicle=vehicle, vin=vehicle.vin, vehicle_public_id=vehicle.pk,
+        event_date=timezone.now(),
+    )
     page.goto(f"/admin/monitors/monitor/{monitor.pk}/change/")
     page.wait_for_selector("#fleetmon-timeline svg rect")
     page.wait_for_selector("#fleetmon-zone-map path.leaflet-interactive")
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_without_leaflet_the_page_lists_the_zones_and_still_saves(page):
+    monitor = MonitorFactory()  # a 20 km zone around Paris
+    log_in(page)
+    page.route("**/leaflet.js", lambda route: route.abort())
+
+    page.goto(f"/admin/monitors/monitor/{monitor.pk}/change/")
+
+    status = page.locator("#fleetmon-zone-map-status")
+    assert "Leaflet did not load" in status.inner_text()
+    assert page.locator(".fleetmon-zone-list li").inner_text() == "outOfParis: Out of circle r=20 km around 48.8667, 2.3333"
+    page.fill("#id_label", "Renamed")
+    page.click("input[name=_save]")
+    page.wait_for_selector("ul.messagelist li.success")
+    monitor.refresh_from_db()
+    assert monitor.label == "Renamed"
