@@ -25,7 +25,8 @@ class FleetAdmin(admin.ModelAdmin):
     autocomplete_fields = ("owner",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Fleet]:
-        return super().get_queryset(request).annotate(vehicle_total=Count("vehicles"))
+        # Aggregating drops the default ordering; autocomplete pagination needs a stable one.
+        return super().get_queryset(request).annotate(vehicle_total=Count("vehicles")).order_by("created_at", "id")
 
     @admin.display(description="vehicles", ordering="vehicle_total")
     def vehicle_count(self, fleet: Fleet) -> int:
