@@ -98,10 +98,10 @@ def _new_webhook_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-def _take_lease(delivery: Delivery, *, until: datetime) -> str:
+def _take_lease(delivery: Delivery, *, now: datetime) -> str:
     """Hand the delivery to a new task (whose id is returned); the caller saves and enqueues."""
     delivery.claimed_by = uuid.uuid4().hex
-    delivery.in_flight_until = until + _lease_seconds()
+    delivery.in_flight_until = now + _lease_seconds()
     return delivery.claimed_by
 
 
@@ -118,6 +118,8 @@ def _enqueue_delivery(delivery_id: int, task_id: str) -> None:
 def _enqueue_flush(delivery_id: int, countdown: int) -> None:
     from notifications import tasks
 
+    # The sweeper seals due batches too, but only on its next run (FLEETMON_SWEEP_INTERVAL);
+    # the countdown sends the batch when its window closes.
     if _celery_countdown_ok(countdown):
         transaction.on_commit(
             lambda: tasks.flush_batch.apply_async((delivery_id,), countdown=countdown), robust=True
@@ -157,7 +159,7 @@ def _delivery_seal(delivery: Delivery, *, now: datetime) -> None:
     )
     delivery.state = DeliveryState.PENDING
     delivery.next_attempt_at = now
-    owner = _take_lease(delivery, until=now)
+    owner = _take_lease(delivery, now=now)
     delivery.save()
     _enqueue_delivery(delivery.pk, owner)
 
@@ -258,7 +260,7 @@ def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
             .order_by("next_attempt_at")[:SWEEP_BATCH]
         )
         for delivery in stale:
-            owner = _take_lease(delivery, until=now)
+            owner = _take_lease(delivery, now=now)
             delivery.save(update_fields=["claimed_by", "in_flight_until", "updated_at"])
             _enqueue_delivery(delivery.pk, owner)
     if stale:
@@ -275,6 +277,8 @@ def delivery_attempt(*, delivery_id: int, task_id: str, now: datetime | None = N
     Does nothing for a delivery that is delivered, failed, not due yet, or leased to another
     task: a redelivered or duplicated message is harmless.
     """
+    # Without an injected `now` each step reads the clock, so the retry delay runs from the
+    # end of the request, not from its start.
     claim = _delivery_claim(delivery_id=delivery_id, task_id=task_id, now=_now(now))
     if claim is None:
         return AttemptOutcome(attempt=None)
@@ -460,7 +464,7 @@ def delivery_replay(*, delivery: Delivery, now: datetime | None = None) -> Deliv
     delivery.next_attempt_at = now
     delivery.delivered_at = None
     delivery.last_error = ""
-    owner = _take_lease(delivery, until=now)
+    owner = _take_lease(delivery, now=now)
     delivery.save()
     _enqueue_delivery(delivery.pk, owner)
     return delivery
@@ -491,7 +495,7 @@ def delivery_send_test(*, monitor: Monitor, now: datetime | None = None) -> Deli
             next_attempt_at=created,
             expires_at=created + timedelta(seconds=settings.FLEETMON_EVENT_RETENTION),
         )
-        owner = _take_lease(delivery, until=created)
+        owner = _take_lease(delivery, now=created)
         delivery.save()
     outcome = delivery_attempt(delivery_id=delivery.pk, task_id=owner, now=now)
     assert outcome.attempt is not None  # freshly leased to us, so it was sent
