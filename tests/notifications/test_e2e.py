@@ -35,8 +35,8 @@ TIMING = {
 
 @pytest.fixture
 def cluster(live_celery, settings):
-    """Worker and Beat with short leases; the test process (which seals deliveries and takes
-    their first lease) uses the same."""
+    """Workers and Beat with short leases; the test process (which seals deliveries and takes
+    their first lease) uses the same. Tests about lost messages start Beat (the sweeper)."""
     settings.FLEETMON_DELIVERY_LEASE = LEASE
     live_celery.env_overrides.update(TIMING)
     return live_celery
@@ -52,7 +52,6 @@ def all_in(monitor, state: str, count: int = 1):
 
 def test_attributes_and_signature_arrive_as_configured(api, fleet, cluster, webhook_receiver):
     cluster.worker()
-    cluster.beat()
     monitor = webhook_monitor(
         fleet=fleet,
         target=f"{webhook_receiver.url}/in?static=1",
@@ -86,7 +85,6 @@ def test_attributes_and_signature_arrive_as_configured(api, fleet, cluster, webh
 
 def test_batching_by_size_with_one_vehicle_per_request(fleet, cluster, webhook_receiver):
     cluster.worker()
-    cluster.beat()
     monitor = webhook_monitor(
         fleet=fleet,
         target=f"{webhook_receiver.url}/batch",
@@ -106,7 +104,6 @@ def test_batching_by_size_with_one_vehicle_per_request(fleet, cluster, webhook_r
 
 def test_batching_by_time_window(fleet, cluster, webhook_receiver):
     cluster.worker()
-    cluster.beat()
     monitor = webhook_monitor(fleet=fleet, target=webhook_receiver.url, batch={"size": 10, "timeWindow": 5})
     raise_event(monitor=monitor)
     first_buffered = time.monotonic()
@@ -121,7 +118,6 @@ def test_batching_by_time_window(fleet, cluster, webhook_receiver):
 
 def test_bounded_3_with_two_failures_makes_exactly_3_attempts(fleet, cluster, webhook_receiver):
     cluster.worker()
-    cluster.beat()
     webhook_receiver.script(500, 500, 200)
     monitor = webhook_monitor(fleet=fleet, target=webhook_receiver.url, retry={"policy": "Bounded", "retryNumber": 3, **RETRY_FAST})
     raise_event(monitor=monitor)
@@ -139,7 +135,6 @@ def test_bounded_3_with_two_failures_makes_exactly_3_attempts(fleet, cluster, we
 
 def test_none_policy_makes_exactly_2_attempts_then_fails(fleet, cluster, webhook_receiver):
     cluster.worker()
-    cluster.beat()
     webhook_receiver.script(500, 500)  # a third attempt would succeed, and show
     monitor = webhook_monitor(fleet=fleet, target=webhook_receiver.url, retry={"policy": "None", **RETRY_FAST})
     raise_event(monitor=monitor)
@@ -153,7 +148,6 @@ def test_none_policy_makes_exactly_2_attempts_then_fails(fleet, cluster, webhook
 
 def test_always_policy_retries_until_the_receiver_comes_back(fleet, cluster, webhook_receiver):
     cluster.worker()
-    cluster.beat()
     webhook_receiver.default_status = 503
     monitor = webhook_monitor(fleet=fleet, target=webhook_receiver.url, retry={"policy": "Always", **RETRY_FAST})
     raise_event(monitor=monitor)
@@ -232,7 +226,6 @@ def test_private_targets_are_refused_unless_allowed(api, fleet, cluster, webhook
         for target in loopback + unreachable
     ]
 
-    cluster.beat()
     refusing = cluster.worker(name="guarded", FLEETMON_ALLOW_PRIVATE_WEBHOOKS="false")
     for monitor in monitors:
         raise_event(monitor=monitor)
