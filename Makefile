@@ -31,3 +31,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
+
+# End-to-end benchmark against a stack it starts itself (PostgreSQL and Redis must answer);
+# see docs/performance.md. E2E_ARGS="--duration 30" etc. pass options through.
+.PHONY: bench-e2e
+bench-e2e: install
+	$(PY) benchmarks/e2e.py $(E2E_ARGS)

@@ -45,11 +45,9 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
-from rest_framework import serializers  # noqa: E402
-from rest_framework.response import Response  # noqa: E402
 from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E402
-from rest_framework.views import APIView  # noqa: E402
 
+from benchmarks.common import BareValidationView  # noqa: E402
 from monitors import engine  # noqa: E402
 from monitors.definition import parse_monitor_definition  # noqa: E402
 from monitors.services import monitor_create  # noqa: E402
@@ -58,31 +56,6 @@ from telemetry.models import Fleet, TelemetryPoint, Vehicle  # noqa: E402
 from telemetry.views import TelemetryView  # noqa: E402
 
 PARIS = {"latitude": 48.866667, "longitude": 2.333333}
-
-
-class _Position(serializers.Serializer):
-    latitude = serializers.FloatField(min_value=-90, max_value=90)
-    longitude = serializers.FloatField(min_value=-180, max_value=180)
-
-
-class _Point(serializers.Serializer):
-    vin = serializers.CharField(min_length=17, max_length=17)
-    eventDate = serializers.DateTimeField()
-    position = _Position(required=False)
-    data = serializers.DictField(required=False)
-
-
-class BareValidationView(APIView):
-    """The baseline: what DRF alone costs to parse and validate the same batch."""
-
-    authentication_classes: list = []
-    permission_classes: list = []
-    throttle_classes: list = []
-
-    def post(self, request):  # noqa: ANN001, ANN201
-        serializer = _Point(data=request.data, many=True)
-        serializer.is_valid(raise_exception=True)
-        return Response({"accepted": len(serializer.validated_data)}, status=202)
 
 
 def _definitions() -> list[dict]:

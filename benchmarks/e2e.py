@@ -1,0 +1,1251 @@
+"""End-to-end throughput and latency: telemetry in over HTTP, events stored, webhooks received.
+
+    .venv/bin/python benchmarks/e2e.py [--duration 60] [--rate 1000] [--vehicles 1000] [--monitors 10]
+                                       [--workers 2] [--concurrency 2]
+    .venv/bin/python benchmarks/e2e.py --url http://fleetmon:8000 --token KEY \\
+                                       [--receiver-host 10.0.0.5] [--broker-url redis://redis:6379/0]
+
+By default it starts the stack itself on loopback, with the production profile's processes:
+a throwaway PostgreSQL database (created, migrated, dropped), Redis db 14 (flushed before and
+after) as broker and cache, gunicorn on a free port, `--workers` Celery workers consuming every
+queue, one Beat, and FLEETMON_ALLOW_PRIVATE_WEBHOOKS=true so webhooks can reach the receiver
+this script runs on loopback. With `--url/--token` it uses an already running stack instead (it
+must allow webhooks to `--receiver-host`); then the no-op Celery baseline needs `--broker-url`.
+
+Everything else goes through the public API: a fleet, its vehicles, monitors of mixed
+zone/time/data triggers posting to the receiver (batchNotify on some), then telemetry in
+batches from client threads, each owning a slice of the vehicles so a vehicle's points arrive
+in order. The vehicles' signals are deterministic, so the events they must raise are known and
+checked against what is stored and received. Progress is read from `/metrics` (unevaluated
+points, open deliveries, webhooks queue) and from what the receiver gets. Phases, each waited
+for until drained (`--drain-timeout`) before the next:
+
+1. warm-up: a few rounds of points (first evaluation of every vehicle), not measured;
+2. baselines: a bare DRF endpoint validating the same batches, over HTTP from gunicorn
+   (benchmarks/common.py), and a no-op Celery task (`celery.accumulate`) round trip
+   through the same Redis and workers;
+3. fixed rate: `--latency-duration` seconds at `--rate` points/s; for each event received,
+   receive time minus when the point that raised it was POSTed (matched by VIN+eventDate);
+4. sustained: `--duration` seconds posting as fast as the stack accepts, then the time until
+   every point is evaluated and every webhook received. Last, as it may leave a backlog.
+
+With the local stack it also prints, per phase, the CPU each process group used (from /proc)
+and the worker time per Celery task (from the workers' logs): what bounds the figures.
+
+Prints figures; asserts nothing; writes nothing into the repository. Ctrl-C or a failure
+stops every process it started and drops what it created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+QUEUES = "evaluation,webhooks,sweeps,default"
+GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4  # as `make run`
+
+PARIS = {"latitude": 48.866667, "longitude": 2.333333}
+EARTH_RADIUS_KM = 6371.0088
+# The signals each vehicle reports drift slowly and periodically (periods in points): distance
+# to Paris swings across the zone's edge, the air temperature across HOT_TEMP, the battery
+# drains through LOW_LEVEL and is recharged. About 1.6 % of the points raise an event (1.3 % in
+# benchmarks/evaluation.py's steady state): events are rare next to telemetry, as in a fleet.
+ZONE_PERIOD, TEMP_PERIOD = 1000, 800
+ZONE_RADIUS_KM = 20.0
+# Positions never fall within this distance of the circle, and levels/temperatures never equal
+# their thresholds, so which side a point is on is unambiguous and the expected events exact.
+ZONE_MARGIN_KM, ZONE_SWING_KM = 0.4, 6.0
+HOT_TEMP, TEMP_MEAN, TEMP_SWING = 30.0, 24.0, 8.0
+_HOT_ANGLE = math.asin((HOT_TEMP - TEMP_MEAN) / TEMP_SWING)  # hot while the phase angle is in (a, pi - a)
+# Battery level in hundredths of a percent, an odd number of twentieths: never exactly LOW_LEVEL.
+LOW_LEVEL, LEVEL_STEP_C, CHARGE_BELOW_C, CHARGED_C = 20.0, 10, 1000, 9995
+VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"  # ISO 3779: no I, O, Q
+
+BARE_TELEMETRY_URL_PATH = "/bare/telemetry"  # benchmarks/common.py's urlpatterns
+BATCH_WINDOW_S = 5  # batchNotify.timeWindow of the batching monitors (the minimum allowed)
+# /metrics runs a few COUNT queries and merges every process's samples: ~5 % of a web
+# process at this interval; the drain times it measures are as precise.
+PROBE_INTERVAL_S = 1.0
+
+
+# --- What the vehicles report, and which events that must raise ------------------------------
+
+Predicate = Callable[[bool, bool, bool], bool]  # (outside the zone, battery low, hot) -> value
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    label: str
+    definition: dict[str, Any]
+    # The boolExp over this run's truths: time windows are open for the whole run and every
+    # vehicle reports moving, so time triggers are true and drop out.
+    predicate: Predicate
+    batched: bool
+
+
+def _rfc3339_ms(moment: datetime) -> str:
+    """UTC with milliseconds and a Z: the form FleetMon's webhooks carry eventDate in."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def monitor_specs(*, count: int, target: str, run_start: datetime) -> list[MonitorSpec]:
+    """`count` monitors cycling through ten shapes of zone, time and data triggers (those of
+    benchmarks/evaluation.py, with time windows opened an hour before the run)."""
+    zone = {"name": "z", "zone": {"transition": "Out", "place": {"radius": ZONE_RADIUS_KM, "center": PARIS}}}
+    opened = run_start - timedelta(hours=1)
+    daily = {
+        "name": "t",
+        "time": {
+            "timeZone": "UTC",
+            "times": [{"recurrence": "Daily", "start": f"PT{opened.hour}H{opened.minute}M", "duration": "PT12H"}],
+        },
+    }
+    absolute = {"name": "t", "time": {"times": [{"recurrence": "None", "start": _rfc3339_ms(opened)}]}}
+    low = {"name": "d", "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": [str(LOW_LEVEL)]}}
+    hot = {"name": "h", "data": {"data": "environment.air.temp", "op": "greaterThan", "value": [str(HOT_TEMP)]}}
+    fleet_batch = {"size": 10, "timeWindow": BATCH_WINDOW_S}
+    # (triggers, boolExp, predicate, batchNotify, per-vehicle URL/header, extendedEventParam)
+    shapes: list[tuple[list[dict], str, Predicate, dict | None, bool, list[str]]] = [
+        ([zone], "z", lambda z, d, h: z, None, False, []),
+        ([low], "d", lambda z, d, h: d, None, False, ["vehicle.position"]),
+        ([zone, low], "z & d", lambda z, d, h: z and d, fleet_batch, False, []),
+        ([zone, daily], "z & t", lambda z, d, h: z, None, False, []),
+        ([low, hot], "d | h", lambda z, d, h: d or h, fleet_batch, False, []),
+        ([zone, low, hot], "z & (d | h)", lambda z, d, h: z and (d or h), None, False, ["vehicle.position"]),
+        ([absolute, low], "t & d", lambda z, d, h: d, None, False, []),
+        # `$vin` in a header: one batch per vehicle, which flushes on its time window.
+        ([zone, daily, low, hot], "(z | h) & t & !d", lambda z, d, h: (z or h) and not d, fleet_batch, True, []),
+        ([hot], "h", lambda z, d, h: h, None, False, []),
+        ([zone, hot], "!z & h", lambda z, d, h: not z and h, None, False, []),
+    ]
+    specs = []
+    for index in range(count):
+        triggers, expression, predicate, batch, per_vehicle, extended = shapes[index % len(shapes)]
+        label = f"e2e {index} {expression}"
+        attributes = [{"type": "Header", "key": "X-Vin", "value": "$vin"}] if per_vehicle else []
+        subscribe: dict[str, Any] = {
+            "retryPolicy": {"policy": "Bounded", "retryNumber": 3, "retryDelay": 10},
+            "callback": {"webhook": {"target": target, "name": "e2e", "attributes": attributes}},
+        }
+        if batch:
+            subscribe["batchNotify"] = batch
+        definition = {
+            "label": label,
+            "subscribeParam": subscribe,
+            "triggerParam": {"triggers": triggers, "boolExp": expression},
+            "extendedEventParam": extended,
+        }
+        specs.append(MonitorSpec(label=label, definition=definition, predicate=predicate, batched=batch is not None))
+    return specs
+
+
+class VehicleSim:
+    """One vehicle's telemetry: periodic, slowly drifting signals that cross the monitors'
+    thresholds at known points, and the events FleetMon must raise for them (edge detection
+    over the same predicates, "never evaluated" counting as false)."""
+
+    def __init__(self, vin: str, rng: random.Random, predicates: list[Predicate]) -> None:
+        self.vin = vin
+        self.rng = random.Random(rng.random())
+        self.bearing = rng.uniform(0, 2 * math.pi)
+        # Every vehicle starts anywhere on the "false" side of each threshold (inside the zone,
+        # cool, charged above LOW_LEVEL): no cold-start burst, and across the fleet crossings
+        # come at a constant rate for each vehicle's first ~500 points (runs are far shorter).
+        self.zone_phase = rng.uniform(0.5, 1.0) * ZONE_PERIOD  # sin < 0: inside
+        cool = rng.uniform(math.pi - _HOT_ANGLE, 2 * math.pi + _HOT_ANGLE)
+        self.temp_phase = cool / (2 * math.pi) * TEMP_PERIOD
+        self.level_c = int(LOW_LEVEL * 100) + LEVEL_STEP_C // 2 + LEVEL_STEP_C * rng.randrange(800)
+        self.predicates = predicates
+        self.previous: list[bool | None] = [None] * len(predicates)
+        self.index = 0
+
+    def _position(self, distance_km: float) -> dict[str, float]:
+        """The point `distance_km` from Paris along the (slowly wandering) bearing, on a sphere."""
+        self.bearing += self.rng.uniform(-0.01, 0.01)
+        lat1, lon1 = math.radians(PARIS["latitude"]), math.radians(PARIS["longitude"])
+        delta = distance_km / EARTH_RADIUS_KM
+        lat2 = math.asin(math.sin(lat1) * math.cos(delta) + math.cos(lat1) * math.sin(delta) * math.cos(self.bearing))
+        lon2 = lon1 + math.atan2(
+            math.sin(self.bearing) * math.sin(delta) * math.cos(lat1), math.cos(delta) - math.sin(lat1) * math.sin(lat2)
+        )
+        return {"latitude": round(math.degrees(lat2), 6), "longitude": round(math.degrees(lon2), 6)}
+
+    def point(self, event_date: str) -> tuple[dict[str, Any], list[int]]:
+        """The next point, and the indexes of the monitors it must fire."""
+        k, self.index = self.index, self.index + 1
+        swing = math.sin(2 * math.pi * (k + self.zone_phase) / ZONE_PERIOD)
+        distance = ZONE_RADIUS_KM + math.copysign(ZONE_MARGIN_KM + (ZONE_SWING_KM - ZONE_MARGIN_KM) * abs(swing), swing)
+        temp = round(TEMP_MEAN + TEMP_SWING * math.sin(2 * math.pi * (k + self.temp_phase) / TEMP_PERIOD), 2)
+        if temp == HOT_TEMP:
+            temp += 0.01
+        if self.level_c < CHARGE_BELOW_C:
+            self.level_c = CHARGED_C  # plugged in between two reports
+        level, self.level_c = self.level_c / 100, self.level_c - LEVEL_STEP_C
+        truths = (distance > ZONE_RADIUS_KM, level < LOW_LEVEL, temp > HOT_TEMP)
+        fired = []
+        for index, predicate in enumerate(self.predicates):
+            value = predicate(*truths)
+            if value and self.previous[index] is not True:
+                fired.append(index)
+            self.previous[index] = value
+        point = {
+            "vin": self.vin,
+            "eventDate": event_date,
+            "position": self._position(distance),
+            "data": {
+                "vehicle.energy.electric.level": level,
+                "environment.air.temp": temp,
+                "vehicle.kinetic.moving": True,
+            },
+        }
+        return point, fired
+
+
+# --- The webhook receiver ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    at: float  # time.monotonic()
+    monitor_id: str
+    webhook_id: str
+    events: tuple[tuple[str, str], ...]  # (vin, eventDate)
+
+
+class Receiver:
+    """Answers 200 at once and records when each webhook arrived and which events it carried."""
+
+    def __init__(self, host: str) -> None:
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                at = time.monotonic()
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                record = Received(
+                    at=at,
+                    monitor_id=body.get("monitorId", ""),
+                    webhook_id=self.headers.get("webhook-id", ""),
+                    events=tuple((event["vin"], event["eventDate"]) for event in body.get("events", [])),
+                )
+                with receiver.lock:
+                    receiver.received.append(record)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="receiver", daemon=True)
+        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():  # shutdown() waits for a serve_forever() that never ran otherwise
+            self.server.shutdown()
+        self.server.server_close()
+
+    def all(self) -> list[Received]:
+        with self.lock:
+            return list(self.received)
+
+
+# --- Processes ----------------------------------------------------------------------------------
+
+
+class Process:
+    """A child in its own process group (so Ctrl-C in the terminal reaches only us, and stopping
+    it stops its own children: gunicorn's and Celery's workers), output to a log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, marker: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while marker not in self.log():
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start:\n{self.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log()[-3000:]}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """SIGTERM to the leader: gunicorn and Celery then shut their own children down
+        cleanly (a pool child killed mid-task logs a WorkerLostError). The group is killed
+        for good after that, or after 15 s."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(timeout=10)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(groups: dict[int, str]) -> Counter[str]:
+    """CPU seconds used so far by every process on the machine, by group: ours by process
+    group (`groups`), PostgreSQL, Redis, this script, and everything else. Children's time
+    is included (cutime/cstime), so a PostgreSQL backend that exits, as one per Celery task
+    does, still counts, through the postmaster."""
+    totals: Counter[str] = Counter()
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        command = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
+        if int(entry.name) == me:
+            totals["benchmark"] += seconds
+        elif int(fields[2]) in groups:
+            totals[groups[int(fields[2])]] += seconds
+        elif command.startswith("postgres"):
+            totals["PostgreSQL"] += seconds
+        elif command.startswith("redis-server"):
+            totals["Redis"] += seconds
+        else:
+            totals["other"] += seconds
+    return totals
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_http(url: str, status: int, timeout: float, process: Process) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=2).status_code == status:
+                return
+        except requests.RequestException:
+            pass
+        if process.popen.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{process.name} did not answer {url}:\n{process.log()[-3000:]}")
+        time.sleep(0.2)
+
+
+def gunicorn_args(app: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
+        "--workers", str(GUNICORN_WORKERS), "--threads", str(GUNICORN_THREADS), "--graceful-timeout", "5",
+    ]
+
+
+_TASK_SUCCEEDED = re.compile(
+    r"^(?P<at>\S+ \S+) INFO celery\.app\.trace Task (?P<name>[\w.]+)\[[^\]]+\] succeeded in (?P<seconds>[\d.e-]+)s",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    finished: float  # time.time()
+    name: str
+    seconds: float
+
+
+@dataclass
+class StackHandle:
+    base_url: str
+    token: str
+    broker_url: str | None
+    metrics_headers: dict[str, str]
+    description: str
+
+
+# Held for the whole run: a second local run would drop this one's database and flush its Redis db.
+RUN_LOCK_KEY = 0x464D4532  # "FME2"
+
+
+class LocalStack:
+    """The whole service on loopback against a throwaway database and Redis db, with the
+    production profile's processes; `close()` undoes everything, whatever state it got to."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        admin = urlsplit(args.postgres)
+        self.admin_url = args.postgres
+        self.database = args.database_name
+        self.database_url = urlunsplit(admin._replace(path=f"/{self.database}"))
+        self.processes: list[Process] = []
+        self.database_created = False
+        self.run_lock: psycopg.Connection | None = None
+        self.redis = redis.Redis.from_url(args.redis)
+        metrics_dir = workdir / "prometheus"
+        metrics_dir.mkdir()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "fleetmon_project.settings",
+            "DATABASE_URL": self.database_url,
+            "CELERY_BROKER_URL": args.redis,
+            "CACHE_URL": args.redis,  # the production profile: throttle counters shared by web processes
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "FLEETMON_DATA_DIR": str(workdir),  # keeps var/ of the repository untouched
+            "FLEETMON_ALLOW_PRIVATE_WEBHOOKS": "true",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "DEBUG": "false",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def _admin_execute(self, statement: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(statement)
+
+    def versions(self) -> dict[str, str]:
+        with psycopg.connect(self.admin_url) as connection:
+            row = connection.execute("SHOW server_version").fetchone()
+        return {"PostgreSQL": str(row[0]) if row else "?", "Redis": str(self.redis.info("server")["redis_version"])}
+
+    def _manage(self, *command: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=300
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(command)} failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
+        return result.stdout
+
+    def start(self) -> StackHandle:
+        self.run_lock = psycopg.connect(self.admin_url, autocommit=True)
+        locked = self.run_lock.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()
+        if not locked or not locked[0]:
+            self.run_lock.close()
+            self.run_lock = None
+            raise RuntimeError("another benchmarks/e2e.py run is using this PostgreSQL; wait for it to finish")
+        self.redis.flushdb()
+        self._admin_execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        self._admin_execute(f'CREATE DATABASE "{self.database}"')
+        self.database_created = True
+        self._manage("migrate", "--noinput")
+        self._manage("createsuperuser", "--noinput", "--username", "e2e", "--email", "e2e@example.com")
+        token = re.search(r"Generated token (\w+)", self._manage("drf_create_token", "e2e"))
+        if token is None:
+            raise RuntimeError("drf_create_token printed no token")
+
+        port = free_port()
+        web = Process("web", gunicorn_args("fleetmon_project.wsgi:application", port), self.env, self.workdir)
+        self.processes.append(web)
+        for number in range(1, self.args.workers + 1):
+            celery = [sys.executable, "-m", "celery", "-A", "fleetmon_project"]
+            worker = Process(
+                f"worker{number}",
+                [
+                    *celery, "worker", "-Q", QUEUES, "--concurrency", str(self.args.concurrency),
+                    "-n", f"e2e{number}@%h", "--loglevel", "INFO",
+                ],
+                self.env,
+                self.workdir,
+            )
+            self.processes.append(worker)
+        beat = Process(
+            "beat",
+            [
+                sys.executable, "-m", "celery", "-A", "fleetmon_project", "beat",
+                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                "--pidfile=", "-s", str(self.workdir / "beat-schedule"), "--loglevel", "INFO",
+            ],
+            self.env,
+            self.workdir,
+        )
+        self.processes.append(beat)
+        base_url = f"http://127.0.0.1:{port}"
+        wait_http(f"{base_url}/readyz", 200, 60, web)
+        for process in self.processes:
+            if process.name.startswith("worker"):
+                process.wait_for_log("ready.", 60)
+        beat.wait_for_log("beat: Starting...", 60)
+        return StackHandle(
+            base_url=base_url,
+            token=token.group(1),
+            broker_url=self.args.redis,
+            metrics_headers={},
+            description=(
+                f"started by the benchmark: gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads, "
+                f"{self.args.workers} Celery worker(s) x {self.args.concurrency} processes on {QUEUES}, 1 Beat; "
+                f"PostgreSQL database {self.database}, Redis {self.args.redis} (broker and cache)"
+            ),
+        )
+
+    def cpu(self) -> Counter[str]:
+        return cpu_seconds({p.popen.pid: "API" if p.name == "web" else re.sub(r"\d+$", "s", p.name) for p in self.processes})
+
+    def task_runs(self) -> list[TaskRun]:
+        """Every task the workers ran, from celery.app.trace's INFO line for each success."""
+        runs = []
+        for process in self.processes:
+            if process.name.startswith("worker"):
+                for match in _TASK_SUCCEEDED.finditer(process.log()):
+                    finished = datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time
+                    runs.append(TaskRun(finished=finished, name=match["name"], seconds=float(match["seconds"])))
+        return runs
+
+    def problems(self) -> list[str]:
+        """Errors the service logged: a benchmark of a failing service measures nothing."""
+        found = []
+        for process in self.processes:
+            lines = [line for line in process.log().splitlines() if " ERROR " in line or line.startswith("Traceback")]
+            if lines:
+                found.append(f"{process.name}: {len(lines)} error line(s), first: {lines[0][:300]}")
+        return found
+
+    def close(self) -> None:
+        if self.run_lock is None:
+            return  # never started: what exists belongs to the run holding the lock
+        for process in reversed(self.processes):
+            process.stop()
+        if self.database_created:
+            self._admin_execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        self.redis.flushdb()
+        self.run_lock.close()  # releases the advisory lock
+
+
+class BaselineServer:
+    """gunicorn serving only benchmarks/common.py's bare endpoint, configured like FleetMon's."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        port = free_port()
+        # Its own metrics would land among the stack's samples: it has none worth reporting.
+        env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+        self.process = Process("baseline", gunicorn_args("benchmarks.e2e:baseline_application()", port), env, log_dir)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> BaselineServer:
+        try:
+            # A GET of the POST-only endpoint: 405 once Django answers.
+            wait_http(f"{self.url}{BARE_TELEMETRY_URL_PATH}", 405, 60, self.process)
+        except BaseException:
+            self.process.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.stop()
+
+
+def baseline_application() -> Callable[..., Any]:
+    """`gunicorn 'benchmarks.e2e:baseline_application()'`: FleetMon's Django settings and
+    middleware, serving only benchmarks/common.py's bare endpoint."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetmon_project.settings")
+    import django
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+
+    django.setup()
+    settings.ROOT_URLCONF = "benchmarks.common"
+    return get_wsgi_application()
+
+
+# --- The API client -------------------------------------------------------------------------------
+
+
+class Api:
+    """Token-authenticated JSON calls; one requests.Session per thread (they are not thread-safe)."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        self.local = threading.local()
+
+    def session(self) -> requests.Session:
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+            self.local.session.headers.update(self.headers)
+        return self.local.session
+
+    def call(self, method: str, path: str, body: Any = None, expect: Iterable[int] = (200,)) -> Any:
+        response = self.session().request(
+            method, f"{self.base_url}{path}", data=None if body is None else json.dumps(body), timeout=60
+        )
+        if response.status_code not in tuple(expect):
+            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text[:1000]}")
+        return response.json() if response.content else None
+
+    def total(self, path: str) -> int:
+        return int(self.call("GET", f"{path}{'&' if '?' in path else '?'}pageSize=1")["total"])
+
+
+@dataclass
+class Fleet:
+    id: str
+    sims: list[VehicleSim]
+    monitor_ids: list[str]
+    specs: list[MonitorSpec]
+
+    def events_total(self, api: Api) -> list[int]:
+        return [api.total(f"/api/v1/fleets/{self.id}/monitors/{mid}/events") for mid in self.monitor_ids]
+
+    def deliveries_by_state(self, api: Api) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for mid in self.monitor_ids:
+            for state in ("pending", "delivered", "failed"):
+                counts[state] += api.total(f"/api/v1/fleets/{self.id}/monitors/{mid}/deliveries?state={state}")
+        return counts
+
+
+def create_fleet(api: Api, *, vehicles: int, monitors: int, target: str, clients: int) -> Fleet:
+    fleet_id = api.call("POST", "/api/v1/fleets", {"label": "e2e benchmark"}, expect=(201,))["id"]
+    rng = random.Random(42)
+    # VINs are unique across the whole service: a random run prefix lets runs share a stack.
+    prefix = "VF3" + "".join(secrets.choice(VIN_ALPHABET) for _ in range(5))
+    vins = [f"{prefix}{n:09d}" for n in range(vehicles)]
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(lambda vin: api.call("POST", f"/api/v1/fleets/{fleet_id}/vehicles", {"vin": vin}, expect=(201,)), vins))
+    specs = monitor_specs(count=monitors, target=target, run_start=datetime.now(timezone.utc))
+    monitor_ids = [
+        api.call("POST", f"/api/v1/fleets/{fleet_id}/monitors", spec.definition, expect=(202,))["monitorId"]
+        for spec in specs
+    ]
+    predicates = [spec.predicate for spec in specs]
+    return Fleet(id=fleet_id, sims=[VehicleSim(vin, rng, predicates) for vin in vins], monitor_ids=monitor_ids, specs=specs)
+
+
+# --- Load -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseLog:
+    """What the clients did in one phase (guarded by `lock`)."""
+
+    name: str
+    started: float = 0.0
+    finished: float = 0.0
+    points: int = 0
+    requests_s: list[float] = field(default_factory=list)
+    posted_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (vin, eventDate) -> POST start
+    expected: Counter[int] = field(default_factory=Counter)  # monitor index -> events the points must raise
+    failures: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Load:
+    """`clients` threads, each owning a slice of the vehicles and posting `batch` of them at a
+    time, in order: a vehicle's points are never in flight together, so none arrives late."""
+
+    def __init__(self, api: Api, sims: list[VehicleSim], *, clients: int, batch: int) -> None:
+        self.api = api
+        self.slices = [sims[i::clients] for i in range(clients)]
+        self.batch = min(batch, min(len(s) for s in self.slices))
+        self.stop = threading.Event()
+
+    def _batch(self, sims: list[VehicleSim], cursor: int, event_date: str) -> tuple[list[dict], list[int]]:
+        points, fired = [], []
+        for offset in range(self.batch):
+            point, fires = sims[(cursor + offset) % len(sims)].point(event_date)
+            points.append(point)
+            fired.extend(fires)
+        return points, fired
+
+    def run(self, log: PhaseLog, *, duration: float, rate: float | None) -> PhaseLog:
+        """Post for `duration` seconds, at `rate` points/s in total or as fast as answered."""
+        log.started = time.monotonic()
+        deadline = log.started + duration
+        interval = self.batch * len(self.slices) / rate if rate else 0.0  # per client, between its batches
+
+        def client(number: int, sims: list[VehicleSim]) -> None:
+            session = self.api.session()
+            url = f"{self.api.base_url}/api/v1/telemetry"
+            cursor, sent, last_ms = 0, 0, 0
+            # Clients start staggered, so at a fixed rate the batches are evenly spaced.
+            first = log.started + interval * number / len(self.slices)
+            while not self.stop.is_set():
+                due = first + sent * interval
+                if due >= deadline or time.monotonic() >= deadline:
+                    return
+                if due > time.monotonic():
+                    self.stop.wait(due - time.monotonic())
+                    continue
+                # Strictly increasing per client, hence per vehicle: (VIN, eventDate) names a point.
+                last_ms = max(int(time.time() * 1000), last_ms + 1)
+                event_date = _rfc3339_ms(datetime.fromtimestamp(last_ms / 1000, timezone.utc))
+                points, fired = self._batch(sims, cursor, event_date)
+                cursor = (cursor + self.batch) % len(sims)
+                body = json.dumps(points)
+                posted = time.monotonic()
+                try:
+                    response = session.post(url, data=body, timeout=120)
+                    status, text = response.status_code, response.text
+                except requests.RequestException as exc:
+                    status, text = 0, str(exc)
+                answered = time.monotonic()
+                sent += 1
+                with log.lock:
+                    if status == 202:
+                        log.points += len(points)
+                        log.requests_s.append(answered - posted)
+                        log.expected.update(fired)
+                        for point in points:
+                            log.posted_at[point["vin"], event_date] = posted
+                        log.finished = max(log.finished, answered)
+                    else:
+                        log.failures.append(f"HTTP {status}: {text[:300]}")
+                if status != 202 and len(log.failures) > 20:
+                    self.stop.set()  # the stack is refusing: measuring on would be meaningless
+
+        threads = [
+            threading.Thread(target=client, args=(number, sims), name=f"client{number}", daemon=True)
+            for number, sims in enumerate(self.slices)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self.stop.is_set():
+            raise RuntimeError(f"{log.name}: stopped after {len(log.failures)} failed posts; first: {log.failures[0]}")
+        return log
+
+    def run_fixed_body(self, url: str, *, duration: float) -> tuple[int, float]:
+        """The baseline: each client posts a batch like its own as fast as answered, the body
+        encoded per request as in `run` (the client's CPU is the server's CPU here)."""
+        counts = [0] * len(self.slices)
+        event_date = _rfc3339_ms(datetime.now(timezone.utc))
+        # Copies: the real vehicles' state (and the events they must raise) stays untouched.
+        batches = [[s.point(event_date)[0] for s in copy.deepcopy(sims[: self.batch])] for sims in self.slices]
+        started = time.monotonic()
+        deadline = started + duration
+
+        def client(number: int) -> None:
+            session = requests.Session()
+            session.headers["Content-Type"] = "application/json"
+            while time.monotonic() < deadline and not self.stop.is_set():
+                response = session.post(url, data=json.dumps(batches[number]), timeout=60)
+                if response.status_code != 202:
+                    raise RuntimeError(f"baseline answered {response.status_code}: {response.text[:500]}")
+                counts[number] += len(batches[number])
+
+        with ThreadPoolExecutor(len(self.slices)) as pool:
+            list(pool.map(client, range(len(self.slices))))
+        return sum(counts), time.monotonic() - started
+
+
+# --- Progress from /metrics ----------------------------------------------------------------------------
+
+_SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    unevaluated: int
+    open_deliveries: int
+    webhook_messages: int  # waiting in the broker's `webhooks` queue
+
+
+class Probe:
+    """Samples the stack's backlog gauges every PROBE_INTERVAL_S in a background thread."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        self.url = f"{base_url}/metrics"
+        self.session = requests.Session()
+        self.session.headers.update(headers)
+        self.samples: list[Sample] = []
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="probe", daemon=True)
+
+    def _read(self) -> Sample:
+        before = time.monotonic()
+        response = self.session.get(self.url, timeout=30)
+        response.raise_for_status()
+        values: Counter[str] = Counter()
+        for match in _SAMPLE.finditer(response.text):
+            values[match["name"]] += float(match["value"])
+            if match["name"] == "fleetmon_queue_depth" and match["labels"] == 'queue="webhooks"':
+                values["webhook_messages"] += float(match["value"])
+        # The middle of the request: the gauges were read in the database while it ran.
+        return Sample(
+            at=(before + time.monotonic()) / 2,
+            unevaluated=int(values["fleetmon_points_unevaluated"]),
+            open_deliveries=int(values["fleetmon_deliveries_open"]),
+            webhook_messages=int(values["webhook_messages"]),
+        )
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.samples.append(self._read())
+            except (requests.RequestException, ValueError) as exc:
+                self.errors.append(str(exc))
+            self.stop.wait(PROBE_INTERVAL_S)
+
+    def start(self) -> None:
+        self.samples.append(self._read())  # fails early on a stack without /metrics
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=35)
+
+    def drained(self, since: float, timeout: float) -> tuple[float | None, float | None, Sample]:
+        """Wait until a sample taken after `since` shows no unevaluated point and no open
+        delivery. Returns when points were all evaluated, when everything was, and the last
+        sample (what was left on timeout)."""
+        deadline = time.monotonic() + timeout
+        evaluated: float | None = None
+        while True:
+            later = [s for s in self.samples if s.at > since]
+            for sample in later:
+                if evaluated is None and sample.unevaluated == 0:
+                    evaluated = sample.at
+                if evaluated is not None and sample.open_deliveries == 0:
+                    return evaluated, sample.at, sample
+            if time.monotonic() > deadline:
+                return evaluated, None, later[-1] if later else self.samples[-1]
+            time.sleep(PROBE_INTERVAL_S / 2)
+
+    def peaks(self, start: float, end: float) -> Sample:
+        """The highest value of each gauge between `start` and `end`."""
+        window = [s for s in self.samples if start <= s.at <= end] or self.samples[-1:]
+        return Sample(
+            at=end,
+            unevaluated=max(s.unevaluated for s in window),
+            open_deliveries=max(s.open_deliveries for s in window),
+            webhook_messages=max(s.webhook_messages for s in window),
+        )
+
+
+# --- The no-op Celery baseline ----------------------------------------------------------------------
+
+
+def celery_noop_rate(broker_url: str, tasks: int) -> float:
+    """Tasks/s for `celery.accumulate` (a built-in every worker registers; with no arguments it
+    does nothing): from the first send until the workers have run and acknowledged the last.
+    Settings have no result backend, so completion is read from Redis: the `default` queue
+    empty and none of its messages left in kombu's unacked hash (tasks are acks_late)."""
+    from celery import Celery
+
+    app = Celery("e2e-bench", broker=broker_url)
+    client = redis.Redis.from_url(broker_url)
+
+    def ours_in_flight() -> bool:
+        return any(json.loads(value)[2] == "default" for value in client.hvals("unacked"))
+
+    started = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        for _ in range(tasks):
+            app.send_task("celery.accumulate", queue="default", producer=producer)
+    while client.llen("default") or ours_in_flight():
+        time.sleep(0.005)
+    return tasks / (time.perf_counter() - started)
+
+
+# --- Phases and report ------------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def _latency(values: list[float]) -> str:
+    if not values:
+        return "n=0"
+    return (
+        f"p50 {_percentile(values, 50) * 1000:7.0f} ms   p99 {_percentile(values, 99) * 1000:7.0f} ms   "
+        f"max {max(values) * 1000:7.0f} ms   (n={len(values)})"
+    )
+
+
+@dataclass
+class PhaseResult:
+    log: PhaseLog
+    evaluated_at: float | None
+    drained_at: float | None
+    left: Sample  # the last sample: what was still open on a timeout
+    peaks: Sample
+    events_stored: int
+    wall: tuple[float, float]  # time.time() at the first POST and when drained (or given up)
+    cpu: dict[str, float]  # cores used on average over `wall`, by process group (local stack only)
+    # Filled by `attribute` once every phase is over, so webhooks that arrive during a later
+    # phase still count for the phase whose points raised them.
+    deliveries: list[Received] = field(default_factory=list)
+    latencies: dict[bool, list[float]] = field(default_factory=lambda: {False: [], True: []})  # batched? -> s
+
+    @property
+    def events_expected(self) -> int:
+        return sum(self.log.expected.values())
+
+    @property
+    def events_received(self) -> int:
+        return sum(len(d.events) for d in self.deliveries)
+
+
+def run_phase(
+    *, name: str, load: Load, probe: Probe, api: Api, fleet: Fleet, duration: float, rate: float | None,
+    drain_timeout: float, cpu: Callable[[], Counter[str]] | None,
+) -> PhaseResult:
+    events_before = sum(fleet.events_total(api))
+    cpu_before = cpu() if cpu else Counter()
+    wall_started = time.time()
+    log = load.run(PhaseLog(name), duration=duration, rate=rate)
+    evaluated_at, drained_at, left = probe.drained(log.finished, drain_timeout)
+    wall_ended = time.time()
+    cpu_used = (cpu() if cpu else Counter()) - cpu_before
+    return PhaseResult(
+        wall=(wall_started, wall_ended),
+        cpu={group: seconds / (wall_ended - wall_started) for group, seconds in cpu_used.items()},
+        log=log,
+        evaluated_at=evaluated_at,
+        drained_at=drained_at,
+        left=left,
+        peaks=probe.peaks(log.started, drained_at or left.at),
+        events_stored=sum(fleet.events_total(api)) - events_before,
+    )
+
+
+@dataclass(frozen=True)
+class Attribution:
+    unmatched_events: int  # received events that no posted point raised (e.g. refreshes)
+    duplicate_webhooks: int  # webhook-ids received more than once
+
+
+def attribute(results: list[PhaseResult], received: list[Received], fleet: Fleet) -> Attribution:
+    """Give each webhook to the phase whose points raised its events, and each event its
+    latency: receipt minus when the point with its VIN and eventDate was POSTed."""
+    batched = {mid: spec.batched for mid, spec in zip(fleet.monitor_ids, fleet.specs)}
+    unmatched = 0
+    for delivery in received:
+        owner: PhaseResult | None = None
+        for key in delivery.events:
+            result = next((r for r in results if key in r.log.posted_at), None)
+            if result is None:
+                unmatched += 1
+                continue
+            owner = owner or result
+            result.latencies[batched.get(delivery.monitor_id, False)].append(delivery.at - result.log.posted_at[key])
+        if owner:
+            owner.deliveries.append(delivery)
+    webhook_ids = Counter(d.webhook_id for d in received)
+    return Attribution(unmatched_events=unmatched, duplicate_webhooks=sum(n - 1 for n in webhook_ids.values()))
+
+
+def _rate(count: float, seconds: float | None) -> str:
+    return f"{count / seconds:8.0f} /s" if seconds else "       — "
+
+
+def machine() -> dict[str, str]:
+    cpu = "?"
+    memory = "?"
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+        kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
+        memory = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    return {
+        "CPUs": str(os.cpu_count()),
+        "CPU": cpu,
+        "memory": memory,
+        "Python": platform.python_version(),
+        "OS": platform.platform(),
+    }
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Seconds from a phase's first POST to its milestones (None: not reached)."""
+
+    posting: float
+    evaluated: float | None
+    delivered: float | None
+
+    @classmethod
+    def of(cls, result: PhaseResult) -> Timeline:
+        start = result.log.started
+        last_webhook = max((d.at for d in result.deliveries), default=None)
+        return cls(
+            posting=result.log.finished - start,
+            evaluated=result.evaluated_at - start if result.evaluated_at else None,
+            delivered=last_webhook - start if last_webhook and result.events_received >= result.events_stored else None,
+        )
+
+
+def _common_lines(result: PhaseResult, times: Timeline) -> None:
+    log = result.log
+    print(f"  posting {times.posting:.1f} s: {log.points} points in {len(log.requests_s)} POSTs "
+          f"(round trip p50 {_percentile(log.requests_s, 50) * 1000:.0f} ms, "
+          f"p99 {_percentile(log.requests_s, 99) * 1000:.0f} ms); peaks: {result.peaks.unevaluated} points "
+          f"unevaluated, {result.peaks.open_deliveries} deliveries open, "
+          f"{result.peaks.webhook_messages} messages in the webhooks queue")
+    print(f"  events stored                               {_rate(result.events_stored, times.evaluated)}   "
+          f"{result.events_stored} ({result.events_stored / max(log.points, 1):.1%} of points; "
+          f"{result.events_expected} expected from the data)")
+    print(f"  webhooks received                           {_rate(len(result.deliveries), times.delivered)}   "
+          f"{len(result.deliveries)} requests carrying {result.events_received} events")
+    if result.drained_at is None:
+        print(f"  !! not drained {result.left.at - log.finished:.0f} s after the last POST: "
+              f"{result.left.unevaluated} points unevaluated, {result.left.open_deliveries} deliveries open, "
+              f"{result.left.webhook_messages} messages in the webhooks queue")
+    if log.failures:
+        print(f"  !! {len(log.failures)} failed POSTs, first: {log.failures[0]}")
+    if not result.events_received == result.events_stored == result.events_expected:
+        print(f"  !! events: {result.events_expected} expected, {result.events_stored} stored, "
+              f"{result.events_received} received")
+
+
+def print_cpu(result: PhaseResult) -> None:
+    """What the machine's cores did from the phase's first POST until it drained."""
+    shares = ", ".join(f"{group} {cores:.2f}" for group, cores in sorted(result.cpu.items(), key=lambda i: -i[1]))
+    print(f"  CPU, cores on average: {sum(result.cpu.values()):.2f} of {os.cpu_count()} ({shares})")
+
+
+def print_worker_time(result: PhaseResult, runs: list[TaskRun]) -> None:
+    """Where the workers' time went during the phase (local stack only: read from their logs)."""
+    start, end = result.wall
+    tasks: dict[str, list[float]] = {}
+    for run in runs:
+        if start <= run.finished <= end:
+            tasks.setdefault(run.name.rsplit(".", 1)[-1], []).append(run.seconds)
+    busy = sum(sum(seconds) for seconds in tasks.values()) / (end - start)
+    summary = ", ".join(
+        f"{name} {len(seconds)} x {sum(seconds) / len(seconds) * 1000:.0f} ms"
+        for name, seconds in sorted(tasks.items(), key=lambda item: -sum(item[1]))
+    )
+    print(f"  worker time: {busy:.1f} pool processes busy on average; {summary}")
+
+
+def print_sustained(result: PhaseResult, *, baseline_points: float, noop_tasks: float | None) -> None:
+    times = Timeline.of(result)
+    points = result.log.points
+    ingested = points / times.posting
+    evaluated = points / times.evaluated if times.evaluated else None
+    versus_noop = f"   {evaluated / noop_tasks:.1f}x no-op Celery tasks/s" if evaluated and noop_tasks else ""
+    _common_lines(result, times)
+    print(f"  points ingested (202)                       {_rate(points, times.posting)}   "
+          f"{ingested / baseline_points:.2f}x bare DRF")
+    print(f"  points evaluated (first POST -> all done)   {_rate(points, times.evaluated)}{versus_noop}")
+    print(f"  points through to delivered webhooks        {_rate(points, times.delivered)}   "
+          f"last webhook {times.delivered or float('nan'):.1f} s after the first POST")
+    print(f"  telemetry -> webhook, immediate monitors    {_latency(result.latencies[False])}")
+    print(f"  telemetry -> webhook, batchNotify monitors  {_latency(result.latencies[True])}")
+
+
+def print_fixed(result: PhaseResult) -> None:
+    times = Timeline.of(result)
+    _common_lines(result, times)
+    lag = f"{times.evaluated - times.posting:.1f} s" if times.evaluated else "—"
+    print(f"  points ingested (202)                       {_rate(result.log.points, times.posting)}   "
+          f"all evaluated {lag} after the last POST")
+    print(f"  telemetry -> webhook, immediate monitors    {_latency(result.latencies[False])}")
+    print(f"  telemetry -> webhook, batchNotify monitors  {_latency(result.latencies[True])}   "
+          f"(includes the {BATCH_WINDOW_S} s batch window)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60, help="seconds of flat-out posting (sustained phase)")
+    parser.add_argument("--rate", type=float, default=1000, help="points/s of the fixed-rate (latency) phase")
+    parser.add_argument("--latency-duration", type=float, default=30, help="seconds of the fixed-rate (latency) phase")
+    parser.add_argument("--vehicles", type=int, default=1000)
+    parser.add_argument("--monitors", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=250, help="points per POST")
+    parser.add_argument("--clients", type=int, default=4, help="client threads posting telemetry")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (local stack)")
+    parser.add_argument("--concurrency", type=int, default=2, help="pool processes per Celery worker (local stack)")
+    parser.add_argument("--baseline-duration", type=float, default=10, help="seconds posting to the bare endpoint")
+    parser.add_argument("--noop-tasks", type=int, default=5000, help="no-op Celery tasks for the round-trip baseline")
+    parser.add_argument("--drain-timeout", type=float, default=180, help="seconds to wait for a phase to drain")
+    parser.add_argument("--postgres", default=os.environ.get("E2E_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+                        help="admin connection used to create and drop the throwaway database (local stack)")
+    parser.add_argument("--database-name", default="fleetmon_e2e_bench")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14", help="Redis db for broker and cache, flushed (local stack)")
+    parser.add_argument("--url", help="base URL of a running stack instead of starting one")
+    parser.add_argument("--token", help="API token for --url")
+    parser.add_argument("--broker-url", help="with --url: its broker, for the no-op Celery baseline")
+    parser.add_argument("--metrics-token", default="", help="with --url: its FLEETMON_METRICS_TOKEN, if set")
+    parser.add_argument("--receiver-host", default="127.0.0.1", help="address the webhook receiver binds and advertises")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (their directory is printed)")
+    args = parser.parse_args()
+    if args.url and not args.token:
+        parser.error("--url needs --token")
+
+    # SIGTERM and SIGHUP unwind like Ctrl-C, through the `finally` that cleans up.
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # under nohup it stays ignored
+        signal.signal(signal.SIGHUP, interrupt)
+
+    workdir = Path(tempfile.mkdtemp(prefix="fleetmon-e2e-"))
+    local = None if args.url else LocalStack(args, workdir)
+    receiver = Receiver(args.receiver_host)
+    api: Api | None = None
+    fleet: Fleet | None = None
+    probe: Probe | None = None
+    load: Load | None = None
+    load_before = os.getloadavg()
+    try:
+        print("starting..." if local else f"using {args.url}", flush=True)
+        if local:
+            stack = local.start()
+            baseline_env = local.env
+        else:
+            stack = StackHandle(
+                base_url=args.url.rstrip("/"),
+                token=args.token,
+                broker_url=args.broker_url,
+                metrics_headers={"Authorization": f"Bearer {args.metrics_token}"} if args.metrics_token else {},
+                description=f"already running at {args.url}",
+            )
+            baseline_env = {**os.environ, "SECRET_KEY": secrets.token_urlsafe(50), "FLEETMON_DATA_DIR": str(workdir)}
+        receiver.start()
+        api = Api(stack.base_url, stack.token)
+        fleet = create_fleet(
+            api, vehicles=args.vehicles, monitors=args.monitors, target=receiver.url, clients=args.clients
+        )
+        print(f"fleet {fleet.id}: {args.vehicles} vehicles, {args.monitors} monitors", flush=True)
+        probe = Probe(stack.base_url, stack.metrics_headers)
+        probe.start()
+        load = Load(api, fleet.sims, clients=args.clients, batch=args.batch)
+        common = {"load": load, "probe": probe, "api": api, "fleet": fleet, "cpu": local.cpu if local else None}
+
+        # Warm-up: every vehicle's first evaluations (state rows created) and every process's
+        # first requests and connections, outside the measurements.
+        warm_rounds = 3
+        warm = run_phase(name="warm-up", duration=warm_rounds * args.vehicles / args.rate, rate=args.rate,
+                         drain_timeout=args.drain_timeout, **common)
+        print(f"warm-up: {warm.log.points} points, {warm.events_stored} events", flush=True)
+
+        with BaselineServer(baseline_env, workdir) as bare:
+            bare_points, bare_seconds = load.run_fixed_body(
+                f"{bare.url}{BARE_TELEMETRY_URL_PATH}", duration=args.baseline_duration
+            )
+        baseline_points = bare_points / bare_seconds
+        print(f"baseline: bare DRF {baseline_points:.0f} points/s", flush=True)
+        noop = celery_noop_rate(stack.broker_url, args.noop_tasks) if stack.broker_url else None
+        if noop:
+            print(f"baseline: no-op Celery {noop:.0f} tasks/s", flush=True)
+
+        # The fixed rate first: the flat-out phase may leave a backlog behind it.
+        fixed = run_phase(name="latency", duration=args.latency_duration, rate=args.rate,
+                          drain_timeout=args.drain_timeout, **common)
+        print(f"fixed rate: {fixed.log.points} points, {fixed.events_stored} events", flush=True)
+        sustained = run_phase(name="sustained", duration=args.duration, rate=None,
+                              drain_timeout=args.drain_timeout, **common)
+        print(f"sustained: {sustained.log.points} points, {sustained.events_stored} events", flush=True)
+        attribution = attribute([warm, fixed, sustained], receiver.all(), fleet)
+        deliveries = fleet.deliveries_by_state(api)
+        runs = local.task_runs() if local else []
+        load_after = os.getloadavg()
+
+        batched = sum(spec.batched for spec in fleet.specs)
+        print("\n=== FleetMon end-to-end benchmark ===")
+        print(f"stack: {stack.description}")
+        info = machine() | (local.versions() if local else {})
+        print("machine: " + ", ".join(f"{key} {value}" for key, value in info.items()))
+        print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+        print(f"workload: {args.vehicles} vehicles, {args.monitors} monitors (zone/time/data, {batched} with batchNotify "
+              f"size 10 / {BATCH_WINDOW_S} s), {load.batch} points per POST from {args.clients} client threads")
+        print("\nbaselines, same run")
+        print(f"  bare DRF endpoint validating the same batches  {baseline_points:8.0f} points/s   "
+              f"(HTTP, gunicorn {GUNICORN_WORKERS}x{GUNICORN_THREADS}, benchmarks/common.py)")
+        print(f"  no-op Celery task round trip                   "
+              + (f"{noop:8.0f} tasks/s    (celery.accumulate, same broker and workers)" if noop else "not measured (no --broker-url)"))
+        print(f"\nfixed rate: {args.rate:.0f} points/s for {args.latency_duration:.0f} s, then drained")
+        print_fixed(fixed)
+        if local:
+            print_cpu(fixed)
+            print_worker_time(fixed, runs)
+        print(f"\nsustained: {args.duration:.0f} s posting as fast as accepted, then drained")
+        print_sustained(sustained, baseline_points=baseline_points, noop_tasks=noop)
+        if local:
+            print_cpu(sustained)
+            print_worker_time(sustained, runs)
+        print(f"\ndeliveries at the end (API): {dict(deliveries)}; received events matching no posted point: "
+              f"{attribution.unmatched_events}; duplicate webhook-ids: {attribution.duplicate_webhooks}")
+        problems = (local.problems() if local else []) + [f"probe: {e}" for e in probe.errors[:3]]
+        for problem in problems:
+            print(f"!! {problem}")
+        return 0
+    except KeyboardInterrupt:
+        print("\ninterrupted; cleaning up", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:  # what this script detected (a process not starting, the API refusing)
+        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        # A second Ctrl-C must not cut the cleanup short and leave processes or a database behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if load:
+            load.stop.set()
+        if probe:
+            probe.close()
+        receiver.stop()
+        if local:
+            local.close()
+        elif api and fleet:
+            api.call("DELETE", f"/api/v1/fleets/{fleet.id}", expect=(204,))
+        if args.keep_logs:
+            print(f"logs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
