@@ -22,7 +22,7 @@ def main(pytest_args: list[str]) -> int:
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
     # A database name per run: concurrent runs on one machine must not drop each other's test DB.
     database = os.environ.get("DATABASE_URL") or f"postgres://postgres@127.0.0.1:5432/fleetmon_{os.getpid()}"
-    broker = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/15"
+    broker = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379"
 
     if database.startswith("postgres") and not _reachable(database, 5432):
         if ci:
@@ -34,6 +34,13 @@ def main(pytest_args: list[str]) -> int:
             print(f"CI: Redis is required but {broker} does not answer", file=sys.stderr)
             return 2
         broker = "filesystem://"
+    claim = None
+    if broker.startswith("redis") and not os.environ.get("CELERY_BROKER_URL"):
+        claim = _claim_redis_database(broker)
+        if claim is None:
+            print("No free Redis database for this test run (all of 1-15 are claimed)", file=sys.stderr)
+            return 2
+        broker = f"{broker}/{claim}"
 
     os.environ["DATABASE_URL"] = database
     os.environ["CELERY_BROKER_URL"] = broker
@@ -48,7 +55,35 @@ def main(pytest_args: list[str]) -> int:
 
     import pytest
 
-    return pytest.main(pytest_args)
+    try:
+        return pytest.main(pytest_args)
+    finally:
+        if claim is not None:
+            _release_redis_database(broker, claim)
+
+
+_CLAIM_KEY = "fleetmon-test:redis-db:{}"
+
+
+def _claim_redis_database(server_url: str) -> int | None:
+    """Concurrent runs on one machine must not share a broker database: end-to-end tests flush
+    theirs. Claims live in database 0, which the tests never flush, and expire on their own
+    should a run be killed before releasing its claim."""
+    import redis
+
+    client = redis.Redis.from_url(f"{server_url}/0")
+    for number in range(15, 0, -1):
+        if client.set(_CLAIM_KEY.format(number), os.getpid(), nx=True, ex=3 * 3600):
+            redis.Redis.from_url(f"{server_url}/{number}").flushdb()
+            return number
+    return None
+
+
+def _release_redis_database(broker_url: str, number: int) -> None:
+    import redis
+
+    server_url = broker_url.rsplit("/", 1)[0]
+    redis.Redis.from_url(f"{server_url}/0").delete(_CLAIM_KEY.format(number))
 
 
 if __name__ == "__main__":
