@@ -26,6 +26,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from fleetmon_project.errors import xerror_body
+
 POINTS_INGESTED = Counter("fleetmon_points_ingested", "Telemetry points accepted by the API")
 MONITOR_EVALUATIONS = Counter("fleetmon_monitor_evaluations", "Monitor evaluations (one monitor, one vehicle, one instant)")
 EVENTS_RAISED = Counter("fleetmon_events", "Events raised", ["monitor_type", "refresh"])
@@ -117,7 +119,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if token:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied, token):
-            return JsonResponse({"message": "metrics need 'Authorization: Bearer <FLEETMON_METRICS_TOKEN>'"}, status=401)
+            message = "metrics need 'Authorization: Bearer <FLEETMON_METRICS_TOKEN>'"
+            return JsonResponse(xerror_body(status_code=401, message=message), status=401)
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -145,7 +148,11 @@ def readyz_view(request: HttpRequest) -> JsonResponse:
     except Exception as exc:  # kombu raises transport-specific errors
         checks["broker"] = f"error: {exc}"
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    if ready:
+        return JsonResponse({"status": "ok", "checks": checks})
+    failing = "; ".join(f"{name}: {value}" for name, value in checks.items() if value != "ok")
+    body = xerror_body(status_code=503, message=f"not ready ({failing})")
+    return JsonResponse({**body, "status": "unavailable", "checks": checks}, status=503)
 
 
 # Log record attributes that identify what a line is about: kept as fields, not prose.

@@ -32,6 +32,7 @@ def test_readyz_answers_503_when_the_broker_is_unreachable(settings):
     body = response.json()
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["broker"].startswith("error")
+    assert body["code"] == 50300 and body["message"].startswith("not ready (broker: error")
 
 
 def test_metrics_report_ingestion_and_backlog(api, fleet):
@@ -53,7 +54,9 @@ def test_metrics_report_ingestion_and_backlog(api, fleet):
 
 def test_metrics_token_is_enforced_when_set(settings):
     settings.FLEETMON_METRICS_TOKEN = "s3cret"
-    assert Client().get("/metrics").status_code == 401
+    refused = Client().get("/metrics")
+    assert refused.status_code == 401 and refused.json()["code"] == 40100
+    assert "FLEETMON_METRICS_TOKEN" in refused.json()["message"]
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
 
