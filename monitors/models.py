@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
+from fleetmon_project.isodates import format_rfc3339
 from telemetry.models import Fleet, Vehicle, new_public_id
 
 
@@ -148,3 +151,14 @@ class Event(models.Model):
     def __str__(self) -> str:
         kind = "refresh" if self.refresh else "event"
         return f"{kind} {self.monitor_id} {self.vin} @ {self.event_date.isoformat()}"
+
+    def to_monitor_event(self) -> dict[str, Any]:
+        """The webhook template's `MonitorEvent`: what a webhook carries and the API shows."""
+        return {
+            "fleetId": self.fleet_id,
+            "vin": self.vin,
+            "eventDate": format_rfc3339(self.event_date),
+            "values": self.values,
+            "extensions": self.extensions,
+            "refresh": self.refresh,
+        }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# Sent inside the transaction that creates the event, with `event=<monitors.models.Event>`,
-# so that its outbox row is committed (or rolled back) together with it.
-event_raised = Signal()
+# Sent inside the transaction that creates events, with `events=[<monitors.models.Event>]`
+# (all those one evaluation stored), so that their outbox rows are committed (or rolled back)
+# together with them.
+events_raised = Signal()

@@ -78,16 +78,7 @@ def render_monitor(request: Request, monitor: Monitor) -> dict[str, Any]:
 
 def render_event(event: Event) -> dict[str, Any]:
     """An event in the webhook template's `MonitorEvent` shape, plus its id and monitor."""
-    return {
-        "id": event.pk,
-        "monitorId": event.monitor_id,
-        "fleetId": event.fleet_id,
-        "vin": event.vin,
-        "eventDate": format_rfc3339(event.event_date),
-        "values": event.values,
-        "extensions": event.extensions,
-        "refresh": event.refresh,
-    }
+    return {"id": event.pk, "monitorId": event.monitor_id, **event.to_monitor_event()}
 
 
 class MonitorCollectionView(BaseAPIView):

@@ -56,7 +56,7 @@ class DeliveryAdmin(_ReadOnlyMixin, admin.ModelAdmin):
     # The stored variables and claims are internals; the body is what the receiver got.
     fields = (
         "monitor", "fleet", "state", "is_test", "webhook_id", "attempt_count", "created_at", "delivered_at",
-        "next_attempt_at", "in_flight_until", "expires_at", "last_error", "body",
+        "next_attempt_at", "enqueued_at", "in_flight_until", "expires_at", "last_error", "body",
     )
     readonly_fields = fields
     inlines = [DeliveryEventInline, DeliveryAttemptInline]

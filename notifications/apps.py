@@ -5,11 +5,11 @@ from typing import Any
 from django.apps import AppConfig
 
 
-def _on_event_raised(sender: Any, *, event: Any, **kwargs: Any) -> None:
-    from notifications.services import delivery_create_for_event
+def _on_events_raised(sender: Any, *, events: Any, **kwargs: Any) -> None:
+    from notifications.services import deliveries_create_for_events
 
-    # Runs inside the engine's transaction: the outbox row commits (or rolls back) with it.
-    delivery_create_for_event(event=event)
+    # Runs inside the engine's transaction: the outbox rows commit (or roll back) with it.
+    deliveries_create_for_events(events=events)
 
 
 class NotificationsConfig(AppConfig):
@@ -18,6 +18,6 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from monitors.models import Event
-        from monitors.signals import event_raised
+        from monitors.signals import events_raised
 
-        event_raised.connect(_on_event_raised, sender=Event, dispatch_uid="notifications.delivery_for_event")
+        events_raised.connect(_on_events_raised, sender=Event, dispatch_uid="notifications.deliveries_for_events")

@@ -55,10 +55,13 @@ class Delivery(models.Model):
     # counts the attempts after it.
     retry_base = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # The lease: until then the delivery belongs to the Celery task `claimed_by` (queued or
-    # sending) and the sweeper leaves it alone.
+    # The lease: until then the delivery belongs to the Celery task `claimed_by` (sending it,
+    # or waiting for its countdown retry); other tasks and the sweeper leave it alone.
     in_flight_until = models.DateTimeField(null=True, blank=True)
+    # The task holding the lease, or else the one last queued for the delivery.
     claimed_by = models.CharField(max_length=64, blank=True, default="")
+    # When a message was last queued for it: the sweeper queues another only a lease later.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     # FLEETMON_EVENT_RETENTION after its first event was raised: no attempt after that.
     expires_at = models.DateTimeField()
     last_error = models.TextField(blank=True, default="")

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from fleetmon_project.isodates import format_rfc3339
-from monitors.models import Event, Monitor
+from monitors.models import Monitor
 
 # Shown by the test endpoint when the fleet has no vehicle yet: 17 characters of the VIN
 # alphabet, recognisably not a real vehicle.
@@ -24,17 +24,6 @@ SAMPLE_VEHICLE_ID = "sample"
 def webhook_variables(*, monitor: Monitor, vin: str, vehicle_public_id: str) -> dict[str, str]:
     """The values of `$vin`, `$vid`, `$monitorID` and `$fleetID` for one request."""
     return {"vin": vin, "vid": vehicle_public_id, "monitorID": monitor.pk, "fleetID": monitor.fleet_id}
-
-
-def monitor_event(event: Event) -> dict[str, Any]:
-    return {
-        "fleetId": event.fleet_id,
-        "vin": event.vin,
-        "eventDate": format_rfc3339(event.event_date),
-        "values": event.values,
-        "extensions": event.extensions,
-        "refresh": event.refresh,
-    }
 
 
 def sample_event(*, monitor: Monitor, vin: str, at: datetime) -> dict[str, Any]:

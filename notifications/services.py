@@ -7,10 +7,13 @@ A delivery's life::
     pending --(retry policy exhausted, retention over, monitor deleted)--> failed
     delivered / failed --(replay)--> pending   (same webhook-id, same body)
 
-The row is the source of truth; Celery messages only say "look at delivery N". Whoever
-enqueues a delivery first takes a lease on it (`claimed_by` = the Celery task id,
-`in_flight_until`): that task may send it, anybody else leaves it alone until the lease runs
-out. The Beat sweeper re-enqueues due deliveries whose lease has run out, which is how a
+The row is the source of truth; Celery messages only say "look at delivery N". The first
+task to run for a due delivery takes a lease on it (`claimed_by` = its Celery task id,
+`in_flight_until`) for the time of its request, or of its countdown retry: any other task
+for that delivery meanwhile does nothing. The lease is taken when a task starts, not when it
+is queued, so a backlog longer than the lease only makes the sweeper's extra message a
+no-op, never keeps the queued ones from sending. The Beat sweeper re-enqueues due
+deliveries nobody holds and nobody queued within the last lease period, which is how a
 message lost by the broker, or held by a worker that died, still gets delivered.
 """
 
@@ -20,7 +23,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Sequence
 
 from django.conf import settings
 from django.db import transaction
@@ -98,10 +101,11 @@ def _new_webhook_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-def _take_lease(delivery: Delivery, *, now: datetime) -> str:
-    """Hand the delivery to a new task (whose id is returned); the caller saves and enqueues."""
+def _mark_enqueued(delivery: Delivery, *, now: datetime) -> str:
+    """Record a new message for the delivery (its task id is returned, for the log); the caller
+    saves and enqueues. Whichever of its messages runs first sends it."""
     delivery.claimed_by = uuid.uuid4().hex
-    delivery.in_flight_until = now + _lease_seconds()
+    delivery.enqueued_at = now
     return delivery.claimed_by
 
 
@@ -109,7 +113,7 @@ def _enqueue_delivery(delivery_id: int, task_id: str) -> None:
     from notifications import tasks
 
     # robust: the outbox row is already committed, so a broker outage must not fail the
-    # caller (the engine's evaluation); the sweeper re-enqueues once the lease runs out.
+    # caller (the engine's evaluation); the sweeper re-enqueues it a lease period later.
     transaction.on_commit(
         lambda: tasks.deliver_webhook.apply_async((delivery_id,), task_id=task_id), robust=True
     )
@@ -130,7 +134,8 @@ def _enqueue_flush(delivery_id: int, countdown: int) -> None:
 
 
 def _delivery_new(*, monitor: Monitor, event: Event, state: str, batch_key: str, next_attempt_at: datetime) -> Delivery:
-    return Delivery.objects.create(
+    """An unsaved delivery starting with `event`."""
+    return Delivery(
         monitor=monitor,
         fleet_id=monitor.fleet_id,
         state=state,
@@ -143,10 +148,10 @@ def _delivery_new(*, monitor: Monitor, event: Event, state: str, batch_key: str,
     )
 
 
-def _delivery_seal(delivery: Delivery, *, now: datetime) -> None:
-    """Freeze the body and hand the delivery to a task, once the transaction commits."""
+def _freeze(delivery: Delivery, events: Sequence[Event], *, now: datetime) -> str:
+    """Render the body once for every attempt and mark the delivery due and queued; returns
+    the task id to enqueue it with, once the caller has saved it."""
     monitor = delivery.monitor
-    events = [link.event for link in delivery.delivery_events.select_related("event")]
     # A batch spanning several vehicles (only when no URL or header uses $vin/$vid) renders
     # its Body attributes with its first event's vehicle.
     first = events[0]
@@ -155,13 +160,30 @@ def _delivery_seal(delivery: Delivery, *, now: datetime) -> None:
     delivery.body = payloads.monitor_events_body(
         monitor_id=monitor.pk,
         attributes=_render(monitor, variables).body_attributes,
-        events=[payloads.monitor_event(event) for event in events],
+        events=[event.to_monitor_event() for event in events],
     )
     delivery.state = DeliveryState.PENDING
     delivery.next_attempt_at = now
-    owner = _take_lease(delivery, now=now)
+    return _mark_enqueued(delivery, now=now)
+
+
+def _delivery_seal(delivery: Delivery, *, now: datetime) -> None:
+    """Freeze a batch's body and hand it to a task, once the transaction commits."""
+    events = [link.event for link in delivery.delivery_events.select_related("event")]
+    owner = _freeze(delivery, events, now=now)
     delivery.save()
     _enqueue_delivery(delivery.pk, owner)
+
+
+def _batch_notify(event: Event) -> dict[str, int] | None:
+    return event.monitor.definition["subscribeParam"].get("batchNotify")
+
+
+def _batch_key(event: Event) -> str:
+    # A per-vehicle URL or header means one vehicle per request (the reference: such a
+    # monitor cannot batch across vehicles).
+    per_vehicle = templating.uses_vehicle_variables(_webhook(event.monitor)["attributes"])
+    return event.vehicle_public_id if per_vehicle else ""
 
 
 def _open_batch(*, monitor: Monitor, event: Event, batch_key: str, time_window: int, now: datetime) -> Delivery:
@@ -187,36 +209,55 @@ def _open_batch(*, monitor: Monitor, event: Event, batch_key: str, time_window: 
             batch_key=batch_key,
             next_attempt_at=now + timedelta(seconds=time_window),
         )
+        batch.save()
         _enqueue_flush(batch.pk, time_window)
     return batch
 
 
-def delivery_create_for_event(*, event: Event, now: datetime | None = None) -> Delivery:
-    """Put a freshly raised event in the outbox, inside the transaction that created it."""
-    now = _now(now)
-    monitor = event.monitor
-    subscribe = monitor.definition["subscribeParam"]
-    batch_notify = subscribe.get("batchNotify")
-    # A per-vehicle URL or header means one vehicle per request (the reference: such a
-    # monitor cannot batch across vehicles).
-    per_vehicle = templating.uses_vehicle_variables(_webhook(monitor)["attributes"])
-    batch_key = event.vehicle_public_id if per_vehicle else ""
-
-    if batch_notify is None:
-        delivery = _delivery_new(
-            monitor=monitor, event=event, state=DeliveryState.PENDING, batch_key=batch_key, next_attempt_at=now
-        )
-        DeliveryEvent.objects.create(delivery=delivery, event=event)
-        _delivery_seal(delivery, now=now)
-        return delivery
-
+def _delivery_add_to_batch(*, event: Event, batch_notify: dict[str, int], now: datetime) -> Delivery:
     delivery = _open_batch(
-        monitor=monitor, event=event, batch_key=batch_key, time_window=batch_notify["timeWindow"], now=now
+        monitor=event.monitor,
+        event=event,
+        batch_key=_batch_key(event),
+        time_window=batch_notify["timeWindow"],
+        now=now,
     )
     DeliveryEvent.objects.create(delivery=delivery, event=event)
     if delivery.delivery_events.count() >= batch_notify["size"]:
         _delivery_seal(delivery, now=now)
     return delivery
+
+
+def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | None = None) -> list[Delivery]:
+    """Put freshly raised events in the outbox, inside the transaction that created them.
+
+    Without batchNotify an event is a request of its own, sealed at once: all of those are
+    written in two bulk inserts, however many events an evaluation raised."""
+    now = _now(now)
+    single = [event for event in events if _batch_notify(event) is None]
+    deliveries = []
+    for event in single:
+        delivery = _delivery_new(
+            monitor=event.monitor,
+            event=event,
+            state=DeliveryState.PENDING,
+            batch_key=_batch_key(event),
+            next_attempt_at=now,
+        )
+        _freeze(delivery, [event], now=now)
+        deliveries.append(delivery)
+    Delivery.objects.bulk_create(deliveries)
+    DeliveryEvent.objects.bulk_create(
+        [DeliveryEvent(delivery=delivery, event=event) for delivery, event in zip(deliveries, single)]
+    )
+    for delivery in deliveries:
+        _enqueue_delivery(delivery.pk, delivery.claimed_by)
+
+    for event in events:
+        batch_notify = _batch_notify(event)
+        if batch_notify is not None:
+            deliveries.append(_delivery_add_to_batch(event=event, batch_notify=batch_notify, now=now))
+    return deliveries
 
 
 @transaction.atomic
@@ -257,14 +298,15 @@ def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
             .filter(Q(in_flight_until__isnull=True) | Q(in_flight_until__lte=now))
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=now - _lease_seconds()))
             .order_by("next_attempt_at")[:SWEEP_BATCH]
         )
         for delivery in stale:
-            owner = _take_lease(delivery, now=now)
-            delivery.save(update_fields=["claimed_by", "in_flight_until", "updated_at"])
+            owner = _mark_enqueued(delivery, now=now)
+            delivery.save(update_fields=["claimed_by", "enqueued_at", "updated_at"])
             _enqueue_delivery(delivery.pk, owner)
     if stale:
-        logger.info("re-enqueued %d deliveries whose lease ran out", len(stale))
+        logger.info("re-enqueued %d due deliveries nobody was sending", len(stale))
     return SweepResult(sealed=[b.pk for b in batches], requeued=[d.pk for d in stale])
 
 
@@ -272,7 +314,7 @@ def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
 
 
 def delivery_attempt(*, delivery_id: int, task_id: str, now: datetime | None = None) -> AttemptOutcome:
-    """One try at sending a delivery, by the task holding its lease.
+    """One try at sending a delivery, by the first of its tasks to run (or the one holding it).
 
     Does nothing for a delivery that is delivered, failed, not due yet, or leased to another
     task: a redelivered or duplicated message is harmless.
@@ -464,7 +506,7 @@ def delivery_replay(*, delivery: Delivery, now: datetime | None = None) -> Deliv
     delivery.next_attempt_at = now
     delivery.delivered_at = None
     delivery.last_error = ""
-    owner = _take_lease(delivery, now=now)
+    owner = _mark_enqueued(delivery, now=now)
     delivery.save()
     _enqueue_delivery(delivery.pk, owner)
     return delivery
@@ -495,10 +537,10 @@ def delivery_send_test(*, monitor: Monitor, now: datetime | None = None) -> Deli
             next_attempt_at=created,
             expires_at=created + timedelta(seconds=settings.FLEETMON_EVENT_RETENTION),
         )
-        owner = _take_lease(delivery, now=created)
+        owner = _mark_enqueued(delivery, now=created)
         delivery.save()
     outcome = delivery_attempt(delivery_id=delivery.pk, task_id=owner, now=now)
-    assert outcome.attempt is not None  # freshly leased to us, so it was sent
+    assert outcome.attempt is not None  # new and due, and nobody else knows of it: it was sent
     return outcome.attempt
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitors.models import Event, Monitor
-from monitors.signals import event_raised
+from monitors.signals import events_raised
 from telemetry.models import Fleet, Vehicle
 from tests.monitors.factories import MonitorFactory, monitor_definition
 from tests.telemetry.factories import VehicleFactory
@@ -56,7 +56,7 @@ class EventFactory(factory.django.DjangoModelFactory):
 
 
 def raise_event(*, monitor: Monitor, vehicle: Vehicle | None = None, event_date: datetime | None = None, **fields: Any) -> Event:
-    """What the engine does: create the event and send `event_raised` in the same transaction."""
+    """What the engine does: create the event and send `events_raised` in the same transaction."""
     with transaction.atomic():
         event = EventFactory(
             monitor=monitor,
@@ -64,5 +64,5 @@ def raise_event(*, monitor: Monitor, vehicle: Vehicle | None = None, event_date:
             event_date=event_date or timezone.now(),
             **fields,
         )
-        event_raised.send(sender=Event, event=event)
+        events_raised.send(sender=Event, events=[event])
     return event

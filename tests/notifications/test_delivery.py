@@ -95,7 +95,7 @@ def test_vin_in_url_sends_one_vehicle_per_request(fleet, receiver, t0):
     )
     a, b = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
     for vehicle in (a, b, b, a):
-        services.delivery_create_for_event(event=EventFactory(monitor=monitor, vehicle=vehicle), now=t0)
+        services.deliveries_create_for_events(events=[EventFactory(monitor=monitor, vehicle=vehicle)], now=t0)
     for delivery in Delivery.objects.filter(monitor=monitor):
         attempt(delivery, t0)
 
@@ -301,16 +301,48 @@ def test_task_retries_itself_with_the_policy_delay(fleet, receiver):
     assert delivery.in_flight_until > delivery.next_attempt_at
 
 
-def test_lease_keeps_other_tasks_out_until_it_runs_out(fleet, receiver, settings):
+def test_lease_keeps_other_tasks_out_while_one_is_sending(fleet, receiver, settings, monkeypatch):
     settings.FLEETMON_DELIVERY_LEASE = 30
     monitor = webhook_monitor(fleet=fleet, target=receiver.url)
-    event = raise_event(monitor=monitor)
-    delivery = delivery_for(event)
+    delivery = delivery_for(raise_event(monitor=monitor))
     start = delivery.next_attempt_at
+    intruders = []
+    send = services._send
 
-    assert services.delivery_attempt(delivery_id=delivery.pk, task_id="intruder", now=start).attempt is None
-    late = services.delivery_attempt(delivery_id=delivery.pk, task_id="rescuer", now=start + timedelta(seconds=31))
-    assert late.attempt.ok and late.attempt.task_id == "rescuer"
+    def send_while_others_try(claim, *, now):
+        intruders.append(services.delivery_attempt(delivery_id=delivery.pk, task_id="intruder", now=now))
+        intruders.append(
+            services.delivery_attempt(delivery_id=delivery.pk, task_id="late", now=now + timedelta(seconds=29))
+        )
+        return send(claim, now=now)
+
+    monkeypatch.setattr(services, "_send", send_while_others_try)
+    sent = services.delivery_attempt(delivery_id=delivery.pk, task_id="first", now=start)
+
+    assert sent.attempt.ok and sent.attempt.task_id == "first"
+    assert [outcome.attempt for outcome in intruders] == [None, None]
+    assert len(receiver.received()) == 1
+
+
+def test_backlog_longer_than_the_lease_still_delivers_with_the_first_message(fleet, receiver, settings, t0):
+    """The queue is so long that the sweeper queues a second message before the first runs:
+    the first one to run sends, the other finds nothing to do."""
+    settings.FLEETMON_DELIVERY_LEASE = 30
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    delivery = delivery_for(raise_event(monitor=monitor))
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=t0, enqueued_at=t0)
+    first_message = delivery.claimed_by
+
+    assert services.delivery_sweep(now=t0 + timedelta(seconds=31)).requeued == [delivery.pk]
+    assert services.delivery_sweep(now=t0 + timedelta(seconds=50)).requeued == []
+    delivery.refresh_from_db()
+    second_message = delivery.claimed_by
+    assert second_message != first_message
+
+    first = services.delivery_attempt(delivery_id=delivery.pk, task_id=first_message, now=t0 + timedelta(seconds=90))
+    second = services.delivery_attempt(delivery_id=delivery.pk, task_id=second_message, now=t0 + timedelta(seconds=95))
+    assert first.attempt.ok and second.attempt is None
+    assert len(receiver.received()) == 1
 
 
 def test_attempt_cut_short_by_a_dead_worker_is_logged_and_retried(fleet, receiver, monkeypatch):

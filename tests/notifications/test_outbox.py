@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 
 from monitors.models import Event
-from monitors.signals import event_raised
+from monitors.signals import events_raised
 from notifications import services
 from notifications.models import Delivery, DeliveryState
 from tests.notifications.factories import EventFactory, raise_event, webhook_monitor
@@ -39,7 +39,7 @@ def test_rolled_back_event_leaves_no_delivery(fleet):
     monitor = webhook_monitor(fleet=fleet, target=TARGET)
     with pytest.raises(RuntimeError), transaction.atomic():
         event = EventFactory(monitor=monitor)
-        event_raised.send(sender=Event, event=event)
+        events_raised.send(sender=Event, events=[event])
         raise RuntimeError("the evaluation failed after raising the event")
     assert not Delivery.objects.exists()
 
@@ -53,9 +53,10 @@ def test_delivery_is_enqueued_on_commit_with_its_id_only(fleet, enqueued, django
     for callback in callbacks:
         callback()
     delivery = Delivery.objects.get(delivery_events__event=event)
-    # The message is the id and a task id that holds the lease, nothing else.
+    # The message is the id and its task id, nothing else; nobody holds the delivery until a
+    # task starts sending it.
     assert enqueued == [(delivery.pk, delivery.claimed_by)]
-    assert delivery.in_flight_until > delivery.next_attempt_at
+    assert delivery.enqueued_at is not None and delivery.in_flight_until is None
 
 
 def test_without_batch_notify_one_event_per_request(fleet):
@@ -68,16 +69,29 @@ def test_without_batch_notify_one_event_per_request(fleet):
     assert all(len(body_of(d)["events"]) == 1 for d in deliveries)
 
 
+def test_events_of_one_evaluation_get_their_deliveries_in_two_inserts(fleet, t0, django_assert_num_queries):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET)
+    events = [EventFactory(monitor=monitor) for _ in range(10)]
+    with django_assert_num_queries(2):
+        deliveries = services.deliveries_create_for_events(events=events, now=t0)
+    assert len(deliveries) == 10
+    for delivery, event in zip(deliveries, events):
+        assert delivery.state == DeliveryState.PENDING and delivery.next_attempt_at == t0
+        assert list(delivery.delivery_events.values_list("event", flat=True)) == [event.pk]
+        assert [e["vin"] for e in body_of(delivery)["events"]] == [event.vin]
+    assert len({delivery.webhook_id for delivery in deliveries}) == 10
+
+
 def test_batch_sealed_when_size_is_reached(fleet, t0):
     monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 3, "timeWindow": 60})
     events = [EventFactory(monitor=monitor, event_date=t0 - timedelta(minutes=m)) for m in (1, 3, 2, 0)]
 
     for event in events[:2]:
-        services.delivery_create_for_event(event=event, now=t0)
+        services.deliveries_create_for_events(events=[event], now=t0)
     batch = Delivery.objects.get(monitor=monitor)
     assert batch.state == DeliveryState.BATCHING and batch.body == ""
 
-    services.delivery_create_for_event(event=events[2], now=t0)
+    services.deliveries_create_for_events(events=[events[2]], now=t0)
     batch.refresh_from_db()
     assert batch.state == DeliveryState.PENDING
     sent = body_of(batch)["events"]
@@ -85,14 +99,14 @@ def test_batch_sealed_when_size_is_reached(fleet, t0):
     assert [e["eventDate"] for e in sent] == sorted(e["eventDate"] for e in sent)  # in eventDate order
 
     # The fourth event opens the next batch.
-    services.delivery_create_for_event(event=events[3], now=t0)
+    services.deliveries_create_for_events(events=[events[3]], now=t0)
     assert Delivery.objects.filter(monitor=monitor, state=DeliveryState.BATCHING).count() == 1
 
 
 def test_batch_sealed_when_time_window_elapses(fleet, t0):
     monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 30})
-    services.delivery_create_for_event(event=EventFactory(monitor=monitor), now=t0)
-    services.delivery_create_for_event(event=EventFactory(monitor=monitor), now=t0 + timedelta(seconds=20))
+    services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0)
+    services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0 + timedelta(seconds=20))
     batch = Delivery.objects.get(monitor=monitor)
     # The window runs from the first buffered event.
     assert batch.next_attempt_at == t0 + timedelta(seconds=30)
@@ -108,7 +122,7 @@ def test_batch_sealed_when_time_window_elapses(fleet, t0):
 
 def test_batch_flush_task_seals_a_due_batch(fleet, t0):
     monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 5})
-    services.delivery_create_for_event(event=EventFactory(monitor=monitor), now=t0)
+    services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0)
     batch = Delivery.objects.get(monitor=monitor)
     assert services.delivery_batch_flush(delivery_id=batch.pk, now=t0 + timedelta(seconds=5)) is True
     # Sealing twice (the flush task and the sweeper racing) is a no-op the second time.
@@ -126,7 +140,7 @@ def test_vin_in_url_batches_per_vehicle(fleet, t0):
     )
     a, b = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
     for vehicle in (a, b, a, b):
-        services.delivery_create_for_event(event=EventFactory(monitor=monitor, vehicle=vehicle), now=t0)
+        services.deliveries_create_for_events(events=[EventFactory(monitor=monitor, vehicle=vehicle)], now=t0)
 
     deliveries = list(Delivery.objects.filter(monitor=monitor))
     assert len(deliveries) == 2
@@ -145,8 +159,8 @@ def test_vin_only_in_body_batches_across_vehicles_with_first_event_values(fleet,
     )
     first = EventFactory(monitor=monitor, event_date=t0 - timedelta(minutes=5))
     second = EventFactory(monitor=monitor, event_date=t0)
-    services.delivery_create_for_event(event=second, now=t0)
-    services.delivery_create_for_event(event=first, now=t0)
+    services.deliveries_create_for_events(events=[second], now=t0)
+    services.deliveries_create_for_events(events=[first], now=t0)
 
     (delivery,) = Delivery.objects.filter(monitor=monitor)
     body = body_of(delivery)
@@ -154,31 +168,35 @@ def test_vin_only_in_body_batches_across_vehicles_with_first_event_values(fleet,
     assert body["attributes"] == [{"key": "vehicle", "value": first.vin}]
 
 
-def test_sweeper_requeues_due_deliveries_whose_lease_ran_out(fleet, t0, enqueued, django_capture_on_commit_callbacks):
+def test_sweeper_requeues_due_deliveries_nobody_holds(fleet, t0, enqueued, django_capture_on_commit_callbacks, settings):
+    settings.FLEETMON_DELIVERY_LEASE = 60
     monitor = webhook_monitor(fleet=fleet, target=TARGET)
-    lost = Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor))
-    held = Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor))
-    later = Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor))
-    Delivery.objects.update(next_attempt_at=t0)
-    Delivery.objects.filter(pk=lost.pk).update(in_flight_until=t0 - timedelta(seconds=1))
+    lost, dropped, held, queued, later = (
+        Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor)) for _ in range(5)
+    )
+    Delivery.objects.update(next_attempt_at=t0, enqueued_at=t0 - timedelta(seconds=61), in_flight_until=None)
+    # Its sender died mid-request: the lease ran out.
+    Delivery.objects.filter(pk=dropped.pk).update(in_flight_until=t0 - timedelta(seconds=1))
     Delivery.objects.filter(pk=held.pk).update(in_flight_until=t0 + timedelta(seconds=30))
-    Delivery.objects.filter(pk=later.pk).update(next_attempt_at=t0 + timedelta(seconds=30), in_flight_until=None)
+    Delivery.objects.filter(pk=queued.pk).update(enqueued_at=t0 - timedelta(seconds=30))
+    Delivery.objects.filter(pk=later.pk).update(next_attempt_at=t0 + timedelta(seconds=30))
+    enqueued.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
         result = services.delivery_sweep(now=t0)
 
-    assert result.requeued == [lost.pk]
+    assert sorted(result.requeued) == sorted([lost.pk, dropped.pk])
     lost.refresh_from_db()
-    assert enqueued == [(lost.pk, lost.claimed_by)]
-    assert lost.in_flight_until > t0  # a fresh lease: the next sweep leaves it alone
-    assert services.delivery_sweep(now=t0).requeued == []
+    assert (lost.pk, lost.claimed_by) in enqueued and lost.enqueued_at == t0
+    # Queued again just now: the next sweep leaves it to that message.
+    assert services.delivery_sweep(now=t0 + timedelta(seconds=5)).requeued == []
 
 
 @pytest.mark.django_db(transaction=True)
 def test_sweeper_skips_rows_locked_by_someone_else(fleet, t0, enqueued):
     monitor = webhook_monitor(fleet=fleet, target=TARGET)
     locked, free = (Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor)) for _ in range(2))
-    Delivery.objects.update(in_flight_until=None, next_attempt_at=t0)
+    Delivery.objects.update(in_flight_until=None, enqueued_at=None, next_attempt_at=t0)
     enqueued.clear()  # the messages sent when they were created (this test commits)
 
     holding, release = threading.Event(), threading.Event()
@@ -211,7 +229,8 @@ def test_a_batch_held_by_another_evaluation_is_not_waited_for(fleet, t0, enqueue
 
     def add_event() -> Delivery:
         with transaction.atomic():  # the engine's transaction
-            return services.delivery_create_for_event(event=EventFactory(monitor=monitor), now=t0)
+            (delivery,) = services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0)
+            return delivery
 
     held = add_event()
 

@@ -18,7 +18,7 @@ def test_body_is_compact_utf8_in_the_template_shape(fleet):
     body = payloads.monitor_events_body(
         monitor_id=monitor.pk,
         attributes=[{"key": "site", "value": "Sochaux–Montbéliard"}],
-        events=[payloads.monitor_event(event)],
+        events=[event.to_monitor_event()],
     )
     assert "Montbéliard" in body and ", " not in body and ": " not in body
     parsed = json.loads(body)
