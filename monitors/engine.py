@@ -22,7 +22,7 @@ from monitors.compiled import compiled_monitor
 from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
 from monitors.extensions import build_extensions
 from monitors.models import Event, Monitor, MonitorVehicleState
-from monitors.signals import event_raised
+from monitors.signals import events_raised
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState
 from telemetry.state import LatestState, decode_records, encode_records, merge_point
 
@@ -185,6 +185,14 @@ def vehicles_evaluate(
     cost is the evaluation itself, not database round trips."""
     now = now or timezone.now()
     ids = sorted(set(vehicle_ids))
+    if at is None:
+        # Telemetry-driven: only vehicles with points left to apply. Under a backlog, the task
+        # of an earlier request often applied this one's points already; then this is the
+        # only query. A point stored after this read comes with its own task.
+        pending = TelemetryPoint.objects.filter(vehicle_id__in=ids, evaluated_at__isnull=True)
+        ids = sorted(pending.order_by().values_list("vehicle_id", flat=True).distinct())
+        if not ids:
+            return 0
     with transaction.atomic():
         existing = list(Vehicle.objects.filter(pk__in=ids).values_list("pk", flat=True))
         VehicleState.objects.bulk_create([VehicleState(vehicle_id=vid) for vid in existing], ignore_conflicts=True)
@@ -263,7 +271,8 @@ def vehicles_evaluate(
                 "event raised",
                 extra={"fleet": event.fleet_id, "monitor": event.monitor_id, "vin": event.vin, "refresh": event.refresh},
             )
-            event_raised.send(sender=Event, event=event)
+        if stored:
+            events_raised.send(sender=Event, events=stored)
     MONITOR_EVALUATIONS.inc(evaluations)
     for event in stored:
         EVENTS_RAISED.labels(monitor_type(event.monitor.trigger_kinds), str(event.refresh).lower()).inc()

@@ -238,6 +238,24 @@ def test_redelivered_evaluation_creates_no_second_event(fleet, vehicle):
     assert not TelemetryPoint.objects.filter(evaluated_at__isnull=True).exists()
 
 
+def test_task_whose_points_were_applied_by_another_costs_one_query(fleet, vehicle, django_assert_num_queries):
+    battery_monitor(fleet)
+    other = VehicleFactory(fleet=fleet)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    feed(other, (0, None, {"vehicle.energy.electric.level": 40}))
+    with django_assert_num_queries(1):
+        assert engine.vehicles_evaluate(vehicle_ids=[vehicle.pk, other.pk]) == 0
+
+
+def test_only_vehicles_with_points_are_locked_and_evaluated(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    idle = VehicleFactory(fleet=fleet)
+    feed(idle, (0, None, {"vehicle.energy.electric.level": 40}))
+    TelemetryPoint.objects.create(vehicle=vehicle, event_date=T0, data={"vehicle.energy.electric.level": 30})
+    assert engine.vehicles_evaluate(vehicle_ids=[vehicle.pk, idle.pk]) == 1
+    assert [event.vin for event in events(monitor)] == [idle.vin, vehicle.vin]
+
+
 def test_on_change_fires_on_the_change_not_the_first_report(fleet, vehicle):
     monitor = MonitorFactory(
         fleet=fleet,
