@@ -90,6 +90,10 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a busy timeout lets the web, worker and beat processes share it.
     _database.setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
     _database["CONN_MAX_AGE"] = 0
+else:
+    # A persistent connection is checked before reuse, so one broken by a database restart is
+    # replaced instead of failing the next request or task.
+    _database["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -195,6 +199,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes the database connection after every task unless told to reuse it; a new
+# PostgreSQL connection per task would cost more than most evaluations. Django still drops
+# connections older than DATABASE_CONN_MAX_AGE or broken ones.
+CELERY_DB_REUSE_MAX = env_int("FLEETMON_DB_REUSE_MAX", 200, minimum=0)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "monitors.tasks.evaluate_*": {"queue": "evaluation"},
