@@ -66,6 +66,13 @@ class TelemetryPoint(models.Model):
                 name="point_pending_idx",
                 condition=models.Q(evaluated_at__isnull=True),
             ),
+            # What the engine reads: a few vehicles' points left to apply. Without it a backlog
+            # makes every evaluation task scan all pending points of the fleet.
+            models.Index(
+                fields=["vehicle", "event_date"],
+                name="point_pending_vehicle_idx",
+                condition=models.Q(evaluated_at__isnull=True),
+            ),
             models.Index(fields=["vehicle", "event_date"], name="point_vehicle_date_idx"),
         ]
 
