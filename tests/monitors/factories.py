@@ -12,13 +12,14 @@ from monitors.models import Monitor
 from monitors.services import monitor_create
 from tests.telemetry.factories import FleetFactory
 
-SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "seed-monitors"
+# The user's documented examples, verbatim (tests/fixtures/README.md).
+SEED_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "seed-monitors"
 
 PARIS = {"latitude": 48.866667, "longitude": 2.333333}
 
 
 def load_seed(name: str) -> dict[str, Any]:
-    return json.loads((SEED_DIR / name).read_text())
+    return json.loads((SEED_DIR / name).read_text(encoding="utf-8"))
 
 
 def monitor_definition(**overrides: Any) -> dict[str, Any]:

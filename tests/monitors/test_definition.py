@@ -11,7 +11,6 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,26 +21,9 @@ from monitors.definition import (
     MonitorDefinition,
     parse_monitor_definition,
 )
+from tests.monitors.factories import load_seed
 
 DELETE: Any = object()  # mutation value: remove the key / item
-
-
-def _seed_dir() -> Path:
-    """`shared/reference/seed-monitors` next to the repository (the repo is /work/main)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "reference" / "seed-monitors"
-        if candidate.is_dir():
-            return candidate
-    return here.parents[3] / "shared" / "reference" / "seed-monitors"
-
-
-SEED_DIR = _seed_dir()
-needs_seeds = pytest.mark.skipif(not SEED_DIR.is_dir(), reason=f"seed monitors not found at {SEED_DIR}")
-
-
-def load_seed(name: str) -> dict[str, Any]:
-    return json.loads((SEED_DIR / name).read_text(encoding="utf-8"))
 
 
 BASE: dict[str, Any] = {
@@ -1120,7 +1102,6 @@ def test_require_https_also_applies_to_flat_callback() -> None:
 # --------------------------------------------------------------------------- the seed monitors
 
 
-@needs_seeds
 def test_seed_autonomy_reports_the_unbalanced_parenthesis() -> None:
     errors = errors_of(load_seed("autonomy.json"))
     assert [error.field for error in errors] == ["triggerParam.boolExp"]
@@ -1128,7 +1109,6 @@ def test_seed_autonomy_reports_the_unbalanced_parenthesis() -> None:
     assert "column" in errors[0].message
 
 
-@needs_seeds
 def test_seed_autonomy_fixed_is_accepted_with_aliases_canonicalised() -> None:
     raw = load_seed("autonomy.json")
     raw["triggerParam"]["boolExp"] = "(outOfParis & (batteryIsLow | onMonday))"
@@ -1189,7 +1169,6 @@ def test_seed_autonomy_fixed_is_accepted_with_aliases_canonicalised() -> None:
     assert fields_of(raw, require_https=True) == ["subscribeParam.callback.target"]
 
 
-@needs_seeds
 def test_seed_heatwave_reports_the_misspelt_attributes() -> None:
     assert errors_of(load_seed("heatwave.json")) == [
         FieldError(
@@ -1199,7 +1178,6 @@ def test_seed_heatwave_reports_the_misspelt_attributes() -> None:
     ]
 
 
-@needs_seeds
 def test_seed_heatwave_fixed_is_accepted() -> None:
     raw = load_seed("heatwave.json")
     webhook = raw["subscribeParam"]["callback"]["webhook"]
@@ -1212,7 +1190,6 @@ def test_seed_heatwave_fixed_is_accepted() -> None:
     assert "circle" not in json.dumps(definition.canonical)
 
 
-@needs_seeds
 def test_seed_merged_reports_undefined_triggers_and_the_boolexp() -> None:
     errors = errors_of(load_seed("merged.json"))
     by_field = {error.field: error.message for error in errors}
@@ -1223,7 +1200,6 @@ def test_seed_merged_reports_undefined_triggers_and_the_boolexp() -> None:
     assert len(errors) == 6
 
 
-@needs_seeds
 def test_seed_merged_fixed_is_accepted() -> None:
     autonomy = load_seed("autonomy.json")
     heatwave = load_seed("heatwave.json")
@@ -1245,7 +1221,6 @@ def test_seed_merged_fixed_is_accepted() -> None:
     }
 
 
-@needs_seeds
 def test_seed_boolexp_names_only_reports_undefined_triggers() -> None:
     errors = errors_of(load_seed("boolexp-names-only.json"))
     by_field = {error.field: error.message for error in errors}
@@ -1261,13 +1236,12 @@ def test_seed_boolexp_names_only_reports_undefined_triggers() -> None:
 def _round_trip_inputs() -> list[Any]:
     inputs: list[Any] = [BASE]
     inputs += [mutate(BASE, case.mutations) for case in GOOD]
-    if SEED_DIR.is_dir():
-        autonomy = load_seed("autonomy.json")
-        autonomy["triggerParam"]["boolExp"] = "outOfParis & (batteryIsLow | onMonday)"
-        heatwave = load_seed("heatwave.json")
-        heatwave["subscribeParam"]["callback"]["webhook"]["attributes"] = heatwave["subscribeParam"]["callback"]["webhook"].pop("attributres")
-        inputs += [autonomy, heatwave]
-    return inputs
+    autonomy = load_seed("autonomy.json")
+    autonomy["triggerParam"]["boolExp"] = "outOfParis & (batteryIsLow | onMonday)"
+    heatwave = load_seed("heatwave.json")
+    webhook = heatwave["subscribeParam"]["callback"]["webhook"]
+    webhook["attributes"] = webhook.pop("attributres")
+    return [*inputs, autonomy, heatwave]
 
 
 def test_round_trip_canonical_is_a_fixed_point() -> None:
