@@ -26,7 +26,10 @@ def parse_iso_duration(text: str) -> timedelta:
             f"'{text}' is not an ISO-8601 duration such as 'PT4H30M' (years and months are not supported)"
         )
     parts = {name: float(value.replace(",", ".")) for name, value in match.groupdict().items() if value}
-    return timedelta(**parts)
+    try:
+        return timedelta(**parts)
+    except OverflowError:  # beyond timedelta's 999,999,999 days: callers expect ValueError only
+        raise ValueError(f"'{text}' is too long a duration") from None
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -37,9 +40,16 @@ def parse_rfc3339(text: str) -> datetime:
         )
     normalized = text.strip().replace("z", "Z").replace("t", "T").replace(" ", "T", 1)
     try:
-        return datetime.fromisoformat(normalized)
+        moment = datetime.fromisoformat(normalized)
     except ValueError as exc:  # e.g. month 13: the shape matched but the date does not exist
         raise ValueError(f"'{text}' is not a valid date-time: {exc}") from None
+    try:
+        # Every caller compares or stores in UTC: '0001-01-01T00:00:00+01:00' is a valid
+        # local time whose UTC instant falls before year 1.
+        moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"'{text}' is not a valid date-time: its UTC time is out of range") from None
+    return moment
 
 
 def format_rfc3339(moment: datetime) -> str:

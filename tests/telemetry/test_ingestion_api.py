@@ -83,6 +83,7 @@ def _errors(response):
         ({"eventDate": "2026-13-01T00:00:00Z"}, "[1].eventDate", "not a valid date-time"),
         ({"eventDate": "2026-01-01T00:00:00"}, "[1].eventDate", "RFC 3339"),
         ({"eventDate": "yesterday"}, "[1].eventDate", "RFC 3339"),
+        ({"eventDate": "0001-01-01T00:00:00+23:59"}, "[1].eventDate", "UTC time is out of range"),
         ({"eventDate": iso(NOW + timedelta(hours=1))}, "[1].eventDate", "in the future"),
         ({"position": {"latitude": 91, "longitude": 2}}, "[1].position.latitude", "between -90 and 90"),
         ({"position": {"latitude": 48, "longitude": -181}}, "[1].position.longitude", "between -180 and 180"),
