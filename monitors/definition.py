@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from monitors.boolexp import BoolExpError, CompiledExpression, compile_expression, referenced_names
 from fleetmon_project.isodates import parse_iso_duration, parse_rfc3339
+from fleetmon_project.jsonvalues import finite_float
 from telemetry.datakeys import (
     DATA_KEYS,
     EXTENSION_TYPES,
@@ -83,6 +84,23 @@ DEFAULT_RETRY_POLICY: Mapping[str, Any] = {
 MIN_REFRESH_EVENT = 60
 MIN_BATCH_TIME_WINDOW = 5
 DEFAULT_BATCH_TIME_WINDOW = 60
+# Every interval in seconds (refreshEvent, retryDelay, timeWindow) is added to "now", and
+# an unbounded one overflows datetime (past year 9999) in the engine or the notifier. 30
+# days is ten times the default FLEETMON_EVENT_RETENTION: a retry or a batch flush later
+# than the retention finds its events expired, and a reminder rarer than monthly reminds
+# nobody. The bound is fixed rather than read from the retention setting so that a stored
+# definition stays valid whatever the deployment's configuration.
+MAX_INTERVAL = 30 * 24 * 3600
+MAX_INTERVAL_UNIT = " s, i.e. 30 days"
+# A thousand retries at the shortest delay already outlast a receiver's hiccup; an
+# endpoint that needs more is what policy 'Always' is for.
+MAX_RETRY_NUMBER = 1000
+# A thousand events make a request body of the order of a megabyte, about what receivers
+# accept; more would be refused by the receiver rather than delivered.
+MAX_BATCH_SIZE = 1000
+# No two points of the WGS-84 ellipsoid are farther apart than half the equator
+# (pi x 6378.137 km), so every larger circle covers the whole planet.
+MAX_RADIUS_KM = 20037.5
 
 ATTRIBUTE_TYPES = ("Header", "Query", "Body")
 WEBHOOK_VARIABLES = ("vin", "vid", "monitorID", "fleetID")
@@ -398,8 +416,9 @@ def _enum(errors: _Errors, value: object, path: str, choices: Sequence[str]) -> 
     return value
 
 
-def _integer(errors: _Errors, value: object, path: str, minimum: int) -> int | None:
-    """An integer (an integral float such as 60.0 is accepted and stored as 60)."""
+def _integer(errors: _Errors, value: object, path: str, minimum: int, maximum: int, unit: str = "") -> int | None:
+    """An integer in [minimum, maximum] (an integral float such as 60.0 is stored as 60);
+    `unit` follows the maximum in the message."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         errors.add(path, "must be an integer")
         return None
@@ -409,27 +428,44 @@ def _integer(errors: _Errors, value: object, path: str, minimum: int) -> int | N
             return None
         value = int(value)
     if value < minimum:
-        errors.add(path, f"must be at least {minimum} (got {value})")
+        errors.add(path, f"must be at least {minimum} (got {_shown(value)})")
+        return None
+    if value > maximum:
+        errors.add(path, f"must be at most {maximum}{unit} (got {_shown(value)})")
         return None
     return value
 
 
 def _number(errors: _Errors, value: object, path: str) -> int | float | None:
+    """A JSON number that a float holds exactly enough to compute with: the engine computes
+    distances in floats, and `1` followed by 400 zeros has no float value at all."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         errors.add(path, "must be a number")
         return None
-    if isinstance(value, float) and not math.isfinite(value):
-        errors.add(path, "must be a finite number")
+    if finite_float(value) is None:
+        errors.add(path, "must be a finite number" if isinstance(value, float) else "is too large for a number")
         return None
     return value
 
 
+def _shown(number: int | float) -> str:
+    # A 400-digit integer echoed back digit by digit helps nobody.
+    digits = len(str(abs(number))) if isinstance(number, int) else 0
+    return f"a {digits}-digit number" if digits > 21 else str(number)
+
+
 def _optional_integer(
-    errors: _Errors, obj: _Object, name: str, minimum: int, default: int | None
+    errors: _Errors,
+    obj: _Object,
+    name: str,
+    minimum: int,
+    maximum: int,
+    default: int | None,
+    unit: str = "",
 ) -> int | None:
     if not obj.has(name):
         return default
-    return _integer(errors, obj.get(name), obj.path_of(name), minimum)
+    return _integer(errors, obj.get(name), obj.path_of(name), minimum, maximum, unit)
 
 
 # --------------------------------------------------------------------------- root fields
@@ -487,7 +523,9 @@ def _subscribe_param(errors: _Errors, value: object, path: str, require_https: b
         return {}
     result: dict[str, Any] = {}
     if obj.has("refreshEvent"):
-        result["refreshEvent"] = _optional_integer(errors, obj, "refreshEvent", MIN_REFRESH_EVENT, None)
+        result["refreshEvent"] = _optional_integer(
+            errors, obj, "refreshEvent", MIN_REFRESH_EVENT, MAX_INTERVAL, None, MAX_INTERVAL_UNIT
+        )
     if obj.has("retryPolicy"):
         result["retryPolicy"] = _retry_policy(errors, obj.get("retryPolicy"), obj.path_of("retryPolicy"))
     else:
@@ -506,8 +544,10 @@ def _retry_policy(errors: _Errors, value: object, path: str) -> dict[str, Any]:
         return {}
     return {
         "policy": _field(errors, obj, "policy", lambda v, p: _enum(errors, v, p, RETRY_POLICIES)),
-        "retryNumber": _optional_integer(errors, obj, "retryNumber", 1, DEFAULT_RETRY_NUMBER),
-        "retryDelay": _optional_integer(errors, obj, "retryDelay", 1, DEFAULT_RETRY_DELAY),
+        "retryNumber": _optional_integer(errors, obj, "retryNumber", 1, MAX_RETRY_NUMBER, DEFAULT_RETRY_NUMBER),
+        "retryDelay": _optional_integer(
+            errors, obj, "retryDelay", 1, MAX_INTERVAL, DEFAULT_RETRY_DELAY, MAX_INTERVAL_UNIT
+        ),
     }
 
 
@@ -516,9 +556,15 @@ def _batch_notify(errors: _Errors, value: object, path: str) -> dict[str, Any]:
     if obj is None:
         return {}
     return {
-        "size": _field(errors, obj, "size", lambda v, p: _integer(errors, v, p, 1)),
+        "size": _field(errors, obj, "size", lambda v, p: _integer(errors, v, p, 1, MAX_BATCH_SIZE)),
         "timeWindow": _optional_integer(
-            errors, obj, "timeWindow", MIN_BATCH_TIME_WINDOW, DEFAULT_BATCH_TIME_WINDOW
+            errors,
+            obj,
+            "timeWindow",
+            MIN_BATCH_TIME_WINDOW,
+            MAX_INTERVAL,
+            DEFAULT_BATCH_TIME_WINDOW,
+            MAX_INTERVAL_UNIT,
         ),
     }
 
@@ -807,7 +853,13 @@ def _place(errors: _Errors, value: object, path: str) -> dict[str, Any]:
     if _required(errors, obj, "radius"):
         radius = _number(errors, obj.get("radius"), obj.path_of("radius"))
         if radius is not None and radius <= 0:
-            errors.add(obj.path_of("radius"), f"must be greater than 0 km (got {radius})")
+            errors.add(obj.path_of("radius"), f"must be greater than 0 km (got {_shown(radius)})")
+        elif radius is not None and radius > MAX_RADIUS_KM:
+            errors.add(
+                obj.path_of("radius"),
+                f"must be at most {MAX_RADIUS_KM} km, half the Earth's circumference: "
+                f"a larger circle covers the whole planet (got {_shown(radius)})",
+            )
     center: dict[str, Any] = {}
     if _required(errors, obj, "center"):
         center_obj = _object(errors, obj.get("center"), obj.path_of("center"), ("latitude", "longitude"))
@@ -818,7 +870,7 @@ def _place(errors: _Errors, value: object, path: str) -> dict[str, Any]:
                 number = _number(errors, center_obj.get(name), center_obj.path_of(name))
                 if number is not None and not -limit <= number <= limit:
                     errors.add(
-                        center_obj.path_of(name), f"must be between -{limit} and {limit} (got {number})"
+                        center_obj.path_of(name), f"must be between -{limit} and {limit} (got {_shown(number)})"
                     )
                 center[name] = number
     return {"radius": radius, "center": center}
@@ -1063,13 +1115,11 @@ def _value_item(errors: _Errors, item: object, path: str) -> str | None:
         return item
     if isinstance(item, bool):
         return "true" if item else "false"
-    if isinstance(item, int):
-        return str(item)
-    if isinstance(item, float):
-        if not math.isfinite(item):
+    if isinstance(item, (int, float)):
+        if finite_float(item) is None:
             errors.add(path, "must be a finite number")
             return None
-        return repr(item)
+        return str(item) if isinstance(item, int) else repr(item)
     errors.add(path, "must be a string")
     return None
 

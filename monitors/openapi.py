@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitors.definition import (
+    MAX_BATCH_SIZE,
+    MAX_INTERVAL,
+    MAX_RADIUS_KM,
+    MAX_RETRY_NUMBER,
+    MIN_BATCH_TIME_WINDOW,
+    MIN_REFRESH_EVENT,
+)
 from telemetry.datakeys import DATA_KEYS, EXTENSION_TYPES
 
 _STRING = {"type": "string"}
@@ -49,19 +57,29 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     ),
     "MonitorCallbackSubscribe": _object(
         {
-            "refreshEvent": {"type": "integer", "minimum": 60, "description": "Seconds between refresh events"},
+            "refreshEvent": {
+                "type": "integer",
+                "minimum": MIN_REFRESH_EVENT,
+                "maximum": MAX_INTERVAL,
+                "description": "Seconds between refresh events",
+            },
             "retryPolicy": _object(
                 {
                     "policy": {"type": "string", "enum": ["None", "Bounded", "Always"]},
-                    "retryNumber": {"type": "integer", "minimum": 1, "default": 3},
-                    "retryDelay": {"type": "integer", "minimum": 1, "default": 10},
+                    "retryNumber": {"type": "integer", "minimum": 1, "maximum": MAX_RETRY_NUMBER, "default": 3},
+                    "retryDelay": {"type": "integer", "minimum": 1, "maximum": MAX_INTERVAL, "default": 10},
                 },
                 ["policy"],
             ),
             "batchNotify": _object(
                 {
-                    "size": {"type": "integer", "minimum": 1},
-                    "timeWindow": {"type": "integer", "minimum": 5, "default": 60},
+                    "size": {"type": "integer", "minimum": 1, "maximum": MAX_BATCH_SIZE},
+                    "timeWindow": {
+                        "type": "integer",
+                        "minimum": MIN_BATCH_TIME_WINDOW,
+                        "maximum": MAX_INTERVAL,
+                        "default": 60,
+                    },
                 },
                 ["size"],
             ),
@@ -74,7 +92,13 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             "transition": {"type": "string", "enum": ["In", "Out"]},
             "place": _object(
                 {
-                    "radius": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "description": "km"},
+                    "radius": {
+                        "type": "number",
+                        "exclusiveMinimum": True,
+                        "minimum": 0,
+                        "maximum": MAX_RADIUS_KM,
+                        "description": "km",
+                    },
                     "center": _object(
                         {
                             "latitude": {"type": "number", "minimum": -90, "maximum": 90},

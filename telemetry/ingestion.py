@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -10,6 +9,7 @@ from typing import Any, Callable, Mapping
 
 from fleetmon_project.api import unknown_field_message
 from fleetmon_project.isodates import parse_rfc3339
+from fleetmon_project.jsonvalues import finite_float
 from telemetry.models import VIN_PATTERN
 from telemetry.datakeys import DATA_KEYS, EXTENSION_TYPES, describe_kind, is_extension_data_key, value_matches_kind
 
@@ -51,13 +51,14 @@ class BatchValidation:
 
 
 def _coordinate(raw: Any, path: str, limit: float, result: BatchValidation) -> float | None:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+    number = finite_float(raw)
+    if number is None:
         result.error(path, "must be a number")
         return None
-    if not -limit <= raw <= limit:
-        result.error(path, f"must be between -{limit:g} and {limit:g} (got {raw})")
+    if not -limit <= number <= limit:
+        result.error(path, f"must be between -{limit:g} and {limit:g} (got {number:g})")
         return None
-    return float(raw)
+    return number
 
 
 def _data(raw: Any, path: str, result: BatchValidation) -> dict[str, Any] | None:

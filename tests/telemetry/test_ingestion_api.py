@@ -88,6 +88,8 @@ def _errors(response):
         ({"position": {"latitude": 91, "longitude": 2}}, "[1].position.latitude", "between -90 and 90"),
         ({"position": {"latitude": 48, "longitude": -181}}, "[1].position.longitude", "between -180 and 180"),
         ({"position": {"latitude": "48", "longitude": 2}}, "[1].position.latitude", "must be a number"),
+        ({"position": {"latitude": 10**400, "longitude": 2}}, "[1].position.latitude", "must be a number"),
+        ({"position": {"latitude": 48, "longitude": -(10**30)}}, "[1].position.longitude", "between -180 and 180 (got -1e+30)"),
         ({"position": {"latitude": 48}}, "[1].position.longitude", "is required"),
         ({"position": [48, 2]}, "[1].position", "must be an object"),
         ({"data": {"vehicle.energy.electric.level": "55"}}, "[1].data.vehicle.energy.electric.level", "must be a number"),
