@@ -27,12 +27,14 @@ import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from monitors.boolexp import BoolExpError, CompiledExpression, compile_expression, referenced_names
-from fleetmon_project.isodates import parse_iso_duration, parse_rfc3339
+from fleetmon_project.isodates import format_rfc3339, parse_iso_duration, parse_rfc3339
 from fleetmon_project.jsonvalues import finite_float
+from monitors.timewindows import EARLIEST_INSTANT, LATEST_INSTANT, MAX_DAILY_DURATION
 from telemetry.datakeys import (
     DATA_KEYS,
     EXTENSION_TYPES,
@@ -911,13 +913,20 @@ def _time_entry(errors: _Errors, value: object, path: str) -> dict[str, Any]:
     start = _field(errors, obj, "start", lambda v, p: _string(errors, v, p))
     entry: dict[str, Any] = {"recurrence": recurrence, "start": start}
     duration = _MISSING
+    length: timedelta | None = None
     if obj.has("duration"):
         duration = _string(errors, obj.get("duration"), obj.path_of("duration"))
         if duration is not None:
-            _positive_duration(errors, duration, obj.path_of("duration"))
+            length = _positive_duration(errors, duration, obj.path_of("duration"))
         entry["duration"] = duration
 
     if recurrence == "Daily":
+        if length is not None and length > MAX_DAILY_DURATION:
+            errors.add(
+                obj.path_of("duration"),
+                f"a Daily window lasts at most 7 days ('P7D'), got '{duration}'; "
+                "for a longer stretch, repeat it over a range of weeks such as 'w10-w12'",
+            )
         if start is not None:
             try:
                 offset = parse_iso_duration(start)
@@ -936,23 +945,40 @@ def _time_entry(errors: _Errors, value: object, path: str) -> dict[str, Any]:
             entry["occurence"] = _occurence(errors, obj.get("occurence"), obj.path_of("occurence"))
     elif recurrence == "None":
         if start is not None:
-            try:
-                parse_rfc3339(start)
-            except ValueError as exc:
-                errors.add(obj.path_of("start"), str(exc))
+            _absolute_window(errors, obj, start, length)
         if obj.has("occurence"):
             errors.add(obj.path_of("occurence"), "occurence is only allowed with recurrence Daily")
     return entry
 
 
-def _positive_duration(errors: _Errors, text: str, path: str) -> None:
+def _positive_duration(errors: _Errors, text: str, path: str) -> timedelta | None:
     try:
         duration = parse_iso_duration(text)
     except ValueError as exc:
         errors.add(path, str(exc))
-        return
+        return None
     if duration.total_seconds() <= 0:
         errors.add(path, f"must be longer than zero (got '{text}')")
+        return None
+    return duration
+
+
+def _absolute_window(errors: _Errors, obj: _Object, start: str, length: timedelta | None) -> None:
+    """[start, start + length) must lie within [EARLIEST_INSTANT, LATEST_INSTANT]."""
+    try:
+        opens = parse_rfc3339(start)
+    except ValueError as exc:
+        errors.add(obj.path_of("start"), str(exc))
+        return
+    earliest, latest = format_rfc3339(EARLIEST_INSTANT), format_rfc3339(LATEST_INSTANT)
+    if not EARLIEST_INSTANT <= opens <= LATEST_INSTANT:
+        errors.add(obj.path_of("start"), f"must be between {earliest} and {latest} (got '{start}')")
+    # Compared rather than added: start + duration may lie beyond datetime's year 9999.
+    elif length is not None and length > LATEST_INSTANT - opens:
+        errors.add(
+            obj.path_of("duration"),
+            f"an absolute window must end by {latest}; '{start}' + '{obj.get('duration')}' ends later",
+        )
 
 
 def _occurence(errors: _Errors, value: object, path: str) -> dict[str, Any]:

@@ -117,9 +117,14 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             "recurrence": {"type": "string", "enum": ["Daily", "None"], "default": "Daily"},
             "start": {
                 "type": "string",
-                "description": "Daily: ISO-8601 time of day as a duration (PT14H30M); None: RFC 3339 date-time",
+                "description": "Daily: ISO-8601 time of day as a duration (PT14H30M); None: RFC 3339 date-time "
+                "from 1970-01-01T00:00:00Z to 9000-01-01T00:00:00Z",
             },
-            "duration": {"type": "string", "description": "ISO-8601 duration (PT4H30M)"},
+            "duration": {
+                "type": "string",
+                "description": "ISO-8601 duration (PT4H30M); Daily: at most P7D; None: the window ends by "
+                "9000-01-01T00:00:00Z",
+            },
             "occurence": _object(
                 {
                     "day": {

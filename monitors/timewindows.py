@@ -12,6 +12,13 @@ A trigger lists entries in one time zone (default Europe/Paris):
 
 Every window is half-open: an instant is inside iff ``open <= instant < close``.
 
+Range: the definition validator keeps a Daily ``duration`` within ``MAX_DAILY_DURATION`` and
+absolute windows within [``EARLIEST_INSTANT``, ``LATEST_INSTANT``], far from the limits of
+``datetime`` (years 1–9999), so no computation here overflows. The instants asked about come
+from vehicle clocks, which may be wildly wrong: Daily windows are computed only between
+``DAILY_FIRST_INSTANT`` and ``DAILY_LAST_INSTANT`` (year 1 plus ten days to about year
+9991); an instant outside lies in no Daily window.
+
 DST: wall times are resolved with ``fold=0`` (PEP 495). In a spring-forward gap that maps
 a nonexistent time forward by the gap's length (02:30 on 2026-03-29 in Europe/Paris is
 03:30 CEST); in an autumn overlap it picks the first occurrence (02:30 on 2026-10-25 is
@@ -43,6 +50,20 @@ _WEEK_ITEM = re.compile(r"^w(\d+)(?:-w(\d+))?$")
 # years), so eight years of dates always reach the next window of a valid entry; the
 # horizon only bounds the loop.
 _SCAN_HORIZON = timedelta(days=8 * 366)
+
+# A Daily window longer than a week is never needed: with one weekday it already covers the
+# whole week, and a longer stretch is the same window repeated over a range of weeks
+# (`w10-w12`). It also bounds how far back `_first_date_covering` scans.
+MAX_DAILY_DURATION = timedelta(days=7)
+# Absolute windows: no real schedule starts before the Unix epoch or ends after year 9000,
+# and the thousand years left before datetime's limit absorb every offset and scan.
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=timezone.utc)
+# Daily windows are computed by local date from a few days before the instant asked about
+# (the longest window, a start below a day, a day of UTC offset) to _SCAN_HORIZON after it.
+_DAILY_MARGIN = MAX_DAILY_DURATION + timedelta(days=3)
+DAILY_FIRST_INSTANT = datetime.min.replace(tzinfo=timezone.utc) + _DAILY_MARGIN
+DAILY_LAST_INSTANT = datetime.max.replace(tzinfo=timezone.utc) - _SCAN_HORIZON - _DAILY_MARGIN
 
 
 @dataclass(frozen=True)
@@ -126,6 +147,8 @@ def is_within(spec: TimeTriggerSpec, instant: datetime) -> bool:
     for window in spec.absolute:
         if window.start <= instant and (window.end is None or instant < window.end):
             return True
+    if not DAILY_FIRST_INSTANT <= instant <= DAILY_LAST_INSTANT:
+        return False
     for window in spec.daily:
         for opens, closes in _daily_occurrences(window, spec.zone, _first_date_covering(window, spec.zone, instant)):
             if opens > instant:
@@ -140,8 +163,10 @@ def next_boundary(spec: TimeTriggerSpec, after: datetime) -> datetime | None:
     candidates: list[datetime] = []
     for window in spec.absolute:
         candidates.extend(edge for edge in (window.start, window.end) if edge is not None and edge > after)
-    for window in spec.daily:
-        for opens, closes in _daily_occurrences(window, spec.zone, _first_date_covering(window, spec.zone, after)):
+    daily = spec.daily if after <= DAILY_LAST_INSTANT else ()
+    scan_from = max(after, DAILY_FIRST_INSTANT)
+    for window in daily:
+        for opens, closes in _daily_occurrences(window, spec.zone, _first_date_covering(window, spec.zone, scan_from)):
             if opens > after:
                 # Windows of later dates open and close at least ~a day after this open.
                 candidates.append(opens)

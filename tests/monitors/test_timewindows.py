@@ -491,3 +491,62 @@ def test_membership_never_changes_before_the_next_boundary(spec, after, offset_m
     assert boundary is None or boundary > after
     if boundary is None or later < boundary:
         assert is_within(spec, later) == is_within(spec, after)
+
+
+# --- the whole datetime range ---------------------------------------------------------
+
+# Every zone's extreme offsets: Kiritimati is UTC+14, Adak and Niue reach UTC-10/-11.
+EDGE_ZONES = ["Pacific/Kiritimati", "America/Adak", "Pacific/Niue", "UTC"]
+
+
+@st.composite
+def accepted_specs(draw):
+    """Any spec the definition validator accepts, up to its extremes."""
+    start_seconds = draw(st.integers(0, 24 * 3600 - 1))
+    duration_seconds = draw(st.integers(1, 7 * 24 * 3600))  # MAX_DAILY_DURATION
+    days = draw(st.lists(st.sampled_from(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]), max_size=3))
+    weeks = draw(st.sampled_from([[], ["w53"], ["w1"], ["w52-w53"]]))
+    absolute_start = draw(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(8999, 12, 31), timezones=st.just(UTC)))
+    entries = [
+        {"recurrence": "Daily", "start": f"PT{start_seconds}S", "duration": f"PT{duration_seconds}S",
+         "occurence": {key: value for key, value in (("day", days), ("week", weeks)) if value}},
+        {"recurrence": "None", "start": absolute_start.isoformat()},
+    ]
+    return parse_time_trigger({"timeZone": draw(st.sampled_from(EDGE_ZONES)), "times": entries})
+
+
+any_instant = st.one_of(
+    st.datetimes(timezones=st.just(UTC)),
+    st.datetimes(max_value=datetime(1, 2, 1), timezones=st.just(UTC)),
+    st.datetimes(min_value=datetime(9990, 1, 1), timezones=st.just(UTC)),
+    st.sampled_from([datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spec=accepted_specs(), instant=any_instant)
+def test_no_instant_overflows_an_accepted_spec(spec, instant):
+    # Vehicle clocks may report any date: a crash here would stop the fleet's evaluation.
+    is_within(spec, instant)
+    boundary = next_boundary(spec, instant)
+    assert boundary is None or boundary > instant
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [datetime.min.replace(tzinfo=UTC), datetime(1, 1, 5, tzinfo=UTC), datetime(9995, 1, 1, tzinfo=UTC), datetime.max.replace(tzinfo=UTC)],
+    ids=str,
+)
+def test_daily_windows_do_not_exist_near_the_limits_of_datetime(instant):
+    spec = daily("PT0S", "P7D", zone="Pacific/Kiritimati")  # always open
+    assert is_within(spec, utc(2026, 5, 6))
+    assert not is_within(spec, instant)
+
+
+def test_next_boundary_near_the_limits_of_datetime():
+    spec = daily("PT23H", "PT1H", zone="Pacific/Kiritimati")
+    assert next_boundary(spec, datetime.max.replace(tzinfo=UTC)) is None
+    assert next_boundary(spec, datetime(9995, 1, 1, tzinfo=UTC)) is None
+    first = next_boundary(spec, datetime.min.replace(tzinfo=UTC))
+    assert first is not None and first.year == 1
+    assert once("8999-12-31T23:00:00Z", "PT1H").absolute[0].end == utc(9000, 1, 1)
