@@ -113,8 +113,17 @@ _MISSING: Any = object()
 _T = TypeVar("_T")
 # RFC 7230 token: 1*tchar.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# Control characters other than HTAB (allowed inside a header field value).
-_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# RFC 9110 field-value without obs-text: visible ASCII, space and tab. Python's http.client
+# sends header values as Latin-1 only, and receivers decode bytes above 0x7F as they please.
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[^\t\x20-\x7e]")
+# These frame or route the request; the HTTP client sets them, and a value of the user's
+# could cut the body short, smuggle a second request or send this one through a proxy.
+_FRAMING_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade"}
+)
+# FleetMon signs every request with these (notifications.signing); a receiver must be
+# able to trust them.
+_SIGNING_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"})
 _VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _KNOWN_VARIABLES = frozenset(name.lower() for name in WEBHOOK_VARIABLES)
 _WEEK = re.compile(r"\s*[wW](\d{1,2})\s*(?:-\s*[wW](\d{1,2})\s*)?")
@@ -649,16 +658,18 @@ def _attribute(errors: _Errors, value: object, path: str) -> dict[str, str] | No
         return None
     kind = _field(errors, obj, "type", lambda v, p: _enum(errors, v, p, ATTRIBUTE_TYPES))
     key = _field(errors, obj, "key", lambda v, p: _string(errors, v, p, non_empty=True))
-    if key is not None and kind == "Header" and not _HEADER_NAME.fullmatch(key):
-        errors.add(
-            obj.path_of("key"),
-            f"'{key}' is not a valid header name: use letters, digits and !#$%&'*+-.^_`|~ only",
-        )
+    if key is not None and kind == "Header":
+        _header_name(errors, key, obj.path_of("key"))
     text = _field(errors, obj, "value", lambda v, p: _string(errors, v, p))
     if text is not None:
-        if kind == "Header" and _HEADER_VALUE_FORBIDDEN.search(text):
+        forbidden = _HEADER_VALUE_FORBIDDEN.search(text) if kind == "Header" else None
+        if forbidden is not None:
+            char = forbidden.group()
+            shown = f"'{char}' (U+{ord(char):04X})" if char.isprintable() else f"U+{ord(char):04X}"
             errors.add(
-                obj.path_of("value"), "a header value must not contain control characters (CR, LF, NUL, ...)"
+                obj.path_of("value"),
+                "a header value may only contain printable ASCII characters, spaces and tabs "
+                f"(RFC 9110): {shown} at position {forbidden.start()} is not one",
             )
         reported: set[str] = set()
         for match in _VARIABLE.finditer(text):
@@ -670,6 +681,20 @@ def _attribute(errors: _Errors, value: object, path: str) -> dict[str, str] | No
                     f"unknown variable '${variable}'; use $vin, $vid, $monitorID or $fleetID",
                 )
     return {"type": kind, "key": key, "value": text}  # type: ignore[dict-item]
+
+
+def _header_name(errors: _Errors, key: str, path: str) -> None:
+    name = key.lower()
+    if not _HEADER_NAME.fullmatch(key):
+        errors.add(path, f"'{key}' is not a valid header name: use letters, digits and !#$%&'*+-.^_`|~ only")
+    elif name in _FRAMING_HEADERS or name.startswith("proxy-"):
+        errors.add(
+            path,
+            f"'{key}' cannot be set by an attribute: it frames or routes the request, "
+            "which FleetMon's HTTP client does",
+        )
+    elif name in _SIGNING_HEADERS:
+        errors.add(path, f"'{key}' cannot be set by an attribute: FleetMon signs every request with it")
 
 
 # --------------------------------------------------------------------------- triggerParam

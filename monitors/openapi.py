@@ -42,7 +42,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             "key": {"type": "string", "minLength": 1},
             "value": {
                 "type": "string",
-                "description": "Literal, or using $vin, $vid, $monitorID, $fleetID (substituted per event).",
+                "description": "Literal, or using $vin, $vid, $monitorID, $fleetID (substituted per event). "
+                "A Header value is printable ASCII, spaces and tabs only.",
             },
         },
         ["type", "key", "value"],

@@ -330,6 +330,12 @@ def post(
     # requests re-raises some urllib3 errors unwrapped, hence Urllib3HTTPError.
     except (requests.RequestException, Urllib3HTTPError, OSError) as e:
         return AttemptResult(None, elapsed_ms(), error=_describe(e))
+    except UnicodeEncodeError as e:
+        # http.client sends header values as Latin-1 and raises on anything else. Definitions
+        # now refuse non-ASCII header values, but one stored before must fail its attempt,
+        # not the task that makes it.
+        unsendable = e.object[e.start : e.end]
+        return AttemptResult(None, elapsed_ms(), error=f"invalid header: {unsendable!r} cannot be sent ({e.reason})")
 
     with response:
         excerpt = _read_excerpt(response, max_response_bytes)

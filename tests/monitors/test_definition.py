@@ -391,19 +391,55 @@ BAD: list[Bad] = [
         "header value with CRLF",
         {f"{WH}.attributes[0].value": "a\r\nX-Evil: 1"},
         f"{WH}.attributes[0].value",
-        "must not contain control characters",
+        "may only contain printable ASCII characters, spaces and tabs",
     ),
     Bad(
         "header value with NUL",
         {f"{WH}.attributes[0].value": "a\x00b"},
         f"{WH}.attributes[0].value",
-        "must not contain control characters",
+        "may only contain printable ASCII characters, spaces and tabs",
     ),
     Bad(
         "header value with DEL",
         {f"{WH}.attributes[0].value": "a\x7fb"},
         f"{WH}.attributes[0].value",
-        "must not contain control characters",
+        "may only contain printable ASCII characters, spaces and tabs",
+    ),
+    Bad(
+        "header value with CR names it",
+        {f"{WH}.attributes[0].value": "ab\rc"},
+        f"{WH}.attributes[0].value",
+        "(RFC 9110): U+000D at position 2 is not one",
+    ),
+    Bad(
+        "header value in Japanese",
+        {f"{WH}.attributes[0].value": "日本"},
+        f"{WH}.attributes[0].value",
+        "printable ASCII characters, spaces and tabs (RFC 9110): '日' (U+65E5) at position 0 is not one",
+    ),
+    Bad("header value Latin-1 obs-text", {f"{WH}.attributes[0].value": "caf\u00e9"}, f"{WH}.attributes[0].value", "'é' (U+00E9) at position 3"),
+    Bad("header value no-break space", {f"{WH}.attributes[0].value": "a\u00a0b"}, f"{WH}.attributes[0].value", "U+00A0 at position 1"),
+    Bad("header value emoji after a variable", {f"{WH}.attributes[0].value": "$vin 🚗"}, f"{WH}.attributes[0].value", "U+1F697"),
+    *(
+        Bad(
+            f"header key {key} frames or routes",
+            {f"{WH}.attributes[0].key": key},
+            f"{WH}.attributes[0].key",
+            f"'{key}' cannot be set by an attribute: it frames or routes the request",
+        )
+        for key in (
+            "Host", "host", "Content-Length", "TRANSFER-ENCODING", "Connection", "Keep-Alive", "TE", "Trailer",
+            "Upgrade", "Proxy-Authorization", "proxy-connection", "Proxy-",
+        )
+    ),
+    *(
+        Bad(
+            f"header key {key} signs",
+            {f"{WH}.attributes[0].key": key},
+            f"{WH}.attributes[0].key",
+            f"'{key}' cannot be set by an attribute: FleetMon signs every request with it",
+        )
+        for key in ("webhook-id", "Webhook-Timestamp", "WEBHOOK-SIGNATURE")
     ),
     Bad(
         "unknown variable",
@@ -822,6 +858,19 @@ GOOD: list[Good] = [
     Good("header key with tchar symbols", {f"{WH}.attributes[0].key": "X-A!#$%&'*+.^_`|~1"}, f"{WH}.attributes[0].key", "X-A!#$%&'*+.^_`|~1"),
     Good("query key with space", {f"{WH}.attributes[1].key": "a b"}, f"{WH}.attributes[1].key", "a b"),
     Good("header value with tab", {f"{WH}.attributes[0].value": "a\tb"}, f"{WH}.attributes[0].value", "a\tb"),
+    Good(
+        "header value with every printable ASCII character",
+        {f"{WH}.attributes[0].value": "".join(map(chr, range(0x20, 0x7F)))},
+        f"{WH}.attributes[0].value",
+        "".join(map(chr, range(0x20, 0x7F))),
+    ),
+    Good("header key merely starting like a reserved one", {f"{WH}.attributes[0].key": "Hostname"}, f"{WH}.attributes[0].key", "Hostname"),
+    Good("header key containing proxy", {f"{WH}.attributes[0].key": "X-Proxy-Id"}, f"{WH}.attributes[0].key", "X-Proxy-Id"),
+    Good("header key of another webhook header", {f"{WH}.attributes[0].key": "webhook-name"}, f"{WH}.attributes[0].key", "webhook-name"),
+    Good("header Authorization", {f"{WH}.attributes[0].key": "Authorization"}, f"{WH}.attributes[0].key", "Authorization"),
+    Good("query attribute named Host", {f"{WH}.attributes[1].key": "Host"}, f"{WH}.attributes[1].key", "Host"),
+    Good("query value in Japanese", {f"{WH}.attributes[1].value": "日本"}, f"{WH}.attributes[1].value", "日本"),
+    Good("body value in Japanese", {f"{WH}.attributes[2].value": "日本 $vin"}, f"{WH}.attributes[2].value", "日本 $vin"),
     Good("body value with newline", {f"{WH}.attributes[2].value": "a\nb"}, f"{WH}.attributes[2].value", "a\nb"),
     Good("empty attribute value", {f"{WH}.attributes[2].value": ""}, f"{WH}.attributes[2].value", ""),
     Good("variables case-insensitive", {f"{WH}.attributes[0].value": "$VIN/$Vid/$monitorid/$FLEETID"}, f"{WH}.attributes[0].value", "$VIN/$Vid/$monitorid/$FLEETID"),

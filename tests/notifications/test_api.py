@@ -159,6 +159,21 @@ def test_test_endpoint_reports_a_failure_without_touching_the_monitor(api, monit
     assert Delivery.objects.get(pk=result["deliveryId"]).state == DeliveryState.FAILED
 
 
+def test_test_endpoint_reports_a_header_stored_before_headers_had_to_be_ascii(api, monitor, receiver):
+    # The API refuses such a value now (tests/monitors/test_monitor_api.py); a stored one
+    # fails its attempt instead of the request (it was a 500 and a delivery stuck pending).
+    definition = monitor.definition
+    definition["subscribeParam"]["callback"]["webhook"]["attributes"] = [{"type": "Header", "key": "X-Place", "value": "日本"}]
+    type(monitor).objects.filter(pk=monitor.pk).update(definition=definition)
+    response = api.post(f"{base(monitor)}/test")
+    assert response.status_code == 200
+    result = response.json()
+    assert result["ok"] is False and result["statusCode"] is None
+    assert result["error"].startswith("invalid header: '日本' cannot be sent")
+    assert Delivery.objects.get(pk=result["deliveryId"]).state == DeliveryState.FAILED
+    assert receiver.received() == []
+
+
 @pytest.mark.parametrize(
     "target",
     [

@@ -144,3 +144,17 @@ def test_rotation_header_carries_both_signatures_and_each_verifies():
 def test_signature_header_requires_a_secret():
     with pytest.raises(ValueError):
         signing.signature_header(secrets=[], msg_id="m", timestamp=1, body=b"")
+
+
+def test_no_webhook_attribute_can_set_a_signing_header():
+    # The definition validator keeps its own list (monitors never import notifications):
+    # this ties the two together.
+    from monitors.definition import DefinitionError, parse_monitor_definition
+    from tests.monitors.factories import monitor_definition
+
+    names = signing.build_headers(secrets=[SPEC_SECRET], msg_id=SPEC_MSG_ID, timestamp=SPEC_TIMESTAMP, body=SPEC_BODY)
+    for name in [*names, *(name.upper() for name in names)]:
+        definition = monitor_definition()
+        definition["subscribeParam"]["callback"]["webhook"]["attributes"] = [{"type": "Header", "key": name, "value": "x"}]
+        with pytest.raises(DefinitionError, match="FleetMon signs every request with it"):
+            parse_monitor_definition(definition)

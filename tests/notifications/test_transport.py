@@ -495,6 +495,14 @@ def test_name_that_cannot_be_encoded_does_not_raise(dns):
     assert result.error.startswith("dns: cannot resolve ")
 
 
+def test_header_value_that_cannot_be_encoded_does_not_raise(server):
+    # Only a definition stored before header values had to be ASCII can hold one.
+    result = send(f"http://127.0.0.1:{server.port}/ok", allow_private=True, headers={"X-Place": "日本"})
+    assert (result.ok, result.status_code) == (False, None)
+    assert result.error == "invalid header: '日本' cannot be sent (ordinal not in range(256))"
+    assert server.requests == []
+
+
 def test_invalid_url_does_not_raise():
     result = send("not a url", allow_private=True)
     assert result.status_code is None
