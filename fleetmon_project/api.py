@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetmon_project.errors import MALFORMED_BODY, VALIDATION, ApiError
+from fleetmon_project.jsonvalues import unstorable_text
 
 
 def unknown_field_message(name: str, known: list[str] | tuple[str, ...]) -> str:
@@ -48,39 +49,20 @@ class BaseAPIView(APIView):
         return response
 
 
-def _nul_path(value: Any, path: str = "") -> str | None:
-    """Where a NUL character hides in a JSON value: PostgreSQL stores none, in text or JSONB."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                return child
-            found = _nul_path(item, child)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
-
-
 def json_body(request: Request) -> Any:
     """The parsed JSON body; an absent body is a 400, not an empty object."""
     if not request.body:
         raise ApiError(status_code=400, message="A JSON request body is required.", specific=MALFORMED_BODY)
     data = request.data
-    path = _nul_path(data)
-    if path is not None:
-        message = "must not contain NUL characters"
+    # Here, once for every endpoint: a serializer or validator would quote such text back
+    # in its own errors, and neither PostgreSQL nor our UTF-8 responses can hold it.
+    problems = unstorable_text(data)
+    if problems:
         raise ApiError(
             status_code=400,
-            message=f"{path}: {message}" if path else message,
+            message="; ".join(f"{path}: {message}" if path else message for path, message in problems),
             specific=VALIDATION,
-            errors=[{"field": path, "message": message}],
+            errors=[{"field": path, "message": message} for path, message in problems],
         )
     return data
 

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from monitors.boolexp import BoolExpError, CompiledExpression, compile_expression, referenced_names
 from fleetmon_project.isodates import format_rfc3339, parse_iso_duration, parse_rfc3339
-from fleetmon_project.jsonvalues import finite_float
+from fleetmon_project.jsonvalues import finite_float, unstorable_text
 from monitors.timewindows import EARLIEST_INSTANT, LATEST_INSTANT, MAX_DAILY_DURATION
 from telemetry.datakeys import (
     DATA_KEYS,
@@ -266,6 +266,11 @@ def parse_monitor_definition(raw: object, *, require_https: bool = False) -> Mon
     errors = _Errors()
     if not isinstance(raw, dict):
         raise DefinitionError([FieldError("", "must be an object")])
+    # Alone and first: other messages quote the user's text, and a message quoting a lone
+    # surrogate cannot be sent. The API checks this already; the admin form does not.
+    unstorable = unstorable_text(raw)
+    if unstorable:
+        raise DefinitionError(FieldError(path, message) for path, message in unstorable)
     root = _Object(errors, raw, "", ("label", "subscribeParam", "extendedEventParam", "triggerParam"))
 
     label = _label(errors, root)

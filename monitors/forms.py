@@ -35,7 +35,10 @@ class PrettyJSONField(forms.JSONField):
     def prepare_value(self, value: Any) -> str:
         if isinstance(value, InvalidJSONInput):
             return value  # what the operator typed, so the mistake can be fixed in place
-        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+        text = json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+        # A lone surrogate (refused by validation, but shown back for fixing) has no UTF-8 and
+        # would break the whole page: it is shown as the JSON escape it was typed as.
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class MonitorAdminForm(forms.ModelForm):

@@ -85,3 +85,44 @@ def test_nul_character_anywhere_answers_400_naming_the_field(api, fleet):
     monitor = {"label": "m", "subscribeParam": {"callback": {"webhook": {"target": "http://x.test", "name": "n\u0000"}}}}
     response = api.post(f"/api/v1/fleets/{fleet.pk}/monitors", monitor, format="json")
     assert assert_xerror(response, 400, 40001)["errors"][0]["field"] == "subscribeParam.callback.webhook.name"
+
+
+SURROGATE = (
+    "must not contain surrogate characters (U+D800 to U+DFFF): "
+    "JSON may escape them only in pairs that stand for one character beyond U+FFFF"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "text", "expected"),
+    [
+        ("post", "/api/v1/fleets", '{"label": "ba\\ud800se"}', [("label", SURROGATE)]),
+        ("patch", "/api/v1/fleets/{fleet}", '{"label": "\\udfff"}', [("label", SURROGATE)]),
+        ("post", "/api/v1/fleets/{fleet}/vehicles", '{"vin": "VF3\\udc00", "\\ud800": 1}', [("vin", SURROGATE), ("\\ud800", "field name " + SURROGATE)]),
+        ("post", "/api/v1/fleets/{fleet}/monitors", '{"label": "ba\\ud800se"}', [("label", SURROGATE)]),
+        ("put", "/api/v1/fleets/{fleet}/monitors/{monitor}", '{"a": {"\\ud800": {"b": ["x", "\\u0000"]}}}', [("a.\\ud800", "field name " + SURROGATE), ("a.\\ud800.b[1]", "must not contain NUL characters")]),
+        ("put", "/api/v1/fleets/{fleet}/monitors/{monitor}/status", '{"status": "Paused\\ud800"}', [("status", SURROGATE)]),
+        (
+            "post",
+            "/api/v1/telemetry",
+            '[{"vin": "VF3ABCDE0FG123456", "eventDate": "2026-01-01T00:00:00Z", "data": {"vehicle.status": {"note": "\\udfff"}}}]',
+            [("[0].data.vehicle.status.note", SURROGATE)],
+        ),
+        ("post", "/api/v1/telemetry", '{"vin": "VF3ABCDE0FG123456", "data": {"\\udbff\\udbff": 1}}', [("data.\\udbff\\udbff", "field name " + SURROGATE)]),
+    ],
+    ids=lambda value: value.encode("unicode_escape").decode()[:40] if isinstance(value, str) else None,
+)
+def test_lone_surrogates_anywhere_answer_400_naming_each_field(api, fleet, method, url, text, expected):
+    from tests.monitors.factories import MonitorFactory
+
+    monitor = MonitorFactory(fleet=fleet) if "{monitor}" in url else None
+    url = url.format(fleet=fleet.pk, monitor=monitor.pk if monitor else "")
+    response = getattr(api, method)(url, data=text, content_type="application/json")
+    body = assert_xerror(response, 400, 40001)
+    assert [(error["field"], error["message"]) for error in body["errors"]] == expected
+
+
+def test_a_surrogate_pair_is_one_character_and_welcome(api):
+    response = api.post("/api/v1/fleets", data='{"label": "Vans \\ud83d\\ude97"}', content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["label"] == "Vans \U0001f697"

@@ -427,3 +427,13 @@ def test_vehicle_state_admin_lists_states_read_only(admin_client):
     assert len(response.context["cl"].result_list) == 1
     assert vehicle.vin in response.content.decode()
     assert admin_client.get(reverse("admin:monitors_monitorvehiclestate_add")).status_code == 403
+
+
+def test_a_lone_surrogate_in_the_definition_is_explained(admin_client):
+    text = json.dumps(monitor_definition()).replace('"receiver"', '"recei\\ud800ver"')
+    response = admin_client.post(ADD, form_data(fleet=FleetFactory().pk, definition=text))
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.errors["definition"]
+    assert error.startswith("subscribeParam.callback.webhook.name: must not contain surrogate characters")
+    assert "recei\\ud800ver" in response.content.decode()  # shown as typed, ready to fix
+    assert not Monitor.objects.exists()

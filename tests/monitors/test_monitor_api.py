@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from django.test import override_settings
@@ -232,3 +233,104 @@ def test_definition_is_not_shared_between_requests(api, fleet):
     snapshot = copy.deepcopy(body)
     post(api, fleet, body)
     assert body == snapshot
+
+
+# --- values that used to pass validation and fail later (500s, or a stopped engine) ---
+
+SUB = "subscribeParam"
+WEBHOOK = "subscribeParam.callback.webhook"
+PLACE = "triggerParam.triggers[0].zone.place"
+TIME = "triggerParam.triggers[1].time"
+
+
+def _with(path: str, value: object) -> dict:
+    """monitor_definition() plus a time trigger, with `value` at the dotted `path`."""
+    body = monitor_definition()
+    body["triggerParam"]["triggers"].append(
+        {"name": "t", "time": {"times": [{"recurrence": "Daily", "start": "PT8H", "duration": "PT1H"}]}}
+    )
+    body["triggerParam"]["boolExp"] = "outOfParis & t"
+    body["subscribeParam"]["callback"]["webhook"]["attributes"] = [{"type": "Header", "key": "X-Id", "value": "$vin"}]
+    *parents, last = path.replace("[", ".").replace("]", "").split(".")
+    target = body
+    for step in parents:
+        target = target[int(step)] if step.isdigit() else target[step]
+    target[int(last) if last.isdigit() else last] = value
+    return body
+
+
+RAW = "__raw__"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "fragment"),
+    [
+        # 1. numbers: bounds, and no number without a float value
+        (f"{SUB}.refreshEvent", 10**14, f"{SUB}.refreshEvent", "must be at most 2592000 s, i.e. 30 days"),
+        (f"{SUB}.refreshEvent", RAW + "1e20", f"{SUB}.refreshEvent", "must be at most 2592000"),
+        (f"{SUB}.refreshEvent", 10**30, f"{SUB}.refreshEvent", "(got a 31-digit number)"),
+        (f"{SUB}.retryPolicy", {"policy": "Bounded", "retryDelay": 10**14}, f"{SUB}.retryPolicy.retryDelay", "must be at most 2592000"),
+        (f"{SUB}.retryPolicy", {"policy": "Bounded", "retryNumber": 10**14}, f"{SUB}.retryPolicy.retryNumber", "must be at most 1000"),
+        (f"{SUB}.batchNotify", {"size": 10**14}, f"{SUB}.batchNotify.size", "must be at most 1000"),
+        (f"{SUB}.batchNotify", {"size": 5, "timeWindow": 10**14}, f"{SUB}.batchNotify.timeWindow", "must be at most 2592000"),
+        (f"{PLACE}.radius", RAW + "1" + "0" * 400, f"{PLACE}.radius", "is too large for a number"),
+        (f"{PLACE}.radius", RAW + "1e400", f"{PLACE}.radius", "must be a finite number"),
+        (f"{PLACE}.radius", 40000, f"{PLACE}.radius", "must be at most 20037.5 km"),
+        (f"{PLACE}.center.latitude", RAW + "-1" + "0" * 400, f"{PLACE}.center.latitude", "is too large for a number"),
+        # 2. time values that overflowed datetime
+        (f"{TIME}.times[0]", {"recurrence": "None", "start": "0001-01-01T00:00:00+23:59"}, f"{TIME}.times[0].start", "UTC time is out of range"),
+        (f"{TIME}.times[0]", {"recurrence": "None", "start": "9999-12-31T23:59:59-01:00"}, f"{TIME}.times[0].start", "UTC time is out of range"),
+        (f"{TIME}.times[0]", {"recurrence": "None", "start": "9999-12-31T00:00:00Z", "duration": "P1000D"}, f"{TIME}.times[0].start", "must be between 1970"),
+        (f"{TIME}.times[0].duration", "P2000000D", f"{TIME}.times[0].duration", "a Daily window lasts at most 7 days"),
+        (f"{TIME}.times[0].duration", "P999999999D", f"{TIME}.times[0].duration", "a Daily window lasts at most 7 days"),
+        (f"{TIME}.times[0].duration", "P9999999999D", f"{TIME}.times[0].duration", "is too long a duration"),
+        (f"{TIME}.times[0].duration", "PT99999999999999999999S", f"{TIME}.times[0].duration", "is too long a duration"),
+        # 3. host files that are no time zone
+        (f"{TIME}.timeZone", "localtime", f"{TIME}.timeZone", "unknown time zone 'localtime'"),
+        (f"{TIME}.timeZone", "posixrules", f"{TIME}.timeZone", "unknown time zone 'posixrules'"),
+        (f"{TIME}.timeZone", "Factory", f"{TIME}.timeZone", "unknown time zone 'Factory'"),
+        # 4. headers that cannot be sent, or would hijack the request
+        (f"{WEBHOOK}.attributes[0].value", "日本", f"{WEBHOOK}.attributes[0].value", "'日' (U+65E5) at position 0 is not one"),
+        (f"{WEBHOOK}.attributes[0].key", "Transfer-Encoding", f"{WEBHOOK}.attributes[0].key", "frames or routes the request"),
+        (f"{WEBHOOK}.attributes[0].key", "Webhook-Signature", f"{WEBHOOK}.attributes[0].key", "FleetMon signs every request with it"),
+        # 5. lone surrogates, in values and keys (json.dumps writes them as \ud800 escapes)
+        ("label", "ba\ud800se", "label", "must not contain surrogate characters"),
+        (f"{WEBHOOK}.attributes[0].value", "\udfff", f"{WEBHOOK}.attributes[0].value", "must not contain surrogate characters"),
+        ("\ud800", 1, "\\ud800", "field name must not contain surrogate characters"),
+    ],
+    ids=lambda value: str(value)[:40].encode("unicode_escape").decode() if isinstance(value, str) else None,
+)
+def test_values_that_failed_later_are_a_400_naming_the_path(api, fleet, path, value, field, fragment):
+    raw = isinstance(value, str) and value.startswith(RAW)
+    text = json.dumps(_with(path, RAW if raw else value))
+    if raw:
+        text = text.replace(json.dumps(RAW), value[len(RAW) :])
+    response = api.post(f"/api/v1/fleets/{fleet.pk}/monitors", data=text, content_type="application/json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == 40001
+    assert [error["field"] for error in body["errors"]] == [field], body["errors"]
+    assert fragment in body["errors"][0]["message"]
+    assert not Monitor.objects.exists()
+
+
+def test_limits_themselves_are_accepted(api, fleet):
+    body = _with(f"{SUB}.refreshEvent", 2592000)
+    body["subscribeParam"]["retryPolicy"] = {"policy": "Bounded", "retryNumber": 1000, "retryDelay": 2592000}
+    body["subscribeParam"]["batchNotify"] = {"size": 1000, "timeWindow": 2592000}
+    body["triggerParam"]["triggers"][0]["zone"]["place"]["radius"] = 20037.5
+    body["triggerParam"]["triggers"][1]["time"]["times"] = [
+        {"recurrence": "Daily", "start": "PT23H59M59S", "duration": "P7D"},
+        {"recurrence": "None", "start": "8999-12-31T00:00:00Z", "duration": "PT24H"},
+    ]
+    body["triggerParam"]["triggers"][1]["time"]["timeZone"] = "Pacific/Kiritimati"
+    body["subscribeParam"]["callback"]["webhook"]["attributes"][0]["value"] = "Bearer ~!$vin\t" + "x" * 100
+    body["label"] = "Van \U0001f697"
+    text = json.dumps(body)
+    # A character beyond U+FFFF written as a surrogate pair is one character, not two lone ones.
+    assert "Van \\ud83d\\ude97" in text
+    response = api.post(f"/api/v1/fleets/{fleet.pk}/monitors", data=text, content_type="application/json")
+    assert response.status_code == 202, response.content
+    monitor = Monitor.objects.get(pk=response.json()["monitorId"])
+    assert monitor.label == "Van \U0001f697"
+    assert monitor.next_time_boundary is not None
