@@ -13,19 +13,13 @@ from typing import Any
 import yaml
 from openapi_schema_validator import OAS30Validator
 
-TEMPLATE = Path("shared") / "reference" / "stellantis-b2b-webhook-template.yaml"
-
-
-def _template_path() -> Path:
-    for folder in Path(__file__).resolve().parents:
-        if (folder / TEMPLATE).is_file():
-            return folder / TEMPLATE
-    raise FileNotFoundError(f"{TEMPLATE} not found above {__file__}")
+# The reference's webhook template, verbatim (tests/fixtures/README.md).
+TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / "stellantis-b2b-webhook-template.yaml"
 
 
 @cache
 def _monitor_events_validator() -> OAS30Validator:
-    spec = yaml.safe_load(_template_path().read_text())
+    spec = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
     # The template's own components are the root document, so its "#/components/..." refs resolve.
     return OAS30Validator({"$ref": "#/components/schemas/MonitorEvents", "components": spec["components"]})
 
