@@ -294,9 +294,15 @@ def test_event_carries_requested_extensions(fleet, vehicle):
         by_type.setdefault(extension["type"], []).append(extension["body"])
     assert by_type["vehicle.position"][0]["position"]["latitude"] == OUTSIDE["latitude"]
     assert by_type["vehicle.status"] == [{"status": {"ignition": "On"}}]
-    telemetry = {k: v for body in by_type["vehicle.telemetry"] for k, v in body["telemetry"].items()}
-    assert telemetry["environment.air.temp"]["value"] == 31
-    assert telemetry["vehicle.battery"]["value"] == {"voltage": 12.4}
+    # One telemetry extension: the union of the data key and every vehicle.telemetry.* key.
+    [body] = by_type["vehicle.telemetry"]
+    assert body["telemetry"]["environment.air.temp"]["value"] == 31
+    assert body["telemetry"]["vehicle.battery"]["value"] == {"voltage": 12.4}
+    assert [extension["type"] for extension in event.extensions] == [
+        "vehicle.position",
+        "vehicle.status",
+        "vehicle.telemetry",
+    ]
 
 
 def test_vehicle_that_never_reported_is_not_evaluated_on_sweeps(fleet, vehicle):
