@@ -38,6 +38,16 @@ class _Runtime:
     reset: bool
     dirty: bool = False
 
+    def skips(self, instant: datetime) -> bool:
+        """Instants this monitor must not be evaluated at: within its last pause, or before its
+        state's last transition (a late point must not move the state back in time and, say,
+        undo what a window closing already decided)."""
+        monitor, since = self.monitor, self.state.since
+        if monitor.paused_at is not None and monitor.resumed_at is not None:
+            if monitor.paused_at <= instant < monitor.resumed_at:
+                return True
+        return since is not None and instant < since
+
 
 def _latest(row: VehicleState) -> LatestState:
     return LatestState(
@@ -101,7 +111,8 @@ class VehicleEvaluator:
         snapshot = _snapshot(latest, changed_keys)
         self.evaluations += len(self.runtimes)
         for runtime in self.runtimes:
-            self._transition(runtime, runtime.compiled.evaluate(snapshot, instant), latest, instant)
+            if not runtime.skips(instant):
+                self._transition(runtime, runtime.compiled.evaluate(snapshot, instant), latest, instant)
 
     def _transition(self, runtime: _Runtime, outcome: Evaluation, latest: LatestState, instant: datetime) -> None:
         state = runtime.state

@@ -46,6 +46,9 @@ class Monitor(models.Model):
     next_time_boundary = models.DateTimeField(null=True, blank=True)
     # Bumped by PUT and by resume: per-vehicle states of older generations count as never evaluated.
     generation = models.PositiveIntegerField(default=1)
+    # The last pause: telemetry dated within it is never evaluated, even when it arrives later.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)

@@ -74,11 +74,15 @@ def monitor_set_status(*, monitor: Monitor, status: str) -> Monitor:
     resuming = status == MonitorStatus.RUNNING and monitor.status == MonitorStatus.PAUSED
     if status == MonitorStatus.RUNNING and monitor.status == MonitorStatus.FAILED:
         return monitor  # still running; Failed clears itself on the next successful delivery
+    if status == MonitorStatus.PAUSED and monitor.status != MonitorStatus.PAUSED:
+        monitor.paused_at, monitor.resumed_at = timezone.now(), None
     monitor.status = status
     if resuming:
         # Nothing seen during the pause is notified: vehicles restart from "never evaluated",
-        # so a condition still true fires at the next evaluation.
+        # so a condition still true fires at the next evaluation, and points dated within the
+        # pause are skipped even when they arrive after it.
         monitor.generation += 1
+        monitor.resumed_at = timezone.now()
         _schedule_time_boundary(monitor)
     monitor.save()
     return monitor

@@ -183,6 +183,36 @@ def test_window_closing_fires_z_and_not_t_without_new_telemetry(fleet, vehicle):
     assert monitor.next_time_boundary > close  # tomorrow's opening
 
 
+def test_point_dated_before_a_window_close_arriving_after_it_does_not_refire(fleet, vehicle):
+    monitor = time_zone_monitor(fleet)
+    feed(vehicle, (600, OUTSIDE, {"vehicle.kinetic.moving": True}))
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
+    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], at=close, monitor_ids=[monitor.pk])
+    assert [e.event_date for e in events(monitor)] == [close]
+
+    # Telemetry from inside the window, late: it must not reopen what the close decided.
+    late = (close - T0).total_seconds() - 5
+    feed(vehicle, (late, OUTSIDE, {"vehicle.kinetic.moving": True}))
+    feed(vehicle, (late + 60, OUTSIDE, {"vehicle.kinetic.moving": True}))
+    assert [e.event_date for e in events(monitor)] == [close]
+
+
+def test_points_dated_within_a_pause_are_never_notified_even_when_late(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 60}))
+    monitor_set_status(monitor=monitor, status="Paused")
+    monitor_set_status(monitor=monitor, status="Running")
+    monitor.refresh_from_db()
+    during = monitor.paused_at + (monitor.resumed_at - monitor.paused_at) / 2
+    offset = (during - T0).total_seconds()
+    # Posted after the resume, dated within the pause: low, then back up.
+    feed(vehicle, (offset, None, {"vehicle.energy.electric.level": 40}))
+    assert events(monitor) == []
+    after = (monitor.resumed_at - T0).total_seconds() + 1
+    feed(vehicle, (after, None, {"vehicle.energy.electric.level": 45}))
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=after)]
+
+
 def test_time_trigger_needs_the_vehicle_in_use(fleet, vehicle):
     monitor = MonitorFactory(
         fleet=fleet,
