@@ -21,7 +21,7 @@ from fleetmon_project.observability import EVENTS_RAISED, MONITOR_EVALUATIONS, m
 from monitors.compiled import compiled_monitor
 from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
 from monitors.extensions import build_extensions
-from monitors.models import Event, Monitor, MonitorVehicleState
+from monitors.models import BoundaryEvaluation, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState
 from telemetry.state import LatestState, decode_records, encode_records, merge_point
@@ -186,6 +186,7 @@ def vehicles_evaluate(
     vehicle_ids: Iterable[str],
     at: datetime | None = None,
     monitor_ids: Sequence[str] | None = None,
+    boundary_id: int | None = None,
     now: datetime | None = None,
 ) -> int:
     """Apply the vehicles' unevaluated points in eventDate order, evaluating monitors at each
@@ -193,7 +194,8 @@ def vehicles_evaluate(
     state (time windows opening or closing, refresh reminders). Returns the events raised.
 
     The whole chunk is one transaction with set-based reads and bulk writes: the per-vehicle
-    cost is the evaluation itself, not database round trips."""
+    cost is the evaluation itself, not database round trips. `boundary_id` is the
+    BoundaryEvaluation row this evaluation completes (deleted in the same commit)."""
     now = now or timezone.now()
     ids = sorted(set(vehicle_ids))
     if at is None:
@@ -276,6 +278,8 @@ def vehicles_evaluate(
             unique_fields=["monitor", "vehicle"],
             update_fields=["generation", "value", "since", "last_notified_at", "next_refresh_at"],
         )
+        if boundary_id is not None:
+            BoundaryEvaluation.objects.filter(pk=boundary_id).delete()
         stored = _store_events(raised)
         for event in stored:
             logger.info(

@@ -165,3 +165,23 @@ class Event(models.Model):
             "extensions": self.extensions,
             "refresh": self.refresh,
         }
+
+
+class BoundaryEvaluation(models.Model):
+    """A time-window boundary's evaluation of some vehicles, enqueued but not yet done.
+
+    The sweep advances `Monitor.next_time_boundary` and writes these rows in one transaction;
+    the evaluation deletes its row in its own. A row still here after
+    FLEETMON_POINT_RESCUE_AFTER means its message was lost (broker flush, dead worker), and
+    the sweep enqueues it again: a window closing is never forgotten."""
+
+    at = models.DateTimeField()
+    monitor_ids = models.JSONField()
+    vehicle_ids = models.JSONField()
+    enqueued_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["enqueued_at"], name="boundary_eval_enqueued_idx")]
+
+    def __str__(self) -> str:
+        return f"boundary {self.at.isoformat()} of {len(self.vehicle_ids)} vehicles"

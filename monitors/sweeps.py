@@ -13,10 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitors.compiled import compiled_monitor
-from monitors.models import ACTIVE_STATUSES, Monitor, MonitorVehicleState
+from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, Monitor, MonitorVehicleState
 from telemetry.models import TelemetryPoint, VehicleState
 
 SWEEP_BATCH = 500
+# Vehicles per evaluation task: large enough to amortise the task overhead, small enough
+# that several workers share a big fleet.
+VEHICLES_PER_TASK = 50
 # A claimed reminder is not claimed again before its evaluation had time to run.
 REFRESH_CLAIM_LEASE = timedelta(seconds=60)
 
@@ -26,10 +29,12 @@ class EvaluationRequest:
     vehicle_ids: list[str]
     at: datetime | None
     monitor_ids: list[str] | None
+    boundary_id: int | None = None  # the BoundaryEvaluation row the evaluation completes
 
 
 def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequest]:
-    """Evaluate the vehicles of monitors whose time windows opened or closed since last time."""
+    """Evaluate the vehicles of monitors whose time windows opened or closed since last time,
+    and enqueue again the boundary evaluations whose message was lost."""
     now = now or timezone.now()
     with transaction.atomic():
         due = list(
@@ -43,15 +48,38 @@ def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequ
             monitor.next_time_boundary = compiled_monitor(monitor).next_time_boundary(now)
             by_fleet[monitor.fleet_id].append(monitor.pk)
         Monitor.objects.bulk_update(due, ["next_time_boundary"])
-    requests = []
-    for fleet_id, monitor_ids in by_fleet.items():
-        vehicle_ids = list(
-            VehicleState.objects.filter(vehicle__fleet_id=fleet_id, last_seen_at__isnull=False).values_list(
-                "vehicle_id", flat=True
+        rows = []
+        for fleet_id, monitor_ids in by_fleet.items():
+            vehicle_ids = sorted(
+                VehicleState.objects.filter(vehicle__fleet_id=fleet_id, last_seen_at__isnull=False).values_list(
+                    "vehicle_id", flat=True
+                )
             )
+            rows += [
+                BoundaryEvaluation(
+                    at=now,
+                    monitor_ids=monitor_ids,
+                    vehicle_ids=vehicle_ids[start : start + VEHICLES_PER_TASK],
+                    enqueued_at=now,
+                )
+                for start in range(0, len(vehicle_ids), VEHICLES_PER_TASK)
+            ]
+        BoundaryEvaluation.objects.bulk_create(rows)
+
+        lost = list(
+            BoundaryEvaluation.objects.filter(
+                enqueued_at__lte=now - timedelta(seconds=settings.FLEETMON_POINT_RESCUE_AFTER)
+            )
+            .select_for_update(skip_locked=True)
+            .order_by("enqueued_at")[:SWEEP_BATCH]
         )
-        requests.append(EvaluationRequest(vehicle_ids=vehicle_ids, at=now, monitor_ids=monitor_ids))
-    return requests
+        for row in lost:
+            row.enqueued_at = now
+        BoundaryEvaluation.objects.bulk_update(lost, ["enqueued_at"])
+    return [
+        EvaluationRequest(vehicle_ids=row.vehicle_ids, at=row.at, monitor_ids=row.monitor_ids, boundary_id=row.pk)
+        for row in [*rows, *lost]
+    ]
 
 
 def refresh_reminders_sweep(*, now: datetime | None = None) -> list[EvaluationRequest]:

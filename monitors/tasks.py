@@ -9,32 +9,43 @@ from typing import Iterable
 from celery import shared_task
 
 from monitors import engine, sweeps
-
-# Vehicles per evaluation task: large enough to amortise the task overhead, small enough
-# that several workers share a big ingestion batch.
-VEHICLES_PER_TASK = 50
+from monitors.sweeps import VEHICLES_PER_TASK
 
 
 def enqueue_evaluation(
-    *, vehicle_ids: Iterable[str], at: datetime | None = None, monitor_ids: list[str] | None = None
+    *,
+    vehicle_ids: Iterable[str],
+    at: datetime | None = None,
+    monitor_ids: list[str] | None = None,
+    boundary_id: int | None = None,
 ) -> None:
     ids = sorted(set(vehicle_ids))
     for start in range(0, len(ids), VEHICLES_PER_TASK):
         evaluate_vehicles.delay_on_commit(
-            ids[start : start + VEHICLES_PER_TASK], at.isoformat() if at else None, monitor_ids
+            ids[start : start + VEHICLES_PER_TASK], at.isoformat() if at else None, monitor_ids, boundary_id
         )
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def evaluate_vehicles(vehicle_ids: list[str], at: str | None = None, monitor_ids: list[str] | None = None) -> int:
+def evaluate_vehicles(
+    vehicle_ids: list[str], at: str | None = None, monitor_ids: list[str] | None = None, boundary_id: int | None = None
+) -> int:
     return engine.vehicles_evaluate(
-        vehicle_ids=vehicle_ids, at=datetime.fromisoformat(at) if at else None, monitor_ids=monitor_ids
+        vehicle_ids=vehicle_ids,
+        at=datetime.fromisoformat(at) if at else None,
+        monitor_ids=monitor_ids,
+        boundary_id=boundary_id,
     )
 
 
 def _enqueue_all(requests: list[sweeps.EvaluationRequest]) -> int:
     for request in requests:
-        enqueue_evaluation(vehicle_ids=request.vehicle_ids, at=request.at, monitor_ids=request.monitor_ids)
+        enqueue_evaluation(
+            vehicle_ids=request.vehicle_ids,
+            at=request.at,
+            monitor_ids=request.monitor_ids,
+            boundary_id=request.boundary_id,
+        )
     return len(requests)
 
 

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from monitors import engine, sweeps
 from monitors.compiled import compiled_monitor
-from monitors.models import Event, Monitor, MonitorVehicleState
+from monitors.models import BoundaryEvaluation, Event, Monitor, MonitorVehicleState
 from monitors.services import monitor_delete, monitor_set_status
 from telemetry.models import TelemetryPoint
 from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
@@ -176,11 +176,36 @@ def test_window_closing_fires_z_and_not_t_without_new_telemetry(fleet, vehicle):
     Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
     requests = sweeps.time_boundaries_sweep(now=close)
     assert [r.vehicle_ids for r in requests] == [[vehicle.pk]]
-    engine.vehicles_evaluate(vehicle_ids=requests[0].vehicle_ids, at=requests[0].at, monitor_ids=requests[0].monitor_ids)
+    run(requests[0])
     [event] = events(monitor)
     assert event.event_date == close
     monitor.refresh_from_db()
     assert monitor.next_time_boundary > close  # tomorrow's opening
+    assert not BoundaryEvaluation.objects.exists()  # done, in the evaluation's own commit
+
+
+def run(request: sweeps.EvaluationRequest) -> int:
+    return engine.vehicles_evaluate(
+        vehicle_ids=request.vehicle_ids, at=request.at, monitor_ids=request.monitor_ids, boundary_id=request.boundary_id
+    )
+
+
+def test_window_close_whose_message_was_lost_is_evaluated_by_a_later_sweep(fleet, vehicle, settings):
+    settings.FLEETMON_POINT_RESCUE_AFTER = 30
+    monitor = time_zone_monitor(fleet)
+    feed(vehicle, (600, OUTSIDE, {"vehicle.kinetic.moving": True}))
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
+    Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
+    [lost] = sweeps.time_boundaries_sweep(now=close)  # its message never reaches a worker
+
+    assert sweeps.time_boundaries_sweep(now=close + timedelta(seconds=10)) == []  # may still be queued
+    [again] = sweeps.time_boundaries_sweep(now=close + timedelta(seconds=30))
+    assert (again.boundary_id, again.at, again.vehicle_ids) == (lost.boundary_id, close, [vehicle.pk])
+    run(again)
+    assert [e.event_date for e in events(monitor)] == [close]
+    assert sweeps.time_boundaries_sweep(now=close + timedelta(seconds=120)) == []
+    # The lost message turning up after all changes nothing.
+    assert run(lost) == 0
 
 
 def test_point_dated_before_a_window_close_arriving_after_it_does_not_refire(fleet, vehicle):
