@@ -53,7 +53,7 @@ def test_batch_is_stored_and_evaluation_enqueued_after_commit(api, vehicle, djan
     assert enqueued == []  # nothing is queued before the points are committed
     for callback in callbacks:
         callback()
-    assert enqueued == [([vehicle.pk], None, None)]
+    assert enqueued == [([vehicle.pk], None, None, None)]
 
 
 def test_lower_case_vin_is_accepted(api, vehicle):
