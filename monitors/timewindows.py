@@ -23,9 +23,8 @@ DST: wall times are resolved with ``fold=0`` (PEP 495). In a spring-forward gap 
 a nonexistent time forward by the gap's length (02:30 on 2026-03-29 in Europe/Paris is
 03:30 CEST); in an autumn overlap it picks the first occurrence (02:30 on 2026-10-25 is
 02:30 CEST, not CET). A window whose resolved close is not after its resolved open (only
-possible when a gap swallows it, e.g. 02:30 + PT1H on a spring-forward day) contains no
-instant; its open is still reported by ``next_boundary``, where it only costs the sweeper
-an evaluation that finds nothing changed.
+possible when a gap swallows it, e.g. 02:30 + PT1H on a spring-forward day) lasts its
+duration from its resolved open instead (03:30-04:30 CEST), so no day loses its window.
 
 Nothing here reads the clock: every function takes the instant it is about.
 """
@@ -193,7 +192,10 @@ def _daily_occurrences(window: DailyWindow, zone: ZoneInfo, first: date) -> Iter
             continue
         if iso.weekday in window.days:
             opens_wall = datetime(day.year, day.month, day.day) + window.start
-            yield _resolve(opens_wall, zone), _resolve(opens_wall + window.duration, zone)
+            opens, closes = _resolve(opens_wall, zone), _resolve(opens_wall + window.duration, zone)
+            # A gap can swallow a short window whole (02:30 + PT1H on a spring-forward day
+            # resolves to 03:30-03:30): it then lasts its duration rather than vanish that day.
+            yield opens, closes if closes > opens else opens + window.duration
         day += timedelta(days=1)
 
 

@@ -313,10 +313,12 @@ def test_start_in_the_spring_forward_gap_on_the_day_before_and_after_is_unaffect
     assert next_boundary(spec, utc(2026, 3, 30)) == utc(2026, 3, 30, 0, 30)  # 02:30 CEST
 
 
-def test_window_swallowed_by_the_gap_contains_no_instant():
-    # 02:30–03:30 becomes 03:30–03:30 CEST on the spring-forward day.
+def test_window_the_gap_would_swallow_keeps_its_duration():
+    # 02:30–03:30 would be 03:30–03:30 CEST on the spring-forward day: it is 03:30–04:30.
     spec = daily("PT2H30M", "PT1H")
-    assert not any(is_within(spec, utc(2026, 3, 29, 0) + timedelta(minutes=m)) for m in range(0, 180, 5))
+    inside = [m for m in range(0, 240, 5) if is_within(spec, utc(2026, 3, 29, 0) + timedelta(minutes=m))]
+    assert (inside[0], inside[-1]) == (90, 145)  # 01:30Z to 02:25Z
+    assert boundaries(spec, utc(2026, 3, 29), 2) == [utc(2026, 3, 29, 1, 30), utc(2026, 3, 29, 2, 30)]
     assert is_within(spec, paris(2026, 3, 30, 2, 45))
 
 
