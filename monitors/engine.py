@@ -126,6 +126,11 @@ class VehicleEvaluator:
         elif state.value is not True:
             state.value, state.since = True, instant
             self._notify(runtime, outcome, latest, instant, refresh=False)
+        elif outcome.fresh_change:
+            # Each change is an occurrence of its own: Disconnected → InProgress → Finished
+            # notifies both changes, though the expression never went false in between.
+            state.since = instant
+            self._notify(runtime, outcome, latest, instant, refresh=False)
         elif runtime.refresh is not None and (
             state.last_notified_at is None or instant >= state.last_notified_at + runtime.refresh
         ):

@@ -55,6 +55,9 @@ class VehicleSnapshot:
 class Evaluation:
     result: bool
     values: tuple[dict, ...]  # the webhook's `values`: satisfied data triggers, when result is true
+    # True when the result is true only because of a change seen at this instant (an onChange
+    # trigger): a new occurrence even if the expression was already true.
+    fresh_change: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,12 @@ class CompiledMonitor:
             for position, trigger in enumerate(self.triggers)
             if isinstance(trigger, _DataTrigger) and (bits >> position) & 1
         )
-        return Evaluation(result=True, values=values)
+        fresh_change = any(
+            not self.expression.evaluate_bits(bits & ~(1 << position))
+            for position, trigger in enumerate(self.triggers)
+            if isinstance(trigger, _DataTrigger) and trigger.matches is None and (bits >> position) & 1
+        )
+        return Evaluation(result=True, values=values, fresh_change=fresh_change)
 
     def next_time_boundary(self, after: datetime) -> datetime | None:
         """When the next time window of any time trigger opens or closes (UTC), if ever."""

@@ -329,8 +329,10 @@ def test_on_change_fires_on_the_change_not_the_first_report(fleet, vehicle):
         (120, None, {charging: "InProgress"}),
         (180, None, {"environment.air.temp": 20}),
         (240, None, {charging: "Finished"}),
+        (300, None, {charging: "Disconnected"}),
     )
-    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=120), T0 + timedelta(seconds=240)]
+    # Every change, including those that follow one another directly.
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=s) for s in (120, 240, 300)]
 
 
 def test_event_carries_requested_extensions(fleet, vehicle):

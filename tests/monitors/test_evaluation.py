@@ -317,6 +317,23 @@ def test_on_change_does_not_hold_for_a_key_never_reported():
     assert compiled.evaluate(snapshot({}, changed=[NUMBER_KEY]), NOW).result is False
 
 
+def change_or_match():
+    return monitor("d | n", data_trigger("d", NUMBER_KEY, "onChange"), data_trigger("n", STRING_KEY, "equalsTo", ["x"]))
+
+
+def test_a_change_that_makes_the_expression_true_is_a_fresh_change():
+    compiled = change_or_match()
+    changed = snapshot({NUMBER_KEY: reported(50, previous=40, has_previous=True)}, changed=[NUMBER_KEY])
+    assert compiled.evaluate(changed, NOW).fresh_change is True
+
+
+def test_a_change_the_expression_does_not_need_is_not_a_fresh_change():
+    compiled = change_or_match()
+    state = {NUMBER_KEY: reported(50, previous=40, has_previous=True), STRING_KEY: reported("x")}
+    outcome = compiled.evaluate(snapshot(state, changed=[NUMBER_KEY]), NOW)
+    assert outcome.result is True and outcome.fresh_change is False
+
+
 def test_on_change_ignores_its_operands():
     compiled = monitor("d", data_trigger("d", NUMBER_KEY, "onChange", ["99"]))
     state = reported(50, previous=40, has_previous=True)
