@@ -1,6 +1,6 @@
 """Ingestion and evaluation throughput, next to a bare DRF endpoint validating the same batch.
 
-    .venv/bin/python benchmarks/evaluation.py [--vehicles 1000] [--rounds 5]
+    .venv/bin/python benchmarks/evaluation.py [--vehicles 1000] [--rounds 6]
 
 Runs against a throwaway test database (PostgreSQL from DATABASE_URL, or the local
 PostgreSQL at 127.0.0.1:5432, else SQLite) with an in-memory broker, so it measures FleetMon's
@@ -138,6 +138,9 @@ def main() -> None:
     parser.add_argument("--vehicles", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=6, help="points per vehicle (the first is the cold start)")
     args = parser.parse_args()
+    if args.rounds < 2 or args.vehicles < 1:
+        # One round is only the cold start: the baseline and the steady state need a second.
+        parser.error("--rounds must be at least 2 and --vehicles at least 1")
 
     setup_test_environment()
     test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
