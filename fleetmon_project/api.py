@@ -6,11 +6,13 @@ import difflib
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetmon_project.errors import MALFORMED_BODY, VALIDATION, ApiError
+from fleetmon_project.media import HalJSONRenderer
 
 
 def unknown_field_message(name: str, known: list[str] | tuple[str, ...]) -> str:
@@ -43,6 +45,9 @@ class StrictSerializer(serializers.Serializer):
 class BaseAPIView(APIView):
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 and isinstance(getattr(response, "accepted_renderer", None), HalJSONRenderer):
+            # The reference answers its xError as application/json whatever the success type.
+            response.accepted_renderer, response.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
         for header, value in getattr(request, "rate_limit", {}).items():
             response[header] = value
         return response

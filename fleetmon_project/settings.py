@@ -139,8 +139,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # `Accept: */*` and `application/json` get the first; the reference's clients ask for HAL.
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
+        "fleetmon_project.media.HalJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["fleetmon_project.throttling.TokenRateThrottle"],
@@ -167,6 +169,7 @@ SPECTACULAR_SETTINGS = {
         "fleetmon_project.openapi.forbid_unknown_request_fields",
         "fleetmon_project.openapi.add_monitor_components",
         "fleetmon_project.openapi.require_declared_bodies",
+        "fleetmon_project.openapi.errors_are_plain_json",
     ],
 }
 
