@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from fleetmon_project.media import MAX_JSON_DEPTH, exceeds_depth
 from tests.fleetmon_project.test_errors import assert_xerror
+from tests.monitors.factories import MonitorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +47,36 @@ def test_schema_offers_hal_for_successes_and_plain_json_for_errors(api):
     # The reference sends its request bodies as application/json only.
     assert set(spec["paths"]["/api/v1/fleets"]["post"]["requestBody"]["content"]) == {"application/json"}
 
+
+def nested(depth: int) -> str:
+    return '{"label": ' + "[" * depth + "]" * depth + "}"
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH, 1000, 100_000])
+def test_too_deeply_nested_body_answers_400(api, fleet, depth):
+    monitor = MonitorFactory(fleet=fleet)
+    for url in [
+        "/api/v1/fleets",
+        f"/api/v1/fleets/{fleet.pk}",
+        f"/api/v1/fleets/{fleet.pk}/monitors",
+        f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}",
+        "/api/v1/telemetry",
+    ]:
+        method = api.patch if url == f"/api/v1/fleets/{fleet.pk}" else api.put if "monitors/" in url else api.post
+        body = assert_xerror(method(url, data=nested(depth), content_type="application/json"), 400, 40002)
+        assert "nested too deeply" in body["message"]
+
+
+def test_nesting_up_to_the_limit_reaches_validation(api):
+    # The label's arrays plus the enclosing object make exactly MAX_JSON_DEPTH levels.
+    response = api.post("/api/v1/fleets", data=nested(MAX_JSON_DEPTH - 1), content_type="application/json")
+    assert_xerror(response, 400, 40001)
+
+
+def test_depth_check_needs_no_recursion():
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert exceeds_depth(deep, MAX_JSON_DEPTH)
+    assert not exceeds_depth({"a": [{"b": 1}], "c": []}, 3)
+    assert exceeds_depth({"a": [{"b": []}]}, 3)
