@@ -160,7 +160,6 @@ def test_index_range_limits_the_window(api, user):
     body = api.get("/api/v1/fleets?indexRange=1-3").json()
     assert body["total"] == 3
     assert [f["id"] for f in body["_embedded"]["fleets"]] == [f.pk for f in fleets[1:4]]
-    assert api.get("/api/v1/fleets?indexRange=3-1").json()["total"] == 0
     open_ended = api.get("/api/v1/fleets?indexRange=3-").json()
     assert [f["id"] for f in open_ended["_embedded"]["fleets"]] == [f.pk for f in fleets[3:]]
 
