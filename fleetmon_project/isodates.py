@@ -6,13 +6,16 @@ import re
 from datetime import datetime, timedelta, timezone
 
 # P[n]Y[n]M[n]DT[n]H[n]M[n]S; years and months have no fixed length, so they are refused
-# rather than guessed (the reference only ever uses days and below).
+# rather than guessed (the reference only ever uses days and below). Both patterns are ASCII:
+# \d would also match other scripts' digits, which float() then reads ('PT٥M' as five minutes).
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?$"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?$",
+    re.ASCII,
 )
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$",
+    re.ASCII,
 )
 
 
