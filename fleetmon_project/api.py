@@ -42,6 +42,17 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class QuerySerializer(StrictSerializer):
+    """Query filters: an empty `?state=` is a client mistake, not "no filter" (DRF would
+    silently treat it as absent for an optional field)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        empty = {key: ["must not be empty"] for key, value in data.items() if value == ""}
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)
+
+
 class BaseAPIView(APIView):
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)

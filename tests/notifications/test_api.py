@@ -89,6 +89,12 @@ def test_unknown_state_is_a_400_naming_state(api, monitor):
     assert [e["field"] for e in response.json()["errors"]] == ["state"]
 
 
+def test_empty_state_is_a_400_naming_state(api, monitor):
+    response = api.get(f"{base(monitor)}/deliveries?state=")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "state", "message": "must not be empty"}]
+
+
 def test_detail(api, monitor, deliveries):
     delivery = deliveries["delivered"]
     response = api.get(f"{base(monitor)}/deliveries/{delivery.pk}")
