@@ -60,7 +60,15 @@ def test_events_filter_by_vin_and_time_range(api, fleet, monitor):
     ]
 
 
-@pytest.mark.parametrize("query, field", [({"since": "yesterday"}, "since"), ({"colour": "red"}, "colour")])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"since": "yesterday"}, "since"),
+        ({"colour": "red"}, "colour"),
+        ({"since": "٢٠٢٦-06-01T10:00:00Z"}, "since"),  # Arabic-Indic digits, read as 2026 by Django
+        ({"until": "2026-06-01T10:00:00"}, "until"),  # RFC 3339 requires the offset
+    ],
+)
 def test_bad_event_filters_answer_400(api, fleet, monitor, query, field):
     response = api.get(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}/events", query)
     assert response.status_code == 400
