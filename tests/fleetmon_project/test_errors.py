@@ -85,3 +85,16 @@ def test_nul_character_anywhere_answers_400_naming_the_field(api, fleet):
     monitor = {"label": "m", "subscribeParam": {"callback": {"webhook": {"target": "http://x.test", "name": "n\u0000"}}}}
     response = api.post(f"/api/v1/fleets/{fleet.pk}/monitors", monitor, format="json")
     assert assert_xerror(response, 400, 40001)["errors"][0]["field"] == "subscribeParam.callback.webhook.name"
+
+
+@pytest.mark.parametrize("url", ["/api/v1/fleets", "/api/v1/telemetry"])
+def test_body_over_the_limit_answers_413_saying_the_limit(api, url, settings):
+    body = '{"label": "' + "x" * (6 * 1000 * 1000) + '"}'
+    response = assert_xerror(api.post(url, data=body, content_type="application/json"), 413, 41300)
+    assert str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE) in response["message"]
+
+
+def test_body_over_the_limit_outside_the_api_answers_413(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = client.post("/admin/login/", {"username": "x" * 2000, "password": "y"})
+    assert_xerror(response, 413, 41300)

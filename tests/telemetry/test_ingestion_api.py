@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from telemetry.datakeys import DATA_KEYS, ValueKind
 from telemetry.models import TelemetryPoint
 from tests.telemetry.factories import VehicleFactory
 
@@ -139,6 +141,25 @@ def test_1000_points_are_accepted(api, vehicle):
     body = [point(eventDate=iso(start + timedelta(seconds=i))) for i in range(1000)]
     assert api.post("/api/v1/telemetry", body, format="json").json() == {"accepted": 1000}
     assert TelemetryPoint.objects.filter(vehicle=vehicle).count() == 1000
+
+
+def test_a_pretty_printed_batch_of_1000_full_points_fits_the_body_limit(api, vehicle, settings):
+    sample = {
+        ValueKind.NUMBER: 123456.7,
+        ValueKind.BOOLEAN: True,
+        ValueKind.STRING: "Disconnected",
+        ValueKind.LIST: ["LowBattery", "TyrePressure"],
+        ValueKind.ANY: {"state": "Locked"},
+    }
+    data = {key: sample[kind] for key, kind in DATA_KEYS.items()}
+    data["vehicle.status"] = {"ignition": "On", "doors": {"driver": "Closed", "passenger": "Closed"}}
+    data["vehicle.telemetry.vehicle.battery"] = {"voltage": 402.5, "cellVoltages": [3.712] * 96}
+    start = NOW - timedelta(hours=2)
+    batch = [point(eventDate=iso(start + timedelta(seconds=i)), data=data) for i in range(1000)]
+    body = json.dumps(batch, indent=2)
+    assert 2.5 * 2**20 < len(body) < settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # over Django's default
+    response = api.post("/api/v1/telemetry", data=body, content_type="application/json")
+    assert response.json() == {"accepted": 1000}
 
 
 def test_telemetry_requires_a_token(anonymous_api):
