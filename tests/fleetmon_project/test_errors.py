@@ -66,6 +66,18 @@ def test_throttled_answers_429_with_retry_after_and_rate_headers(api, monkeypatc
     assert third["X-RateLimit-Remaining"] == "0"
 
 
+def test_errors_of_authenticated_requests_carry_rate_headers(api):
+    response = api.get("/api/v1/fleets/unknown")
+    assert_xerror(response, 404, 40400)
+    assert response["X-RateLimit-Remaining"]
+
+
+def test_unauthenticated_requests_count_against_no_quota(anonymous_api):
+    response = anonymous_api.get("/api/v1/fleets")
+    assert_xerror(response, 401, 40100)
+    assert not [name for name in response.headers if name.startswith("X-RateLimit")]
+
+
 def test_default_rate_is_generous_for_a_telemetry_gateway(api):
     response = api.get("/api/v1/fleets")
     assert int(response["X-RateLimit-Limit"]) >= 1000
