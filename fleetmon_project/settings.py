@@ -165,6 +165,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # One tag per resource (views say which), in the order a client meets them.
+    "TAGS": [
+        {"name": "fleets", "description": "Fleets you own"},
+        {"name": "vehicles", "description": "A fleet's vehicles, by VIN"},
+        {"name": "telemetry", "description": "Vehicle data points, the input of every monitor"},
+        {"name": "monitors", "description": "The Stellantis monitor contract, and the events monitors raise"},
+        {"name": "deliveries", "description": "Webhook deliveries of a monitor's events: log, replay, test"},
+        {"name": "webhooks", "description": "The secret that signs a fleet's webhooks"},
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
