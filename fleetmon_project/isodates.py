@@ -33,16 +33,19 @@ def parse_iso_duration(text: str) -> timedelta:
 
 
 def parse_rfc3339(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp that carries its UTC offset; raise ValueError otherwise."""
+    """Parse an RFC 3339 timestamp that carries its UTC offset, into UTC; raise ValueError
+    otherwise. UTC because PostgreSQL refuses offsets past ±15:59, which RFC 3339 allows."""
     if not isinstance(text, str) or not _RFC3339.match(text.strip()):
         raise ValueError(
             f"'{text}' is not an RFC 3339 date-time with an offset, such as '2026-01-03T12:00:00+01:00'"
         )
     normalized = text.strip().replace("z", "Z").replace("t", "T").replace(" ", "T", 1)
     try:
-        return datetime.fromisoformat(normalized)
+        return datetime.fromisoformat(normalized).astimezone(timezone.utc)
     except ValueError as exc:  # e.g. month 13: the shape matched but the date does not exist
         raise ValueError(f"'{text}' is not a valid date-time: {exc}") from None
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise ValueError(f"'{text}' is outside the years 1 to 9999 in UTC") from None
 
 
 def format_rfc3339(moment: datetime) -> str:

@@ -162,5 +162,11 @@ def test_a_pretty_printed_batch_of_1000_full_points_fits_the_body_limit(api, veh
     assert response.json() == {"accepted": 1000}
 
 
+def test_an_offset_postgresql_cannot_store_is_accepted_as_utc(api, vehicle):
+    response = api.post("/api/v1/telemetry", point(eventDate="2020-01-01T00:00:00+22:25"), format="json")
+    assert response.status_code == 202
+    assert TelemetryPoint.objects.get(vehicle=vehicle).event_date == datetime(2019, 12, 31, 1, 35, tzinfo=timezone.utc)
+
+
 def test_telemetry_requires_a_token(anonymous_api):
     assert anonymous_api.post("/api/v1/telemetry", point(), format="json").status_code == 401
