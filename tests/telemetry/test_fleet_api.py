@@ -45,6 +45,14 @@ def test_blank_label_is_rejected_naming_the_field(api):
     assert response.json()["errors"][0]["field"] == "label"
 
 
+def test_label_length_counts_what_was_sent_before_trimming(api, fleet):
+    # The schema says maxLength 255 of the value sent (found by the schema fuzz).
+    response = api.patch(f"/api/v1/fleets/{fleet.pk}", {"label": "\n " + "*" * 255}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "label"
+    assert api.patch(f"/api/v1/fleets/{fleet.pk}", {"label": " " + "*" * 254}, format="json").json()["label"] == "*" * 254
+
+
 def test_label_must_be_a_string(api):
     response = api.post("/api/v1/fleets", {"label": 12}, format="json")
     assert response.status_code == 400
