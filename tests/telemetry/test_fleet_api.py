@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from telemetry.models import Fleet, Vehicle
@@ -51,6 +53,18 @@ def test_label_length_counts_what_was_sent_before_trimming(api, fleet):
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "label"
     assert api.patch(f"/api/v1/fleets/{fleet.pk}", {"label": " " + "*" * 254}, format="json").json()["label"] == "*" * 254
+
+
+def test_schema_says_a_label_of_whitespace_only_is_refused(api, fleet):
+    # The fuzz sent "\n", valid against minLength 1 alone, and got the 400 for a blank label.
+    spec = api.get("/api/schema", {"format": "json"}).json()
+    pattern = re.compile(spec["components"]["schemas"]["FleetInputRequest"]["properties"]["label"]["pattern"])
+    for label in ["\n", " \t", "\x1c", "\u3000"]:
+        assert not pattern.search(label)
+        assert api.patch(f"/api/v1/fleets/{fleet.pk}", {"label": label}, format="json").status_code == 400
+    for label in ["a", " b ", "\ufeff"]:
+        assert pattern.search(label)
+        assert api.patch(f"/api/v1/fleets/{fleet.pk}", {"label": label}, format="json").status_code == 200
 
 
 def test_label_must_be_a_string(api):
