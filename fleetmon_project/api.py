@@ -6,12 +6,14 @@ import difflib
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetmon_project.errors import MALFORMED_BODY, VALIDATION, ApiError
 from fleetmon_project.jsonvalues import unstorable_text
+from fleetmon_project.media import HalJSONRenderer
 
 
 def unknown_field_message(name: str, known: list[str] | tuple[str, ...]) -> str:
@@ -26,6 +28,9 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        # The schema's maxLength bounds what was sent; DRF would measure it after trimming.
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 
@@ -41,9 +46,23 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class QuerySerializer(StrictSerializer):
+    """Query filters: an empty `?state=` is a client mistake, not "no filter" (DRF would
+    silently treat it as absent for an optional field)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        empty = {key: ["must not be empty"] for key, value in data.items() if value == ""}
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)
+
+
 class BaseAPIView(APIView):
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 and isinstance(getattr(response, "accepted_renderer", None), HalJSONRenderer):
+            # The reference answers its xError as application/json whatever the success type.
+            response.accepted_renderer, response.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
         for header, value in getattr(request, "rate_limit", {}).items():
             response[header] = value
         return response

@@ -10,7 +10,9 @@ import logging
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -57,6 +59,14 @@ def conflict(message: str, *, field: str = "") -> ApiError:
 def field_errors(errors: list[dict[str, str]], message: str = "Invalid request body.") -> ApiError:
     return ApiError(
         status_code=status.HTTP_400_BAD_REQUEST, message=message, specific=VALIDATION, errors=errors
+    )
+
+
+def body_too_large() -> ApiError:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return ApiError(
+        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        message=f"Request body too large: at most {limit} bytes ({limit / 2**20:g} MiB).",
     )
 
 
@@ -118,6 +128,8 @@ def xerror_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # Django's own handling is a bare 400
+        exc = body_too_large()
     if not isinstance(exc, exceptions.APIException):
         return None  # a real bug: let Django log it and answer through handler500
     status_code = exc.status_code
@@ -143,6 +155,9 @@ def _django_error(status_code: int, message: str) -> JsonResponse:
 
 
 def handler400(request, exception=None):  # noqa: ANN001 - Django's handler signature
+    if isinstance(exception, RequestDataTooBig):  # a body read outside the API views (admin forms)
+        error = body_too_large()
+        return _django_error(error.status_code, str(error.detail))
     return _django_error(400, "Bad request.")
 
 

@@ -6,13 +6,16 @@ import re
 from datetime import datetime, timedelta, timezone
 
 # P[n]Y[n]M[n]DT[n]H[n]M[n]S; years and months have no fixed length, so they are refused
-# rather than guessed (the reference only ever uses days and below).
+# rather than guessed (the reference only ever uses days and below). Both patterns are ASCII:
+# \d would also match other scripts' digits, which float() then reads ('PT٥M' as five minutes).
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?$"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?$",
+    re.ASCII,
 )
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$",
+    re.ASCII,
 )
 
 
@@ -33,23 +36,19 @@ def parse_iso_duration(text: str) -> timedelta:
 
 
 def parse_rfc3339(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp that carries its UTC offset; raise ValueError otherwise."""
+    """Parse an RFC 3339 timestamp that carries its UTC offset, into UTC; raise ValueError
+    otherwise. UTC because PostgreSQL refuses offsets past ±15:59, which RFC 3339 allows."""
     if not isinstance(text, str) or not _RFC3339.match(text.strip()):
         raise ValueError(
             f"'{text}' is not an RFC 3339 date-time with an offset, such as '2026-01-03T12:00:00+01:00'"
         )
     normalized = text.strip().replace("z", "Z").replace("t", "T").replace(" ", "T", 1)
     try:
-        moment = datetime.fromisoformat(normalized)
+        return datetime.fromisoformat(normalized).astimezone(timezone.utc)
     except ValueError as exc:  # e.g. month 13: the shape matched but the date does not exist
         raise ValueError(f"'{text}' is not a valid date-time: {exc}") from None
-    try:
-        # Every caller compares or stores in UTC: '0001-01-01T00:00:00+01:00' is a valid
-        # local time whose UTC instant falls before year 1.
-        moment.astimezone(timezone.utc)
-    except OverflowError:
-        raise ValueError(f"'{text}' is not a valid date-time: its UTC time is out of range") from None
-    return moment
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise ValueError(f"'{text}' is outside the years 1 to 9999 in UTC") from None
 
 
 def format_rfc3339(moment: datetime) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleetmon_project.media import HalJSONRenderer
+
 
 def forbid_unknown_request_fields(result: dict[str, Any], **_: Any) -> dict[str, Any]:
     """Request bodies reject unknown fields, so their schemas say `additionalProperties: false`."""
@@ -27,4 +29,16 @@ def require_declared_bodies(result: dict[str, Any], **_: Any) -> dict[str, Any]:
         for operation in operations.values():
             if isinstance(operation, dict) and "requestBody" in operation:
                 operation["requestBody"]["required"] = True
+    return result
+
+
+def errors_are_plain_json(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Success bodies are also offered as application/hal+json; errors never are (see BaseAPIView)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for code, response in operation.get("responses", {}).items():
+                if str(code)[0] in "45":
+                    response.get("content", {}).pop(HalJSONRenderer.media_type, None)
     return result

@@ -15,9 +15,12 @@ from drf_spectacular.utils import OpenApiParameter
 from fleetmon_project.errors import BAD_PARAMETER, ApiError
 
 MAX_PAGE_SIZE = 60
-_INDEX_RANGE = re.compile(r"^(\d+)-(\d*)$")
+# [0-9], not \d or str.isdigit(): those also take other scripts' digits ('١', '²'), which int()
+# then reads as numbers or rejects with a ValueError. Nine digits bound every offset.
+_INDEX_RANGE = re.compile(r"^([0-9]{1,9})-([0-9]{0,9})$")
+_PAGE_SIZE = re.compile(r"^[0-9]{1,2}$")
 # Paging is stateless: the token is just the offset inside the indexRange window.
-_PAGE_TOKEN = re.compile(r"^p(\d{1,9})$")
+_PAGE_TOKEN = re.compile(r"^p([0-9]{1,9})$")
 
 PAGING_PARAMETERS = [
     OpenApiParameter(
@@ -52,7 +55,7 @@ def encode_page_token(offset: int) -> str:
 
 
 def decode_page_token(token: str) -> int:
-    match = _PAGE_TOKEN.match(token)
+    match = _PAGE_TOKEN.fullmatch(token)
     if not match:
         raise _bad_parameter("pageToken", "is not a token this server issued")
     return int(match.group(1))
@@ -70,15 +73,17 @@ class PageRequest:
         start, end = 0, None
         raw_range = params.get("indexRange")
         if raw_range is not None:
-            match = _INDEX_RANGE.match(raw_range)
+            match = _INDEX_RANGE.fullmatch(raw_range)
             if not match:
-                raise _bad_parameter("indexRange", "must look like '0-9' or '5-'")
+                raise _bad_parameter("indexRange", "must look like '0-9' or '5-' (at most 9 digits each)")
             start = int(match.group(1))
             end = int(match.group(2)) if match.group(2) else None
+            if end is not None and end < start:
+                raise _bad_parameter("indexRange", f"must not end ({end}) before it starts ({start})")
         page_size = MAX_PAGE_SIZE
         raw_size = params.get("pageSize")
         if raw_size is not None:
-            if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+            if not _PAGE_SIZE.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
                 raise _bad_parameter("pageSize", f"must be an integer from 1 to {MAX_PAGE_SIZE}")
             page_size = int(raw_size)
         token = params.get("pageToken")
@@ -97,6 +102,10 @@ def paginate(
     available = items.count() if isinstance(items, QuerySet) else len(items)
     window_end = available if page.end is None else min(available, page.end + 1)
     total = max(0, window_end - page.start)
+    if page.offset and page.offset >= total:
+        # Only a forged token, or one issued before rows were deleted, points past the end;
+        # an empty page there would report a currentPage beyond totalPage.
+        raise _bad_parameter("pageToken", f"is past the last page ({total} results); start again from 'first'")
     first = page.start + page.offset
     last = min(window_end, first + page.page_size)
     rows = list(items[first:last]) if first < last else []

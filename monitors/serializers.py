@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from rest_framework import serializers
 
-from fleetmon_project.api import StrictCharField, StrictSerializer
+from fleetmon_project.api import QuerySerializer, StrictCharField, StrictSerializer
+from fleetmon_project.isodates import parse_rfc3339
 from monitors.models import MonitorStatus
 
 
@@ -12,17 +13,21 @@ class MonitorStatusSetterSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=[MonitorStatus.RUNNING, MonitorStatus.PAUSED])
 
 
-class EventFilterSerializer(StrictSerializer):
+class Rfc3339Field(serializers.Field):
+    """The contract's date-time: DRF's DateTimeField also takes one without its offset, and
+    digits of other scripts ('٢٠٢٦-…'), since Django's fallback pattern uses \\d."""
+
+    def to_internal_value(self, data: object) -> datetime:
+        try:
+            return parse_rfc3339(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class EventFilterSerializer(QuerySerializer):
     vin = StrictCharField(required=False, max_length=17)
-    since = serializers.DateTimeField(required=False, help_text="RFC 3339; events at or after")
-    until = serializers.DateTimeField(required=False, help_text="RFC 3339; events strictly before")
+    since = Rfc3339Field(required=False, help_text="RFC 3339; events at or after")
+    until = Rfc3339Field(required=False, help_text="RFC 3339; events strictly before")
     indexRange = StrictCharField(required=False)
     pageSize = StrictCharField(required=False)
     pageToken = StrictCharField(required=False)
-
-    def to_internal_value(self, data: Any) -> Any:
-        # An empty `?until=` is a client mistake, not "no filter".
-        empty = {key: ["must not be empty"] for key, value in data.items() if value == ""}
-        if empty:
-            raise serializers.ValidationError(empty)
-        return super().to_internal_value(data)

@@ -81,6 +81,7 @@ def render_event(event: Event) -> dict[str, Any]:
     return {"id": event.pk, "monitorId": event.monitor_id, **event.to_monitor_event()}
 
 
+@extend_schema(tags=["monitors"])
 class MonitorCollectionView(BaseAPIView):
     @extend_schema(
         operation_id="getFleetMonitors",
@@ -107,6 +108,7 @@ class MonitorCollectionView(BaseAPIView):
         return Response(render_monitor_ref(request, monitor, status_label="Created"), status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema(tags=["monitors"])
 class MonitorDetailView(BaseAPIView):
     @extend_schema(
         operation_id="getFleetMonitorsStatusById",
@@ -135,6 +137,7 @@ class MonitorDetailView(BaseAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema(tags=["monitors"])
 class MonitorStatusView(BaseAPIView):
     @extend_schema(
         operation_id="setFleetVehicleMonitorStatus",
@@ -166,6 +169,7 @@ EVENT_SCHEMA = {
 }
 
 
+@extend_schema(tags=["monitors"])
 class MonitorEventsView(BaseAPIView):
     @extend_schema(
         operation_id="getMonitorEvents",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django.db.models import F, Q, QuerySet
@@ -16,6 +17,8 @@ API_STATES: dict[str, tuple[str, ...]] = {
     DeliveryState.FAILED: (DeliveryState.FAILED,),
 }
 _MAX_BIGINT = 2**63 - 1
+# [0-9], not str.isdigit(): that also takes '²' (which int() rejects) and '١' (which it reads as 1).
+_DATABASE_ID = re.compile(r"[0-9]{1,19}")
 
 
 def delivery_api_state(*, delivery: Delivery) -> str:
@@ -35,7 +38,7 @@ def delivery_list(*, monitor: Monitor, state: str | None = None) -> QuerySet[Del
 
 def delivery_get(*, monitor: Monitor, delivery_id: str) -> Delivery:
     # The id comes from the URL as text: anything that is not a database id is simply unknown.
-    if not delivery_id.isdigit() or int(delivery_id) > _MAX_BIGINT:
+    if not _DATABASE_ID.fullmatch(delivery_id) or int(delivery_id) > _MAX_BIGINT:
         raise Http404("delivery not found")
     delivery = delivery_list(monitor=monitor).filter(pk=int(delivery_id)).first()
     if delivery is None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from fleetmon_project.api import StrictCharField, StrictSerializer, _LinkSerializer
+from fleetmon_project.api import QuerySerializer, StrictCharField, _LinkSerializer
 from notifications.selectors import API_STATES
 
 
-class DeliveryFilterSerializer(StrictSerializer):
+class DeliveryFilterSerializer(QuerySerializer):
     state = serializers.ChoiceField(choices=list(API_STATES), required=False)
     indexRange = StrictCharField(required=False)
     pageSize = StrictCharField(required=False)

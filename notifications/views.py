@@ -78,6 +78,7 @@ def render_delivery(request: Request, delivery: Delivery) -> dict[str, Any]:
     }
 
 
+@extend_schema(tags=["deliveries"])
 class DeliveryCollectionView(BaseAPIView):
     @extend_schema(
         operation_id="getMonitorDeliveries",
@@ -109,6 +110,7 @@ class DeliveryCollectionView(BaseAPIView):
         )
 
 
+@extend_schema(tags=["deliveries"])
 class DeliveryDetailView(BaseAPIView):
     @extend_schema(
         operation_id="getMonitorDelivery",
@@ -120,6 +122,7 @@ class DeliveryDetailView(BaseAPIView):
         return Response(render_delivery(request, selectors.delivery_get(monitor=monitor, delivery_id=delivery_id)))
 
 
+@extend_schema(tags=["deliveries"])
 class DeliveryRetryView(BaseAPIView):
     @extend_schema(
         operation_id="retryMonitorDelivery",
@@ -139,12 +142,20 @@ class DeliveryRetryView(BaseAPIView):
         return Response(render_delivery(request, delivery), status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema(tags=["deliveries"])
 class MonitorWebhookTestView(BaseAPIView):
     @extend_schema(
         operation_id="testMonitorWebhook",
         summary="Send a sample event to the monitor's webhook now and report the outcome",
         request=None,
-        responses={200: WebhookTestResultSerializer, **ERRORS},
+        responses={
+            200: OpenApiResponse(
+                WebhookTestResultSerializer,
+                description="Sent: `ok` says whether the webhook accepted it; a refused, failed or "
+                "blocked attempt is reported here too, with `statusCode` and `error`",
+            ),
+            **ERRORS,
+        },
     )
     def post(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
         monitor = monitor_get(fleet=fleet_get(owner=request.user, fleet_id=fleet_id), monitor_id=monitor_id)
@@ -161,6 +172,7 @@ class MonitorWebhookTestView(BaseAPIView):
         )
 
 
+@extend_schema(tags=["webhooks"])
 class WebhookSecretView(BaseAPIView):
     @extend_schema(
         operation_id="getFleetWebhookSecret",
@@ -172,6 +184,7 @@ class WebhookSecretView(BaseAPIView):
         return Response({"secret": services.webhook_secret_get_or_create(fleet=fleet).secret})
 
 
+@extend_schema(tags=["webhooks"])
 class WebhookSecretRotateView(BaseAPIView):
     @extend_schema(
         operation_id="rotateFleetWebhookSecret",

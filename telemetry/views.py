@@ -49,6 +49,7 @@ def render_vehicle(request: Request, vehicle: Vehicle) -> dict[str, Any]:
     }
 
 
+@extend_schema(tags=["fleets"])
 class FleetCollectionView(BaseAPIView):
     @extend_schema(
         operation_id="listFleets",
@@ -71,6 +72,7 @@ class FleetCollectionView(BaseAPIView):
         return Response(render_fleet(request, fleet), status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["fleets"])
 class FleetDetailView(BaseAPIView):
     @extend_schema(operation_id="getFleet", responses={200: FleetSerializer, **ERRORS})
     def get(self, request: Request, fleet_id: str) -> Response:
@@ -96,6 +98,7 @@ class FleetDetailView(BaseAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema(tags=["vehicles"])
 class VehicleCollectionView(BaseAPIView):
     @extend_schema(
         operation_id="listVehicles",
@@ -122,6 +125,7 @@ class VehicleCollectionView(BaseAPIView):
         return Response(render_vehicle(request, vehicle), status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["vehicles"])
 class VehicleDetailView(BaseAPIView):
     @extend_schema(operation_id="getVehicle", responses={200: VehicleSerializer, **ERRORS})
     def get(self, request: Request, fleet_id: str, vehicle_id: str) -> Response:
@@ -160,6 +164,7 @@ POINT_SCHEMA = {
 }
 
 
+@extend_schema(tags=["telemetry"])
 class TelemetryView(BaseAPIView):
     throttle_scope = "telemetry"
 

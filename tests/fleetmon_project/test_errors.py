@@ -66,6 +66,18 @@ def test_throttled_answers_429_with_retry_after_and_rate_headers(api, monkeypatc
     assert third["X-RateLimit-Remaining"] == "0"
 
 
+def test_errors_of_authenticated_requests_carry_rate_headers(api):
+    response = api.get("/api/v1/fleets/unknown")
+    assert_xerror(response, 404, 40400)
+    assert response["X-RateLimit-Remaining"]
+
+
+def test_unauthenticated_requests_count_against_no_quota(anonymous_api):
+    response = anonymous_api.get("/api/v1/fleets")
+    assert_xerror(response, 401, 40100)
+    assert not [name for name in response.headers if name.startswith("X-RateLimit")]
+
+
 def test_default_rate_is_generous_for_a_telemetry_gateway(api):
     response = api.get("/api/v1/fleets")
     assert int(response["X-RateLimit-Limit"]) >= 1000
@@ -126,3 +138,16 @@ def test_a_surrogate_pair_is_one_character_and_welcome(api):
     response = api.post("/api/v1/fleets", data='{"label": "Vans \\ud83d\\ude97"}', content_type="application/json")
     assert response.status_code == 201, response.content
     assert response.json()["label"] == "Vans \U0001f697"
+
+
+@pytest.mark.parametrize("url", ["/api/v1/fleets", "/api/v1/telemetry"])
+def test_body_over_the_limit_answers_413_saying_the_limit(api, url, settings):
+    body = '{"label": "' + "x" * (6 * 1000 * 1000) + '"}'
+    response = assert_xerror(api.post(url, data=body, content_type="application/json"), 413, 41300)
+    assert str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE) in response["message"]
+
+
+def test_body_over_the_limit_outside_the_api_answers_413(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = client.post("/admin/login/", {"username": "x" * 2000, "password": "y"})
+    assert_xerror(response, 413, 41300)

@@ -60,11 +60,25 @@ def test_events_filter_by_vin_and_time_range(api, fleet, monitor):
     ]
 
 
-@pytest.mark.parametrize("query, field", [({"since": "yesterday"}, "since"), ({"colour": "red"}, "colour")])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"since": "yesterday"}, "since"),
+        ({"colour": "red"}, "colour"),
+        ({"since": "٢٠٢٦-06-01T10:00:00Z"}, "since"),  # Arabic-Indic digits, read as 2026 by Django
+        ({"until": "2026-06-01T10:00:00"}, "until"),  # RFC 3339 requires the offset
+        ({"until": "0001-01-01T00:00:00+01:00"}, "until"),  # year 0 in UTC
+    ],
+)
 def test_bad_event_filters_answer_400(api, fleet, monitor, query, field):
     response = api.get(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}/events", query)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == field
+
+
+def test_filter_with_an_offset_postgresql_cannot_store_is_compared_in_utc(api, fleet, monitor):
+    url = f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}/events"
+    assert api.get(url, {"since": "2026-06-01T10:00:00+22:25"}).status_code == 200
 
 
 def test_events_of_a_deleted_monitor_are_kept_but_not_served(api, fleet, monitor):

@@ -89,6 +89,12 @@ def test_unknown_state_is_a_400_naming_state(api, monitor):
     assert [e["field"] for e in response.json()["errors"]] == ["state"]
 
 
+def test_empty_state_is_a_400_naming_state(api, monitor):
+    response = api.get(f"{base(monitor)}/deliveries?state=")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "state", "message": "must not be empty"}]
+
+
 def test_detail(api, monitor, deliveries):
     delivery = deliveries["delivered"]
     response = api.get(f"{base(monitor)}/deliveries/{delivery.pk}")
@@ -96,10 +102,19 @@ def test_detail(api, monitor, deliveries):
     assert response.json()["id"] == delivery.pk and response.json()["attempts"][0]["statusCode"] == 200
 
 
-@pytest.mark.parametrize("delivery_id", ["0", "-1", "abc", "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "delivery_id", ["0", "-1", "abc", "99999999999999999999999", "%C2%B2", "1%0A", "1" * 5000]
+)
 def test_unknown_delivery_is_404(api, monitor, delivery_id):
     assert api.get(f"{base(monitor)}/deliveries/{delivery_id}").status_code == 404
     assert api.post(f"{base(monitor)}/deliveries/{delivery_id}/retry").status_code == 404
+
+
+def test_an_id_in_other_digits_is_not_the_delivery_it_reads_as(api, monitor, deliveries):
+    delivery = deliveries["failed"]
+    arabic_indic = str(delivery.pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    assert api.get(f"{base(monitor)}/deliveries/{arabic_indic}").status_code == 404
+    assert api.post(f"{base(monitor)}/deliveries/{arabic_indic}/retry").status_code == 404
 
 
 def test_retry_replays_a_failed_delivery_with_the_same_webhook_id(api, monitor, deliveries, receiver, enqueued, django_capture_on_commit_callbacks):

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from telemetry.datakeys import DATA_KEYS, ValueKind
 from telemetry.models import TelemetryPoint
 from tests.telemetry.factories import VehicleFactory
 
@@ -83,7 +85,7 @@ def _errors(response):
         ({"eventDate": "2026-13-01T00:00:00Z"}, "[1].eventDate", "not a valid date-time"),
         ({"eventDate": "2026-01-01T00:00:00"}, "[1].eventDate", "RFC 3339"),
         ({"eventDate": "yesterday"}, "[1].eventDate", "RFC 3339"),
-        ({"eventDate": "0001-01-01T00:00:00+23:59"}, "[1].eventDate", "UTC time is out of range"),
+        ({"eventDate": "0001-01-01T00:00:00+23:59"}, "[1].eventDate", "outside the years 1 to 9999"),
         ({"eventDate": iso(NOW + timedelta(hours=1))}, "[1].eventDate", "in the future"),
         ({"position": {"latitude": 91, "longitude": 2}}, "[1].position.latitude", "between -90 and 90"),
         ({"position": {"latitude": 48, "longitude": -181}}, "[1].position.longitude", "between -180 and 180"),
@@ -142,6 +144,31 @@ def test_1000_points_are_accepted(api, vehicle):
     body = [point(eventDate=iso(start + timedelta(seconds=i))) for i in range(1000)]
     assert api.post("/api/v1/telemetry", body, format="json").json() == {"accepted": 1000}
     assert TelemetryPoint.objects.filter(vehicle=vehicle).count() == 1000
+
+
+def test_a_pretty_printed_batch_of_1000_full_points_fits_the_body_limit(api, vehicle, settings):
+    sample = {
+        ValueKind.NUMBER: 123456.7,
+        ValueKind.BOOLEAN: True,
+        ValueKind.STRING: "Disconnected",
+        ValueKind.LIST: ["LowBattery", "TyrePressure"],
+        ValueKind.ANY: {"state": "Locked"},
+    }
+    data = {key: sample[kind] for key, kind in DATA_KEYS.items()}
+    data["vehicle.status"] = {"ignition": "On", "doors": {"driver": "Closed", "passenger": "Closed"}}
+    data["vehicle.telemetry.vehicle.battery"] = {"voltage": 402.5, "cellVoltages": [3.712] * 96}
+    start = NOW - timedelta(hours=2)
+    batch = [point(eventDate=iso(start + timedelta(seconds=i)), data=data) for i in range(1000)]
+    body = json.dumps(batch, indent=2)
+    assert 2.5 * 2**20 < len(body) < settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # over Django's default
+    response = api.post("/api/v1/telemetry", data=body, content_type="application/json")
+    assert response.json() == {"accepted": 1000}
+
+
+def test_an_offset_postgresql_cannot_store_is_accepted_as_utc(api, vehicle):
+    response = api.post("/api/v1/telemetry", point(eventDate="2020-01-01T00:00:00+22:25"), format="json")
+    assert response.status_code == 202
+    assert TelemetryPoint.objects.get(vehicle=vehicle).event_date == datetime(2019, 12, 31, 1, 35, tzinfo=timezone.utc)
 
 
 def test_telemetry_requires_a_token(anonymous_api):

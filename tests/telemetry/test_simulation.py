@@ -176,7 +176,7 @@ def test_start_offset(text, expected):
     assert parse_offset(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "1d", "h", "-5"])
+@pytest.mark.parametrize("text", ["", "1d", "h", "-5", "²", "١m", "5\n"])
 def test_bad_start_offset(text):
     with pytest.raises(CommandError):
         parse_offset(text)

@@ -124,7 +124,7 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         else:
             valid, verdict = True, "signature not checked (no --secret)"
         timestamp = self.headers.get("webhook-timestamp", "")
-        age = f" ({now - int(timestamp)} s ago)" if timestamp.isdigit() else ""
+        age = f" ({now - int(timestamp)} s ago)" if timestamp.isascii() and timestamp.isdigit() else ""
         lines.append(f"  webhook-id {self.headers.get('webhook-id', '—')}  timestamp {timestamp or '—'}{age}  {verdict}")
         shown = [f"{name}: {value}" for name, value in self.headers.items() if name.lower() not in BORING_HEADERS]
         lines.append("  headers: " + ("  ".join(shown) or "—"))

@@ -30,14 +30,15 @@ BACKOFF_MAX_S = 30.0
 FIRST_ERRORS_KEPT = 5
 # Due points are sent once a tick: fewer, fuller requests, and a fresh progress line.
 TICK_S = 1.0
-_OFFSET = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_OFFSET = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 
 
 def parse_offset(text: str) -> timedelta:
     """`90` (seconds), `45s`, `15m`, `1h`, `1h30m`."""
-    if text.isdigit():
+    # ASCII digits only: isdigit() also says yes to '²', which int() then rejects.
+    if text.isascii() and text.isdigit():
         return timedelta(seconds=int(text))
-    match = _OFFSET.match(text)
+    match = _OFFSET.fullmatch(text)
     if not text or not match:
         raise CommandError(f"--start-offset {text!r}: use seconds or a duration such as 90s, 15m, 1h30m")
     hours, minutes, seconds = (int(part or 0) for part in match.groups())
@@ -85,7 +86,7 @@ def describe_error(response: requests.Response) -> str:
 def retry_after(response: requests.Response) -> float:
     # FleetMon sends whole seconds; anything else gets a short, safe pause.
     value = response.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else 1.0
+    return float(value) if value.isascii() and value.isdigit() else 1.0
 
 
 class Api:
