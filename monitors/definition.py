@@ -126,8 +126,9 @@ _FRAMING_HEADERS = frozenset(
 _SIGNING_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"})
 _VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _KNOWN_VARIABLES = frozenset(name.lower() for name in WEBHOOK_VARIABLES)
-_WEEK = re.compile(r"\s*[wW](\d{1,2})\s*(?:-\s*[wW](\d{1,2})\s*)?")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII: \d would also take other scripts' digits, which int() reads ('w١' as week 1).
+_WEEK = re.compile(r"\s*[wW](\d{1,2})\s*(?:-\s*[wW](\d{1,2})\s*)?", re.ASCII)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _HOST_ZONE_FILES = frozenset({"localtime", "posixrules", "Factory"})
 _NAME_CHARS = "A-Za-z0-9_."  # what boolexp scans as one word
 

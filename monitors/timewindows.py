@@ -44,7 +44,7 @@ ALL_DAYS: frozenset[int] = frozenset(range(1, 8))
 ALL_WEEKS: frozenset[int] = frozenset(range(1, 54))
 DAY_NAMES: dict[str, int] = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 
-_WEEK_ITEM = re.compile(r"^w(\d+)(?:-w(\d+))?$")
+_WEEK_ITEM = re.compile(r"^w(\d+)(?:-w(\d+))?$", re.ASCII)
 # Week 53 exists in at most one year out of five (gaps between such years reach seven
 # years), so eight years of dates always reach the next window of a valid entry; the
 # horizon only bounds the loop.

@@ -57,6 +57,9 @@ def verify(
 ) -> bool:
     # A receiver reads the timestamp from a header, so accept its string form
     # and treat garbage as a failed verification rather than an exception.
+    # ASCII digits only: int() would also take ' 17', '1_7' and other scripts' digits.
+    if isinstance(timestamp, str) and not (timestamp.isascii() and timestamp.isdigit()):
+        return False
     try:
         ts = int(timestamp)
     except (TypeError, ValueError):

@@ -640,6 +640,7 @@ BAD: list[Bad] = [
     Bad("week empty", {f"{ENTRY}.occurence.week": []}, f"{ENTRY}.occurence.week", "must contain at least one week"),
     Bad("week malformed", {f"{ENTRY}.occurence.week": ["1"]}, f"{ENTRY}.occurence.week[0]", "'1' is not a week"),
     Bad("week open range", {f"{ENTRY}.occurence.week": ["w1-"]}, f"{ENTRY}.occurence.week[0]", "is not a week"),
+    Bad("week in another script's digits", {f"{ENTRY}.occurence.week": ["w١"]}, f"{ENTRY}.occurence.week[0]", "is not a week"),
     Bad("week not a string", {f"{ENTRY}.occurence.week": [1]}, f"{ENTRY}.occurence.week[0]", "must be a string"),
     Bad("week zero", {f"{ENTRY}.occurence.week": ["w0"]}, f"{ENTRY}.occurence.week[0]", "weeks go from w1 to w53"),
     Bad("week 54", {f"{ENTRY}.occurence.week": ["w2", "w50-w54"]}, f"{ENTRY}.occurence.week[1]", "weeks go from w1 to w53"),

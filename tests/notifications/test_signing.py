@@ -80,6 +80,11 @@ def _verify(**overrides):
     return signing.verify(**kwargs)
 
 
+@pytest.mark.parametrize("timestamp", [f" {SPEC_TIMESTAMP}", f"{SPEC_TIMESTAMP}".replace("1", "١"), "1_" + str(SPEC_TIMESTAMP)[1:]])
+def test_verify_refuses_timestamps_that_are_not_ascii_digits(timestamp):
+    assert not _verify(timestamp=timestamp)
+
+
 def test_verify_accepts_valid_signature():
     assert _verify()
     assert _verify(timestamp=str(SPEC_TIMESTAMP))  # as read from a header
