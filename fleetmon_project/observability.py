@@ -30,6 +30,9 @@ from fleetmon_project.errors import xerror_body
 
 POINTS_INGESTED = Counter("fleetmon_points_ingested", "Telemetry points accepted by the API")
 MONITOR_EVALUATIONS = Counter("fleetmon_monitor_evaluations", "Monitor evaluations (one monitor, one vehicle, one instant)")
+EVALUATION_ERRORS = Counter(
+    "fleetmon_evaluation_errors", "Monitor evaluations that raised an error (that monitor was skipped, the others went on)"
+)
 EVENTS_RAISED = Counter("fleetmon_events", "Events raised", ["monitor_type", "refresh"])
 WEBHOOK_ATTEMPTS = Counter("fleetmon_webhook_attempts", "Webhook attempts", ["outcome"])
 WEBHOOK_ATTEMPT_SECONDS = Histogram(

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fleetmon_project.observability import EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
+from fleetmon_project.observability import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
 from monitors.compiled import compiled_monitor
 from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
 from monitors.extensions import build_extensions
@@ -37,6 +37,7 @@ class _Runtime:
     state: MonitorVehicleState
     reset: bool
     dirty: bool = False
+    broken: bool = False  # raised an error: skipped for the rest of this evaluation
 
     def skips(self, instant: datetime) -> bool:
         """Instants this monitor must not be evaluated at: within its last pause, or before its
@@ -74,6 +75,16 @@ def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnaps
     )
 
 
+def _monitor_failed(monitor: Monitor, vehicle: Vehicle) -> None:
+    # A monitor that cannot be evaluated (a definition stored before a validation rule
+    # existed, or a bug) must not stop the fleet's other monitors: it is skipped for this
+    # vehicle, loudly, and the points are still applied for everyone else.
+    EVALUATION_ERRORS.inc()
+    logger.exception(
+        "monitor cannot be evaluated; skipped", extra={"fleet": monitor.fleet_id, "monitor": monitor.pk, "vin": vehicle.vin}
+    )
+
+
 class VehicleEvaluator:
     """Edge detection and refresh reminders for one vehicle across its fleet's active monitors."""
 
@@ -94,14 +105,14 @@ class VehicleEvaluator:
                 state.generation, state.value, state.since = monitor.generation, None, None
                 state.last_notified_at = state.next_refresh_at = None
             refresh = monitor.refresh_event
+            try:
+                compiled = compiled_monitor(monitor)
+                refresh_every = timedelta(seconds=refresh) if refresh else None
+            except Exception:
+                _monitor_failed(monitor, vehicle)
+                continue
             self.runtimes.append(
-                _Runtime(
-                    monitor=monitor,
-                    compiled=compiled_monitor(monitor),
-                    refresh=timedelta(seconds=refresh) if refresh else None,
-                    state=state,
-                    reset=reset,
-                )
+                _Runtime(monitor=monitor, compiled=compiled, refresh=refresh_every, state=state, reset=reset)
             )
 
     def evaluate(self, latest: LatestState, changed_keys: frozenset[str], instant: datetime) -> None:
@@ -111,8 +122,15 @@ class VehicleEvaluator:
         snapshot = _snapshot(latest, changed_keys)
         self.evaluations += len(self.runtimes)
         for runtime in self.runtimes:
-            if not runtime.skips(instant):
-                self._transition(runtime, runtime.compiled.evaluate(snapshot, instant), latest, instant)
+            if runtime.broken or runtime.skips(instant):
+                continue
+            try:
+                outcome = runtime.compiled.evaluate(snapshot, instant)
+            except Exception:
+                runtime.broken = True
+                _monitor_failed(runtime.monitor, self.vehicle)
+                continue
+            self._transition(runtime, outcome, latest, instant)
 
     def _transition(self, runtime: _Runtime, outcome: Evaluation, latest: LatestState, instant: datetime) -> None:
         state = runtime.state

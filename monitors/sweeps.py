@@ -4,6 +4,7 @@ that overlap (a slow run, a second Beat by mistake) never double the work."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,8 @@ from django.utils import timezone
 from monitors.compiled import compiled_monitor
 from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, Monitor, MonitorVehicleState
 from telemetry.models import TelemetryPoint, VehicleState
+
+logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
 # Vehicles per evaluation task: large enough to amortise the task overhead, small enough
@@ -45,7 +48,13 @@ def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequ
         )
         by_fleet: dict[str, list[str]] = defaultdict(list)
         for monitor in due:
-            monitor.next_time_boundary = compiled_monitor(monitor).next_time_boundary(now)
+            try:
+                monitor.next_time_boundary = compiled_monitor(monitor).next_time_boundary(now)
+            except Exception:
+                # One broken definition must not stall every monitor's windows: it is evaluated
+                # this once (the engine skips it if it cannot be) and not scheduled again.
+                logger.exception("time windows of monitor %s cannot be computed", monitor.pk)
+                monitor.next_time_boundary = None
             by_fleet[monitor.fleet_id].append(monitor.pk)
         Monitor.objects.bulk_update(due, ["next_time_boundary"])
         rows = []

@@ -284,6 +284,18 @@ def test_deleted_monitor_raises_nothing(fleet, vehicle):
     assert not MonitorVehicleState.objects.filter(monitor=monitor).exists()
 
 
+def test_a_monitor_that_cannot_be_evaluated_does_not_stop_the_others(fleet, vehicle, caplog):
+    healthy = battery_monitor(fleet)
+    broken = battery_monitor(fleet)
+    # A definition stored before a bound existed: its refresh overflows timedelta.
+    definition = {**broken.definition, "subscribeParam": {**broken.definition["subscribeParam"], "refreshEvent": 10**14}}
+    Monitor.objects.filter(pk=broken.pk).update(definition=definition)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    assert len(events(healthy)) == 1 and events(broken) == []
+    assert not TelemetryPoint.objects.filter(evaluated_at__isnull=True).exists()
+    assert any(record.getMessage() == "monitor cannot be evaluated; skipped" for record in caplog.records)
+
+
 def test_redelivered_evaluation_creates_no_second_event(fleet, vehicle):
     monitor = battery_monitor(fleet)
     feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
