@@ -89,9 +89,10 @@ class VehicleEvaluator:
     """Edge detection and refresh reminders for one vehicle across its fleet's active monitors."""
 
     def __init__(
-        self, vehicle: Vehicle, monitors: Sequence[Monitor], states: dict[str, MonitorVehicleState]
+        self, vehicle: Vehicle, monitors: Sequence[Monitor], states: dict[str, MonitorVehicleState], *, now: datetime
     ) -> None:
         self.vehicle = vehicle
+        self.now = now
         self.raised: list[Event] = []
         self.evaluations = 0
         self.runtimes = []
@@ -158,8 +159,11 @@ class VehicleEvaluator:
         self, runtime: _Runtime, outcome: Evaluation, latest: LatestState, instant: datetime, *, refresh: bool
     ) -> None:
         state = runtime.state
-        state.last_notified_at = instant
-        state.next_refresh_at = instant + runtime.refresh if runtime.refresh else None
+        # When it was notified, not the (possibly old) eventDate: an event raised from late
+        # telemetry is not followed by a reminder at once, reminders come every refreshEvent
+        # seconds of real time.
+        state.last_notified_at = max(instant, self.now)
+        state.next_refresh_at = state.last_notified_at + runtime.refresh if runtime.refresh else None
         runtime.dirty = True
         monitor = runtime.monitor
         self.raised.append(
@@ -266,7 +270,7 @@ def vehicles_evaluate(
             if monitor_ids is not None and not points:
                 monitors = [m for m in monitors if m.pk in monitor_ids]
             own_states = {m.pk: states[row.vehicle_id, m.pk] for m in monitors if (row.vehicle_id, m.pk) in states}
-            evaluator = VehicleEvaluator(row.vehicle, monitors, own_states)
+            evaluator = VehicleEvaluator(row.vehicle, monitors, own_states, now=now)
             for point in points:
                 merge = merge_point(
                     latest, event_date=point.event_date, data=point.data, latitude=point.latitude, longitude=point.longitude

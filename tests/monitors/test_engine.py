@@ -27,9 +27,10 @@ def vehicle(fleet):
     return VehicleFactory(fleet=fleet)
 
 
-def feed(vehicle, *points, evaluate: bool = True) -> int:
-    """Store points as ingestion does, then run the engine on them. Each point is
-    (seconds after T0, position or None, data)."""
+def feed(vehicle, *points, evaluate: bool = True, late_by: float = 0) -> int:
+    """Store points as ingestion does, then run the engine on them as they arrive: `late_by`
+    seconds after the last one's eventDate. Each point is (seconds after T0, position or None,
+    data)."""
     TelemetryPoint.objects.bulk_create(
         [
             TelemetryPoint(
@@ -42,7 +43,8 @@ def feed(vehicle, *points, evaluate: bool = True) -> int:
             for offset, position, data in points
         ]
     )
-    return engine.vehicles_evaluate(vehicle_ids=[vehicle.pk]) if evaluate else 0
+    arrived = T0 + timedelta(seconds=max(offset for offset, _, _ in points) + late_by)
+    return engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=arrived) if evaluate else 0
 
 
 def events(monitor, **filters):
@@ -130,10 +132,20 @@ def test_refresh_event_arrives_while_condition_holds(fleet, vehicle):
 
 def test_refresh_is_also_checked_on_new_telemetry(fleet, vehicle):
     monitor = battery_monitor(fleet, refreshEvent=60)
-    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}), (30, None, {"vehicle.energy.electric.level": 39}))
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    feed(vehicle, (30, None, {"vehicle.energy.electric.level": 39}))
     assert [e.refresh for e in events(monitor)] == [False]
     feed(vehicle, (61, None, {"vehicle.energy.electric.level": 38}))
     assert [e.refresh for e in events(monitor)] == [False, True]
+
+
+def test_reminders_after_an_event_from_late_telemetry_count_from_its_notification(fleet, vehicle):
+    monitor = battery_monitor(fleet, refreshEvent=60)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}), late_by=100)
+    assert sweeps.refresh_reminders_sweep(now=T0 + timedelta(seconds=101)) == []
+    [request] = sweeps.refresh_reminders_sweep(now=T0 + timedelta(seconds=160))
+    engine.vehicles_evaluate(vehicle_ids=request.vehicle_ids, at=request.at, monitor_ids=request.monitor_ids)
+    assert [(e.event_date, e.refresh) for e in events(monitor)] == [(T0, False), (T0 + timedelta(seconds=160), True)]
 
 
 def test_no_refresh_once_condition_is_false(fleet, vehicle):
