@@ -10,7 +10,7 @@ from django import forms
 from django.forms.fields import InvalidJSONInput
 
 from fleetmon_project.errors import ApiError
-from monitors import services
+from monitors import selectors, services
 from monitors.definition import MonitorDefinition
 from monitors.models import Monitor, MonitorStatus
 
@@ -19,14 +19,6 @@ DEFINITION_SKELETON: dict[str, Any] = {
     "subscribeParam": {"callback": {"webhook": {"target": "", "name": "", "attributes": []}}},
     "triggerParam": {"triggers": [], "boolExp": ""},
 }
-
-
-def _api_key_order(definition: dict[str, Any]) -> dict[str, Any]:
-    """PostgreSQL's jsonb keeps keys shortest first; the parser rebuilds the API's order."""
-    try:
-        return services.monitor_definition_parse(raw=definition).canonical
-    except ApiError:
-        return definition  # saved under older, looser rules: still show it, as it is
 
 
 class PrettyJSONField(forms.JSONField):
@@ -72,7 +64,7 @@ class MonitorAdminForm(forms.ModelForm):
             ]
         if self._stored_definition is not None:
             # The label has its own field; showing it twice would invite conflicting edits.
-            shown = _api_key_order(self._stored_definition)
+            shown = selectors.monitor_definition_get(monitor=self.instance)
             self.initial["definition"] = {k: v for k, v in shown.items() if k != "label"}
         elif not self.initial.get("definition"):
             self.initial["definition"] = DEFINITION_SKELETON

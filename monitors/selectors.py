@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
 
+from monitors.definition import DefinitionError, parse_monitor_definition
 from monitors.models import Event, Monitor
 from telemetry.models import Fleet
 
@@ -19,6 +21,16 @@ def monitor_get(*, fleet: Fleet, monitor_id: str) -> Monitor:
     if monitor is None:
         raise Http404("monitor not found")
     return monitor
+
+
+def monitor_definition_get(*, monitor: Monitor) -> dict[str, Any]:
+    """The stored definition in the API's key order: PostgreSQL's jsonb keeps keys shortest
+    first, the parser rebuilds the reference's order. One saved under older, looser rules
+    comes back as stored."""
+    try:
+        return parse_monitor_definition(monitor.definition, require_https=False).canonical
+    except DefinitionError:
+        return monitor.definition
 
 
 def event_list(

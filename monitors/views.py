@@ -68,7 +68,7 @@ def render_monitor(request: Request, monitor: Monitor) -> dict[str, Any]:
     links = monitor_links(request, monitor)
     return {
         "monitorId": monitor.pk,
-        "monitor": monitor.definition,
+        "monitor": selectors.monitor_definition_get(monitor=monitor),
         "status": monitor.status,
         "createdAt": format_rfc3339(monitor.created_at),
         "updatedAt": format_rfc3339(monitor.updated_at),

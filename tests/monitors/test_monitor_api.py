@@ -61,6 +61,9 @@ def test_post_then_get_returns_the_canonical_form(api, fleet):
     assert webhook["attributes"][1] == {"type": "Header", "key": "Authorization", "value": "Basic QWxhZGRpbc2FtZQ=="}
     assert definition["subscribeParam"]["retryPolicy"] == {"policy": "Always", "retryNumber": 3, "retryDelay": 120}
     assert "place" in definition["triggerParam"]["triggers"][0]["zone"]
+    # In the reference's key order, not the one PostgreSQL's jsonb stores keys in.
+    assert [key for key in definition if key != "extendedEventParam"] == ["label", "subscribeParam", "triggerParam"]
+    assert list(definition["triggerParam"]) == ["triggers", "boolExp"]
     # Posting the canonical form again yields the very same canonical form.
     again = post(api, fleet, definition).json()["monitorId"]
     assert api.get(f"/api/v1/fleets/{fleet.pk}/monitors/{again}").json()["monitor"] == definition
