@@ -75,14 +75,22 @@ def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnaps
     )
 
 
-def _monitor_failed(monitor: Monitor, vehicle: Vehicle) -> None:
+# (monitor, generation) pairs this process already logged a failure of: one traceback each,
+# not one per vehicle and point.
+_LOGGED_FAILURES: set[tuple[str, int]] = set()
+
+
+def _monitor_failed(monitor: Monitor, vehicle: Vehicle, what: str = "evaluated") -> None:
     # A monitor that cannot be evaluated (a definition stored before a validation rule
     # existed, or a bug) must not stop the fleet's other monitors: it is skipped for this
     # vehicle, loudly, and the points are still applied for everyone else.
     EVALUATION_ERRORS.inc()
-    logger.exception(
-        "monitor cannot be evaluated; skipped", extra={"fleet": monitor.fleet_id, "monitor": monitor.pk, "vin": vehicle.vin}
-    )
+    if (monitor.pk, monitor.generation) not in _LOGGED_FAILURES:
+        _LOGGED_FAILURES.add((monitor.pk, monitor.generation))
+        logger.exception(
+            f"monitor cannot be {what}; skipped",
+            extra={"fleet": monitor.fleet_id, "monitor": monitor.pk, "vin": vehicle.vin},
+        )
 
 
 class VehicleEvaluator:
@@ -176,9 +184,17 @@ class VehicleEvaluator:
                 event_date=instant,
                 refresh=refresh,
                 values=list(outcome.values),
-                extensions=build_extensions(monitor.extended_event_param, latest),
+                extensions=self._extensions(monitor, latest),
             )
         )
+
+    def _extensions(self, monitor: Monitor, latest: LatestState) -> list[dict]:
+        # Extra data must not cost the event itself: without it, the event still goes out.
+        try:
+            return build_extensions(monitor.extended_event_param, latest)
+        except Exception:
+            _monitor_failed(monitor, self.vehicle, "given its extensions")
+            return []
 
     def dirty_states(self) -> list[MonitorVehicleState]:
         return [runtime.state for runtime in self.runtimes if runtime.dirty]
@@ -234,6 +250,11 @@ def vehicles_evaluate(
         if not ids:
             return 0
     with transaction.atomic():
+        if boundary_id is not None:
+            # Serialises copies of one boundary message; the later one finds the row gone.
+            done = BoundaryEvaluation.objects.select_for_update().filter(pk=boundary_id).first() is None
+            if done:
+                return 0
         existing = list(Vehicle.objects.filter(pk__in=ids).values_list("pk", flat=True))
         VehicleState.objects.bulk_create([VehicleState(vehicle_id=vid) for vid in existing], ignore_conflicts=True)
         # Locked in id order, so overlapping chunks on other workers wait instead of deadlocking.

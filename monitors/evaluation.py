@@ -17,6 +17,7 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from monitors.boolexp import CompiledExpression, compile_expression
 from monitors.timewindows import TimeTriggerSpec, is_within, next_boundary, parse_time_trigger
@@ -112,6 +113,14 @@ class CompiledMonitor:
     expression: CompiledExpression
     triggers: tuple[_Trigger, ...]  # in the order of expression.names, i.e. its bit order
 
+    @cached_property
+    def _on_change_bits(self) -> int:
+        return sum(
+            1 << position
+            for position, trigger in enumerate(self.triggers)
+            if isinstance(trigger, _DataTrigger) and trigger.matches is None
+        )
+
     @property
     def has_time_triggers(self) -> bool:
         return any(isinstance(trigger, _TimeTrigger) for trigger in self.triggers)
@@ -128,11 +137,10 @@ class CompiledMonitor:
             for position, trigger in enumerate(self.triggers)
             if isinstance(trigger, _DataTrigger) and (bits >> position) & 1
         )
-        fresh_change = any(
-            not self.expression.evaluate_bits(bits & ~(1 << position))
-            for position, trigger in enumerate(self.triggers)
-            if isinstance(trigger, _DataTrigger) and trigger.matches is None and (bits >> position) & 1
-        )
+        # Fresh when the expression would be false without the changes seen now (all of them
+        # at once: with `a | b`, a point changing both still owes its truth to a change).
+        changes = self._on_change_bits
+        fresh_change = bool(bits & changes) and not self.expression.evaluate_bits(bits & ~changes)
         return Evaluation(result=True, values=values, fresh_change=fresh_change)
 
     def next_time_boundary(self, after: datetime) -> datetime | None:

@@ -171,14 +171,18 @@ class BoundaryEvaluation(models.Model):
     """A time-window boundary's evaluation of some vehicles, enqueued but not yet done.
 
     The sweep advances `Monitor.next_time_boundary` and writes these rows in one transaction;
-    the evaluation deletes its row in its own. A row still here after
-    FLEETMON_POINT_RESCUE_AFTER means its message was lost (broker flush, dead worker), and
-    the sweep enqueues it again: a window closing is never forgotten."""
+    the evaluation deletes its row in its own, and a copy of the message that finds its row
+    gone does nothing. A row still here two minutes on means its message was lost (broker
+    flush, dead worker), and the sweep enqueues it again: a window closing is never
+    forgotten (monitors.sweeps.BOUNDARY_RESCUE_AFTER, BOUNDARY_MAX_ATTEMPTS)."""
 
     at = models.DateTimeField()
     monitor_ids = models.JSONField()
     vehicle_ids = models.JSONField()
     enqueued_at = models.DateTimeField()
+    # Messages sent for it; past BOUNDARY_MAX_ATTEMPTS it is given up (logged), so one that
+    # can never succeed is not retried forever.
+    attempts = models.PositiveIntegerField(default=1)
 
     class Meta:
         indexes = [models.Index(fields=["enqueued_at"], name="boundary_eval_enqueued_idx")]

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from fleetmon_project.observability import EVALUATION_ERRORS
 from monitors.compiled import compiled_monitor
 from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, Monitor, MonitorVehicleState
 from telemetry.models import TelemetryPoint, VehicleState
@@ -25,6 +26,13 @@ SWEEP_BATCH = 500
 VEHICLES_PER_TASK = 50
 # A claimed reminder is not claimed again before its evaluation had time to run.
 REFRESH_CLAIM_LEASE = timedelta(seconds=60)
+# A boundary evaluation still pending this long after its message is presumed lost. Longer
+# than the points' rescue delay: a copy is cheap (it finds its row gone), but under an
+# evaluation backlog every waiting row would otherwise get one per sweep.
+BOUNDARY_RESCUE_AFTER = timedelta(minutes=2)
+BOUNDARY_MAX_ATTEMPTS = 10
+# When a monitor's next window boundary cannot be computed, try again this much later.
+BOUNDARY_RETRY_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,11 @@ def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequ
                 monitor.next_time_boundary = compiled_monitor(monitor).next_time_boundary(now)
             except Exception:
                 # One broken definition must not stall every monitor's windows: it is evaluated
-                # this once (the engine skips it if it cannot be) and not scheduled again.
+                # now (the engine skips it if it cannot be) and tried again later, so a fixed
+                # bug or definition picks its schedule up again.
                 logger.exception("time windows of monitor %s cannot be computed", monitor.pk)
-                monitor.next_time_boundary = None
+                EVALUATION_ERRORS.inc()
+                monitor.next_time_boundary = now + BOUNDARY_RETRY_AFTER
             by_fleet[monitor.fleet_id].append(monitor.pk)
         Monitor.objects.bulk_update(due, ["next_time_boundary"])
         rows = []
@@ -76,15 +86,23 @@ def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequ
         BoundaryEvaluation.objects.bulk_create(rows)
 
         lost = list(
-            BoundaryEvaluation.objects.filter(
-                enqueued_at__lte=now - timedelta(seconds=settings.FLEETMON_POINT_RESCUE_AFTER)
-            )
+            BoundaryEvaluation.objects.filter(enqueued_at__lte=now - BOUNDARY_RESCUE_AFTER)
             .select_for_update(skip_locked=True)
             .order_by("enqueued_at")[:SWEEP_BATCH]
         )
+        abandoned = [row for row in lost if row.attempts >= BOUNDARY_MAX_ATTEMPTS]
+        for row in abandoned:
+            logger.error(
+                "gave up the window boundary evaluation at %s of monitors %s after %d attempts",
+                row.at.isoformat(),
+                ", ".join(row.monitor_ids),
+                row.attempts,
+            )
+        BoundaryEvaluation.objects.filter(pk__in=[row.pk for row in abandoned]).delete()
+        lost = [row for row in lost if row.attempts < BOUNDARY_MAX_ATTEMPTS]
         for row in lost:
-            row.enqueued_at = now
-        BoundaryEvaluation.objects.bulk_update(lost, ["enqueued_at"])
+            row.enqueued_at, row.attempts = now, row.attempts + 1
+        BoundaryEvaluation.objects.bulk_update(lost, ["enqueued_at", "attempts"])
     return [
         EvaluationRequest(vehicle_ids=row.vehicle_ids, at=row.at, monitor_ids=row.monitor_ids, boundary_id=row.pk)
         for row in [*rows, *lost]

@@ -18,6 +18,7 @@ class Migration(migrations.Migration):
                 ('monitor_ids', models.JSONField()),
                 ('vehicle_ids', models.JSONField()),
                 ('enqueued_at', models.DateTimeField()),
+                ('attempts', models.PositiveIntegerField(default=1)),
             ],
             options={
                 'indexes': [models.Index(fields=['enqueued_at'], name='boundary_eval_enqueued_idx')],

@@ -211,13 +211,43 @@ def test_window_close_whose_message_was_lost_is_evaluated_by_a_later_sweep(fleet
     [lost] = sweeps.time_boundaries_sweep(now=close)  # its message never reaches a worker
 
     assert sweeps.time_boundaries_sweep(now=close + timedelta(seconds=10)) == []  # may still be queued
-    [again] = sweeps.time_boundaries_sweep(now=close + timedelta(seconds=30))
+    assert sweeps.time_boundaries_sweep(now=close + timedelta(seconds=60)) == []
+    [again] = sweeps.time_boundaries_sweep(now=close + timedelta(seconds=120))
     assert (again.boundary_id, again.at, again.vehicle_ids) == (lost.boundary_id, close, [vehicle.pk])
     run(again)
     assert [e.event_date for e in events(monitor)] == [close]
-    assert sweeps.time_boundaries_sweep(now=close + timedelta(seconds=120)) == []
+    assert sweeps.time_boundaries_sweep(now=close + timedelta(seconds=600)) == []
     # The lost message turning up after all changes nothing.
     assert run(lost) == 0
+
+
+def test_boundary_evaluation_that_keeps_failing_is_given_up(fleet, vehicle, caplog):
+    monitor = time_zone_monitor(fleet)
+    feed(vehicle, (600, OUTSIDE, {"vehicle.kinetic.moving": True}))
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
+    Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
+    sweeps.time_boundaries_sweep(now=close)
+    later = close
+    for _ in range(sweeps.BOUNDARY_MAX_ATTEMPTS - 1):  # every message lost, or failing
+        later += sweeps.BOUNDARY_RESCUE_AFTER
+        assert len(sweeps.time_boundaries_sweep(now=later)) == 1
+    assert sweeps.time_boundaries_sweep(now=later + sweeps.BOUNDARY_RESCUE_AFTER) == []
+    assert not BoundaryEvaluation.objects.exists()
+    assert any("gave up the window boundary evaluation" in record.getMessage() for record in caplog.records)
+
+
+def test_monitor_whose_windows_cannot_be_computed_is_retried_later(fleet, vehicle, monkeypatch):
+    monitor = time_zone_monitor(fleet)
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
+    Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
+
+    def broken(self, after):
+        raise ValueError("a bug in the window arithmetic")
+
+    monkeypatch.setattr(type(compiled_monitor(monitor)), "next_time_boundary", broken)
+    sweeps.time_boundaries_sweep(now=close)
+    monitor.refresh_from_db()
+    assert monitor.next_time_boundary == close + sweeps.BOUNDARY_RETRY_AFTER
 
 
 def test_point_dated_before_a_window_close_arriving_after_it_does_not_refire(fleet, vehicle):
@@ -306,6 +336,18 @@ def test_a_monitor_that_cannot_be_evaluated_does_not_stop_the_others(fleet, vehi
     assert len(events(healthy)) == 1 and events(broken) == []
     assert not TelemetryPoint.objects.filter(evaluated_at__isnull=True).exists()
     assert any(record.getMessage() == "monitor cannot be evaluated; skipped" for record in caplog.records)
+
+
+def test_extensions_that_cannot_be_built_do_not_cost_the_event(fleet, vehicle, monkeypatch):
+    monitor = battery_monitor(fleet)
+
+    def broken(params, state):
+        raise TypeError("unexpected data shape")
+
+    monkeypatch.setattr(engine, "build_extensions", broken)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    [event] = events(monitor)
+    assert event.extensions == []
 
 
 def test_redelivered_evaluation_creates_no_second_event(fleet, vehicle):

@@ -334,6 +334,15 @@ def test_a_change_the_expression_does_not_need_is_not_a_fresh_change():
     assert outcome.result is True and outcome.fresh_change is False
 
 
+def test_two_changes_in_one_point_are_a_fresh_change():
+    compiled = monitor("a | b", data_trigger("a", NUMBER_KEY, "onChange"), data_trigger("b", STRING_KEY, "onChange"))
+    state = {
+        NUMBER_KEY: reported(50, previous=40, has_previous=True),
+        STRING_KEY: reported("y", previous="x", has_previous=True),
+    }
+    assert compiled.evaluate(snapshot(state, changed=[NUMBER_KEY, STRING_KEY]), NOW).fresh_change is True
+
+
 def test_on_change_ignores_its_operands():
     compiled = monitor("d", data_trigger("d", NUMBER_KEY, "onChange", ["99"]))
     state = reported(50, previous=40, has_previous=True)
