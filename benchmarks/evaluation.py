@@ -51,7 +51,7 @@ from benchmarks.common import BareValidationView  # noqa: E402
 from monitors import engine  # noqa: E402
 from monitors.definition import parse_monitor_definition  # noqa: E402
 from monitors.services import monitor_create  # noqa: E402
-from monitors.tasks import VEHICLES_PER_TASK  # noqa: E402
+from monitors.sweeps import vehicle_chunks  # noqa: E402
 from telemetry.models import Fleet, TelemetryPoint, Vehicle  # noqa: E402
 from telemetry.views import TelemetryView  # noqa: E402
 
@@ -128,8 +128,8 @@ def _evaluate(vehicle_ids: list[str], points: int) -> tuple[float, int]:
     events_before = Event.objects.count()
     started = time.perf_counter()
     # In chunks, as the ingestion endpoint enqueues them for the workers.
-    for chunk in range(0, len(vehicle_ids), VEHICLES_PER_TASK):
-        engine.vehicles_evaluate(vehicle_ids=vehicle_ids[chunk : chunk + VEHICLES_PER_TASK])
+    for chunk in vehicle_chunks(vehicle_ids):
+        engine.vehicles_evaluate(vehicle_ids=chunk)
     return points / (time.perf_counter() - started), Event.objects.count() - events_before
 
 

@@ -8,6 +8,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Iterable
 
 from django.conf import settings
 from django.db import transaction
@@ -33,6 +34,12 @@ BOUNDARY_RESCUE_AFTER = timedelta(minutes=2)
 BOUNDARY_MAX_ATTEMPTS = 10
 # When a monitor's next window boundary cannot be computed, try again this much later.
 BOUNDARY_RETRY_AFTER = timedelta(hours=1)
+
+
+def vehicle_chunks(vehicle_ids: Iterable[str]) -> list[list[str]]:
+    """The vehicles in sorted, de-duplicated chunks of one evaluation task each."""
+    ids = sorted(set(vehicle_ids))
+    return [ids[start : start + VEHICLES_PER_TASK] for start in range(0, len(ids), VEHICLES_PER_TASK)]
 
 
 @dataclass(frozen=True)
@@ -69,19 +76,12 @@ def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequ
         Monitor.objects.bulk_update(due, ["next_time_boundary"])
         rows = []
         for fleet_id, monitor_ids in by_fleet.items():
-            vehicle_ids = sorted(
-                VehicleState.objects.filter(vehicle__fleet_id=fleet_id, last_seen_at__isnull=False).values_list(
-                    "vehicle_id", flat=True
-                )
-            )
+            vehicle_ids = VehicleState.objects.filter(
+                vehicle__fleet_id=fleet_id, last_seen_at__isnull=False
+            ).values_list("vehicle_id", flat=True)
             rows += [
-                BoundaryEvaluation(
-                    at=now,
-                    monitor_ids=monitor_ids,
-                    vehicle_ids=vehicle_ids[start : start + VEHICLES_PER_TASK],
-                    enqueued_at=now,
-                )
-                for start in range(0, len(vehicle_ids), VEHICLES_PER_TASK)
+                BoundaryEvaluation(at=now, monitor_ids=monitor_ids, vehicle_ids=chunk, enqueued_at=now)
+                for chunk in vehicle_chunks(vehicle_ids)
             ]
         BoundaryEvaluation.objects.bulk_create(rows)
 

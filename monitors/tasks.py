@@ -9,7 +9,7 @@ from typing import Iterable
 from celery import shared_task
 
 from monitors import engine, sweeps
-from monitors.sweeps import VEHICLES_PER_TASK
+from monitors.sweeps import vehicle_chunks
 
 
 def enqueue_evaluation(
@@ -19,11 +19,8 @@ def enqueue_evaluation(
     monitor_ids: list[str] | None = None,
     boundary_id: int | None = None,
 ) -> None:
-    ids = sorted(set(vehicle_ids))
-    for start in range(0, len(ids), VEHICLES_PER_TASK):
-        evaluate_vehicles.delay_on_commit(
-            ids[start : start + VEHICLES_PER_TASK], at.isoformat() if at else None, monitor_ids, boundary_id
-        )
+    for chunk in vehicle_chunks(vehicle_ids):
+        evaluate_vehicles.delay_on_commit(chunk, at.isoformat() if at else None, monitor_ids, boundary_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
