@@ -97,7 +97,11 @@ def run_action(page, changelist: str, pk: object, action_label: str) -> str:
     matching = [label for label in labels if action_label.lower() in label.lower()]
     assert matching, f"no action labelled like {action_label!r} among {labels}"
     page.select_option("select[name=action]", label=matching[0])
-    page.click("button[name=index]")
+    # The action answers with a redirect to the changelist: read the message of that page,
+    # not of the one the click was made on.
+    with page.expect_navigation():
+        page.click("button[name=index]")
+    page.wait_for_selector("ul.messagelist li")
     return page.locator("ul.messagelist").inner_text()
 
 
