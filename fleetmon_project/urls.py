@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from fleetmon_project.observability import healthz_view, metrics_view, readyz_view
+from fleetmon_project.unserved import unserved_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -16,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("telemetry.urls")),
     path("api/v1/", include("monitors.urls")),
     path("api/v1/", include("notifications.urls")),
+    path("api/v1/", include(unserved_urlpatterns())),
 ]
 
 handler400 = "fleetmon_project.errors.handler400"
