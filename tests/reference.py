@@ -1,0 +1,34 @@
+"""Validation against the Stellantis reference's own schemas (tests/fixtures/reference, verbatim),
+so that what FleetMon answers or sends is checked by an OpenAPI validator, not by our reading."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openapi_schema_validator import OAS30Validator
+
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
+
+
+@cache
+def _components(document: str) -> dict[str, Any]:
+    return yaml.safe_load((REFERENCE / document).read_text(encoding="utf-8"))["components"]
+
+
+@cache
+def _validator(document: str, schema: str) -> OAS30Validator:
+    # The document's components are the root, so its "#/components/..." refs resolve.
+    return OAS30Validator({"$ref": f"#/components/schemas/{schema}", "components": _components(document)})
+
+
+def assert_api_schema(body: Any, schema: str) -> None:
+    """`body` validates against `components.schemas.<schema>` of stellantis-b2b-api.yaml."""
+    _validator("stellantis-b2b-api.yaml", schema).validate(body)
+
+
+def assert_webhook_schema(body: Any, schema: str) -> None:
+    """`body` validates against `components.schemas.<schema>` of the webhook template."""
+    _validator("stellantis-b2b-webhook-template.yaml", schema).validate(body)
