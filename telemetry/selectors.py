@@ -19,8 +19,9 @@ def fleet_get(*, owner: AbstractBaseUser, fleet_id: str) -> Fleet:
     return fleet
 
 
-def vehicle_list(*, fleet: Fleet) -> QuerySet[Vehicle]:
-    return fleet.vehicles.order_by("created_at", "id")
+def vehicle_list(*, fleet: Fleet, vin_prefix: str | None = None) -> QuerySet[Vehicle]:
+    vehicles = fleet.vehicles.order_by("created_at", "id")
+    return vehicles.filter(vin__startswith=vin_prefix) if vin_prefix else vehicles
 
 
 def vehicle_get(*, fleet: Fleet, vehicle_id: str) -> Vehicle:

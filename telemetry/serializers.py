@@ -58,6 +58,8 @@ class LinkSerializer(serializers.Serializer):
 class FleetLinksSerializer(serializers.Serializer):
     self = LinkSerializer()
     vehicles = LinkSerializer()
+    status = LinkSerializer()
+    alerts = LinkSerializer()
     monitors = LinkSerializer()
 
 
@@ -66,6 +68,7 @@ class FleetSerializer(serializers.Serializer):
 
     id = serializers.CharField()
     label = serializers.CharField()
+    name = serializers.CharField(help_text="The reference's name for the label")
     createdAt = serializers.DateTimeField()
     updatedAt = serializers.DateTimeField()
     _links = FleetLinksSerializer()
@@ -74,6 +77,10 @@ class FleetSerializer(serializers.Serializer):
 class VehicleLinksSerializer(serializers.Serializer):
     self = LinkSerializer()
     fleet = LinkSerializer()
+    lastPosition = LinkSerializer()
+    status = LinkSerializer()
+    telemetry = LinkSerializer()
+    alerts = LinkSerializer()
 
 
 class VehicleSerializer(serializers.Serializer):

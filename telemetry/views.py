@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from fleetmon_project.errors import BAD_PARAMETER, ApiError
 from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, href, json_body
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from fleetmon_project.isodates import format_rfc3339
@@ -27,26 +29,50 @@ def render_fleet(request: Request, fleet: Fleet) -> dict[str, Any]:
     return {
         "id": fleet.pk,
         "label": fleet.label,
+        # The reference calls it `name`; `label` stays for the clients already using it.
+        "name": fleet.label,
         "createdAt": format_rfc3339(fleet.created_at),
         "updatedAt": format_rfc3339(fleet.updated_at),
         "_links": {
             "self": href(request, base),
-            "vehicles": href(request, f"{base}/vehicles"),
-            "monitors": href(request, f"{base}/monitors"),
+            **{name: href(request, f"{base}/{name}") for name in ("vehicles", "status", "alerts", "monitors")},
         },
     }
 
 
 def render_vehicle(request: Request, vehicle: Vehicle) -> dict[str, Any]:
+    base = f"/api/v1/fleets/{vehicle.fleet_id}/vehicles/{vehicle.pk}"
     return {
         "id": vehicle.pk,
         "vin": vehicle.vin,
         "createdAt": format_rfc3339(vehicle.created_at),
         "_links": {
-            "self": href(request, f"/api/v1/fleets/{vehicle.fleet_id}/vehicles/{vehicle.pk}"),
+            "self": href(request, base),
             "fleet": href(request, f"/api/v1/fleets/{vehicle.fleet_id}"),
+            **{name: href(request, f"{base}/{name}") for name in ("lastPosition", "status", "telemetry", "alerts")},
         },
     }
+
+
+VIN_PREFIX_PARAMETER = OpenApiParameter(
+    "vinPrefix",
+    {"type": "string", "pattern": "^[A-HJ-NPR-Za-hj-npr-z0-9]{1,17}$"},
+    description="Only vehicles whose VIN starts with this prefix (case-insensitive)",
+)
+
+
+def vin_prefix(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[A-HJ-NPR-Za-hj-npr-z0-9]{1,17}", raw):
+        message = "must be 1 to 17 VIN characters: digits and letters except I, O and Q"
+        raise ApiError(
+            status_code=400,
+            message=f"vinPrefix: {message}",
+            specific=BAD_PARAMETER,
+            errors=[{"field": "vinPrefix", "message": message}],
+        )
+    return raw.upper()
 
 
 @extend_schema(tags=["fleets"])
@@ -102,12 +128,12 @@ class FleetDetailView(BaseAPIView):
 class VehicleCollectionView(BaseAPIView):
     @extend_schema(
         operation_id="listVehicles",
-        parameters=PAGING_PARAMETERS,
+        parameters=[*PAGING_PARAMETERS, VIN_PREFIX_PARAMETER],
         responses={200: collection_serializer("vehicles", VehicleSerializer), **ERRORS},
     )
     def get(self, request: Request, fleet_id: str) -> Response:
         fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
-        vehicles = selectors.vehicle_list(fleet=fleet)
+        vehicles = selectors.vehicle_list(fleet=fleet, vin_prefix=vin_prefix(request.query_params.get("vinPrefix")))
         return Response(
             paginate(request=request, items=vehicles, name="vehicles", render=lambda v: render_vehicle(request, v))
         )
