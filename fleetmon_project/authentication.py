@@ -88,9 +88,5 @@ class VerifiedSecrets:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 verified_secrets = VerifiedSecrets()

@@ -1,6 +1,7 @@
-"""Per-token (or per API client) rate limits, reported with the `X-RateLimit-*` headers on every response to an
-authenticated request. Anonymous requests are refused (401) before throttling: guessing a
-160-bit token is hopeless, and a flood of them is for the reverse proxy to absorb."""
+"""Per-token (or per API client) rate limits, reported with the `X-RateLimit-*` headers on
+every response to an authenticated request. Anonymous requests are refused (401) before
+throttling: guessing a 160-bit token is hopeless, and a flood of them is for the reverse
+proxy to absorb."""
 
 from __future__ import annotations
 
