@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fleetmon_project.authentication import CLIENT_ID_PARAMETER
 from fleetmon_project.errors import MALFORMED_BODY, VALIDATION, ApiError
 from fleetmon_project.jsonvalues import unstorable_text
 from fleetmon_project.media import HalJSONRenderer
@@ -51,6 +52,9 @@ class QuerySerializer(StrictSerializer):
     silently treat it as absent for an optional field)."""
 
     def to_internal_value(self, data: Any) -> Any:
+        if CLIENT_ID_PARAMETER in data:
+            data = data.copy()
+            data.pop(CLIENT_ID_PARAMETER)
         empty = {key: ["must not be empty"] for key, value in data.items() if value == ""}
         if empty:
             raise serializers.ValidationError(empty)

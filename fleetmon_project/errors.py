@@ -117,7 +117,12 @@ def _describe(exc: exceptions.APIException) -> tuple[str, int, list[dict[str, st
     if isinstance(exc, exceptions.AuthenticationFailed):
         return str(exc.detail), BAD_CREDENTIALS, []
     if isinstance(exc, exceptions.NotAuthenticated):
-        return "Authentication required: send 'Authorization: Token <key>'.", NOT_AUTHENTICATED, []
+        return (
+            "Authentication required: send 'Authorization: Token <key>', or 'Authorization: Basic' "
+            "with the 'client_id' query parameter of an API client.",
+            NOT_AUTHENTICATED,
+            [],
+        )
     if isinstance(exc, exceptions.NotFound):
         return "Resource not found.", GENERIC, []
     return str(exc.detail), GENERIC, []
@@ -142,7 +147,8 @@ def xerror_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         status=status_code,
     )
     if status_code == status.HTTP_401_UNAUTHORIZED:
-        response["WWW-Authenticate"] = 'Token realm="api"'
+        # A Basic challenge only to clients that tried Basic: browsers prompt for any other.
+        response["WWW-Authenticate"] = getattr(exc, "challenge", 'Token realm="api"')
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         response["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
     if request is not None and getattr(request, "_request", None) is not None:

@@ -32,6 +32,12 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Behind a TLS-terminating proxy (deploy/nginx/fleetmon.conf), links and redirects must use the
+# client's scheme and host. Only a proxy that overwrites these headers may be trusted with them:
+# reachable directly, a client could forge them.
+if env_bool("FLEETMON_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -139,6 +145,8 @@ TELEMETRY_THROTTLE_RATE = env_str("FLEETMON_TELEMETRY_THROTTLE_RATE", "20000/min
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
+        # The reference's Basic + client_id; before sessions, so a client_id is never ignored.
+        "telemetry.authentication.ApiClientAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

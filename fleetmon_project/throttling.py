@@ -1,6 +1,7 @@
-"""Per-token rate limits, reported with the `X-RateLimit-*` headers on every response to an
-authenticated request. Anonymous requests are refused (401) before throttling: guessing a
-160-bit token is hopeless, and a flood of them is for the reverse proxy to absorb."""
+"""Per-token (or per API client) rate limits, reported with the `X-RateLimit-*` headers on
+every response to an authenticated request. Anonymous requests are refused (401) before
+throttling: guessing a 160-bit token is hopeless, and a flood of them is for the reverse
+proxy to absorb."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from rest_framework.throttling import SimpleRateThrottle
 
 
 class TokenRateThrottle(SimpleRateThrottle):
-    """Counts per API token (per user for session clients), so one noisy integration
-    cannot starve the other tokens of the same owner."""
+    """Counts per API token or API client (per user for session clients), so one noisy
+    integration cannot starve the other credentials of the same owner."""
 
     scope = "token"
 
@@ -22,6 +23,8 @@ class TokenRateThrottle(SimpleRateThrottle):
         self.num_requests, self.duration = self.parse_rate(self.rate)
         if request.auth is not None and hasattr(request.auth, "key"):
             ident = "t:" + hashlib.sha256(request.auth.key.encode()).hexdigest()[:32]
+        elif request.auth is not None and hasattr(request.auth, "client_id"):
+            ident = f"c:{request.auth.client_id}"
         elif request.user and request.user.is_authenticated:
             ident = f"u:{request.user.pk}"
         else:

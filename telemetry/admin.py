@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from telemetry.models import Fleet, TelemetryPoint, Vehicle, VehicleState
+from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle, VehicleState
+from telemetry.services import api_client_deactivate, api_client_rotate_secret
 
 
 class VehicleInline(admin.TabularInline):
@@ -69,3 +72,47 @@ class TelemetryPointAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """The secret is generated here and shown once, in the message after saving: only its
+    hash is stored. Lost, it is replaced with the rotate action."""
+
+    list_display = ("client_id", "owner", "label", "is_active", "created_at", "last_used_at")
+    list_filter = ("is_active", "owner")
+    search_fields = ("client_id", "label", "owner__username")
+    fields = ("owner", "label", "is_active", "client_id", "created_at", "last_used_at")
+    readonly_fields = ("client_id", "created_at", "last_used_at")
+    list_select_related = ("owner",)
+    autocomplete_fields = ("owner",)
+    actions = ("rotate_secret", "deactivate")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiClient | None = None) -> tuple[str, ...]:
+        # The owner is who the client acts as: moving it would hand one tenant's credentials to another.
+        return self.readonly_fields + (("owner",) if obj is not None else ())
+
+    def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        secret = api_client_rotate_secret(client=obj)
+        self._show_secret(request, obj, secret)
+
+    def _show_secret(self, request: HttpRequest, client: ApiClient, secret: str) -> None:
+        self.message_user(
+            request,
+            f"client_id {client.client_id}, secret {secret} (user {client.owner.get_username()}). "
+            "Copy the secret now: it is not stored and will not be shown again.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Rotate the secret of the selected API clients (the old one stops working)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        for client in queryset.select_related("owner"):
+            self._show_secret(request, client, api_client_rotate_secret(client=client))
+
+    @admin.action(description="Deactivate the selected API clients")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        count = api_client_deactivate(clients=queryset)
+        self.message_user(request, f"Deactivated {count} API client(s); they are refused from now on.", messages.SUCCESS)

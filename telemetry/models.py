@@ -97,3 +97,29 @@ class VehicleState(models.Model):
 
     def __str__(self) -> str:
         return f"state of {self.vehicle_id}"
+
+
+def new_client_id() -> str:
+    """Public, yet unguessable: knowing one client's id tells nothing about another's."""
+    return secrets.token_hex(16)
+
+
+class ApiClient(models.Model):
+    """Credentials of a client written for the Stellantis reference: HTTP Basic with the
+    owner's username and this secret, plus `client_id` in the query. Requests act as `owner`,
+    exactly as with the owner's token. Only a hash of the secret is stored."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_clients")
+    client_id = models.CharField(max_length=64, unique=True, default=new_client_id, editable=False)
+    label = models.CharField(max_length=255, blank=True)
+    secret_hash = models.CharField(max_length=128, editable=False)
+    is_active = models.BooleanField(default=True, help_text="Unticked, the client is refused at once (401).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "API client"
+
+    def __str__(self) -> str:
+        return f"{self.label or 'API client'} ({self.client_id})"

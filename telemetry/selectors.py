@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from telemetry.models import Fleet, Vehicle
+from telemetry.models import ApiClient, Fleet, Vehicle
 
 
 def fleet_list(*, owner: AbstractBaseUser) -> QuerySet[Fleet]:
@@ -29,3 +29,13 @@ def vehicle_get(*, fleet: Fleet, vehicle_id: str) -> Vehicle:
     if vehicle is None:
         raise Http404("vehicle not found")
     return vehicle
+
+
+def api_client_get_active(*, client_id: str) -> ApiClient | None:
+    """One query per authenticated request: a deactivated client or a rotated secret is
+    seen at once, whatever the verification cache holds."""
+    return (
+        ApiClient.objects.select_related("owner")
+        .filter(client_id=client_id, is_active=True, owner__is_active=True)
+        .first()
+    )

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from fleetmon_project.errors import conflict, field_errors
 from fleetmon_project.observability import POINTS_INGESTED
 from telemetry.ingestion import is_vin, normalize_vin, validate_batch
-from telemetry.models import Fleet, TelemetryPoint, Vehicle
+from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle
 from telemetry.signals import points_stored
 
 
@@ -71,3 +74,38 @@ def telemetry_ingest(*, owner: AbstractBaseUser, body: Any, now: datetime | None
         points_stored.send(sender=TelemetryPoint, vehicle_ids=sorted({p.vehicle_id for p in validation.points}))
     POINTS_INGESTED.inc(len(validation.points))
     return len(validation.points)
+
+
+# last_used_at is for the operator ("is this client still in use?"): a minute's precision
+# spares a write on every request of a busy client.
+API_CLIENT_USE_PRECISION = timedelta(minutes=1)
+
+
+def _new_api_client_secret() -> str:
+    # URL-safe base64 has no ':', which would break the `user:secret` of HTTP Basic.
+    return secrets.token_urlsafe(32)
+
+
+def api_client_create(*, owner: AbstractBaseUser, label: str = "") -> tuple[ApiClient, str]:
+    """The new client and its secret in clear, which is not kept: show it once."""
+    client = ApiClient(owner=owner, label=label)
+    return client, api_client_rotate_secret(client=client)
+
+
+def api_client_rotate_secret(*, client: ApiClient) -> str:
+    """A new secret (saving a new client with it); the old one is refused from the next request."""
+    secret = _new_api_client_secret()
+    client.secret_hash = make_password(secret)
+    client.save(update_fields=["secret_hash"] if client.pk else None)
+    return secret
+
+
+def api_client_deactivate(*, clients: QuerySet[ApiClient]) -> int:
+    return clients.update(is_active=False)
+
+
+def api_client_mark_used(*, client: ApiClient, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    if client.last_used_at is None or now - client.last_used_at >= API_CLIENT_USE_PRECISION:
+        ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        client.last_used_at = now

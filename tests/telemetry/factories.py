@@ -5,7 +5,8 @@ import random
 import factory
 from django.contrib.auth import get_user_model
 
-from telemetry.models import Fleet, Vehicle
+from telemetry.models import ApiClient, Fleet, Vehicle
+from telemetry.services import api_client_create
 
 VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 
@@ -36,3 +37,12 @@ class VehicleFactory(factory.django.DjangoModelFactory):
 
     fleet = factory.SubFactory(FleetFactory)
     vin = factory.LazyFunction(random_vin)
+
+
+def api_client_with_secret(*, owner, label: str = "", is_active: bool = True) -> tuple[ApiClient, str]:  # noqa: ANN001
+    """An API client through the real service, with the secret only the creator ever sees."""
+    client, secret = api_client_create(owner=owner, label=label)
+    if not is_active:
+        client.is_active = False
+        client.save(update_fields=["is_active"])
+    return client, secret
