@@ -118,6 +118,15 @@ def test_status_can_be_set(api, fleet, status):
     assert monitor.status == status
 
 
+def test_running_resumes_a_failed_monitor_in_its_generation(api, fleet):
+    monitor = MonitorFactory(fleet=fleet, status="Failed")
+    response = api.put(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}/status", {"status": "Running"}, format="json")
+    assert response.status_code == 202
+    assert response.json()["status"] == "Running"
+    monitor.refresh_from_db()
+    assert (monitor.status, monitor.generation) == ("Running", 1)
+
+
 def test_resuming_starts_a_new_generation(api, fleet):
     monitor = MonitorFactory(fleet=fleet, status="Paused")
     api.put(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}/status", {"status": "Running"}, format="json")
