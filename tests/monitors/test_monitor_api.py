@@ -153,6 +153,29 @@ def test_validation_errors_name_each_json_path(api, fleet):
     assert response.json()["code"] == 40001
 
 
+def test_misspelt_enum_operand_and_unlisted_op_are_400_naming_their_paths(api, fleet):
+    body = monitor_definition()
+    body["triggerParam"]["triggers"] += [
+        {"name": "c", "data": {"data": "vehicle.energy.charging.status", "op": "equalsTo", "value": ["Disconected"]}},
+        {"name": "s", "data": {"data": "stolen.state", "op": "includedIn", "value": ["true"]}},
+    ]
+    body["triggerParam"]["boolExp"] = "outOfParis | c | s"
+    response = post(api, fleet, body)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "field": "triggerParam.triggers[1].data.value[0]",
+            "message": "must be one of 'Disconnected', 'InProgress', 'Failure', 'Stopped', 'Finished' "
+            "(got 'Disconected'); did you mean 'Disconnected'?",
+        },
+        {
+            "field": "triggerParam.triggers[2].data.op",
+            "message": "'stolen.state' only supports op 'equalsTo' or 'onChange' (got 'includedIn')",
+        },
+    ]
+    assert not Monitor.objects.exists()
+
+
 @override_settings(FLEETMON_REQUIRE_HTTPS_WEBHOOKS=True)
 def test_http_target_refused_when_https_required(api, fleet):
     response = post(api, fleet, monitor_definition())
