@@ -16,8 +16,9 @@ from fleetmon_project.errors import BAD_PARAMETER, ApiError
 
 MAX_PAGE_SIZE = 60
 # [0-9], not \d or str.isdigit(): those also take other scripts' digits ('١', '²'), which int()
-# then reads as numbers or rejects with a ValueError. Nine digits bound every offset.
-_INDEX_RANGE = re.compile(r"^([0-9]{1,9})-([0-9]{0,9})$")
+# then reads as numbers or rejects with a ValueError. Nine digits bound every offset. The
+# reference's pattern is '\d+(-\d*)?': a bare start ('5') is the open range '5-'.
+_INDEX_RANGE = re.compile(r"^([0-9]{1,9})(-([0-9]{0,9}))?$")
 _PAGE_SIZE = re.compile(r"^[0-9]{1,2}$")
 # Paging is stateless: the token is just the offset inside the indexRange window.
 _PAGE_TOKEN = re.compile(r"^p([0-9]{1,9})$")
@@ -26,7 +27,7 @@ PAGING_PARAMETERS = [
     OpenApiParameter(
         "indexRange",
         {"type": "string", "pattern": _INDEX_RANGE.pattern},
-        description="Result index range, e.g. '0-9' or '5-' (start is mandatory)",
+        description="Result index range, e.g. '0-9', or '5-' or '5' from index 5 on (start is mandatory)",
     ),
     OpenApiParameter(
         "pageSize",
@@ -75,9 +76,9 @@ class PageRequest:
         if raw_range is not None:
             match = _INDEX_RANGE.fullmatch(raw_range)
             if not match:
-                raise _bad_parameter("indexRange", "must look like '0-9' or '5-' (at most 9 digits each)")
+                raise _bad_parameter("indexRange", "must look like '0-9', '5-' or '5' (at most 9 digits each)")
             start = int(match.group(1))
-            end = int(match.group(2)) if match.group(2) else None
+            end = int(match.group(3)) if match.group(3) else None
             if end is not None and end < start:
                 raise _bad_parameter("indexRange", f"must not end ({end}) before it starts ({start})")
         page_size = MAX_PAGE_SIZE

@@ -36,12 +36,13 @@ from fleetmon_project.isodates import format_rfc3339, parse_iso_duration, parse_
 from fleetmon_project.jsonvalues import finite_float, unstorable_text
 from monitors.timewindows import EARLIEST_INSTANT, LATEST_INSTANT, MAX_DAILY_DURATION
 from telemetry.datakeys import (
+    DATA_KEY_ENUMS,
+    DATA_KEY_OPS,
     DATA_KEYS,
     EXTENSION_TYPES,
     TELEMETRY_PREFIX,
     TELEMETRY_TYPES,
     ValueKind,
-    describe_kind,
 )
 
 __all__ = [
@@ -67,7 +68,7 @@ MIN_WEEK, MAX_WEEK = 1, 53
 DEFAULT_TIME_ZONE = "Europe/Paris"
 
 OPS = ("equalsTo", "greaterThan", "lowerThan", "includedIn", "onChange")
-ORDER_OPS = ("greaterThan", "lowerThan")
+ENUM_LISTED_IN_FULL = 20  # values; beyond, an error message shows only the closest ones
 
 RETRY_POLICIES = ("None", "Bounded", "Always")
 # When `retryPolicy` is absent we store the reference's own defaults: `retryNumber` 3 and
@@ -1112,6 +1113,9 @@ def _data(errors: _Errors, value: object, path: str) -> dict[str, Any]:
             errors.add(obj.path_of("data"), f"unknown data key '{key}'" + _suggestion(key, DATA_KEYS))
             key = None
     op = _field(errors, obj, "op", lambda v, p: _enum(errors, v, p, OPS))
+    if key is not None and op is not None and op not in DATA_KEY_OPS[key]:
+        errors.add(obj.path_of("op"), f"'{key}' only supports op {_either(DATA_KEY_OPS[key])} (got '{op}')")
+        op = None  # the value's arity and type would only follow from the wrong op
 
     value_path = obj.path_of("value")
     values: list[str | None] = []
@@ -1139,13 +1143,8 @@ def _data(errors: _Errors, value: object, path: str) -> dict[str, Any]:
 
     if key is not None and op is not None:
         kind = DATA_KEYS[key]
-        if kind is ValueKind.ANY and op != "onChange":
-            errors.add(obj.path_of("op"), f"'{key}' only supports op 'onChange'")
-        elif op in ORDER_OPS and kind is not ValueKind.NUMBER:
-            errors.add(
-                obj.path_of("op"), f"op '{op}' needs numeric data, but '{key}' is {describe_kind(kind)}"
-            )
-        elif op != "onChange" and kind is ValueKind.NUMBER:
+        enum = DATA_KEY_ENUMS.get(key)
+        if op != "onChange" and kind is ValueKind.NUMBER:
             for index, item in enumerate(values):
                 if item is not None and not _is_number(item):
                     errors.add(_index_path(value_path, index), f"'{item}' is not a number")
@@ -1159,7 +1158,29 @@ def _data(errors: _Errors, value: object, path: str) -> dict[str, Any]:
                     )
                 else:
                     values[index] = item.lower()
+        elif enum is not None:
+            for index, item in enumerate(values):
+                if item is not None and item not in enum:
+                    errors.add(_index_path(value_path, index), _not_in_enum(key, item, enum))
     return {"data": key, "op": op, "value": values}
+
+
+def _either(choices: Sequence[str]) -> str:
+    """The choices quoted: "'a'", "'a' or 'b'", "'a', 'b' or 'c'"."""
+    quoted = [f"'{choice}'" for choice in choices]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def _not_in_enum(key: str, item: str, enum: Sequence[str]) -> str:
+    """A short enum is listed in full; a long one (the 104 alerts) would bury the message, so
+    only its closest values are shown. Matching is exact: a value differing only in case is
+    suggested first."""
+    short = len(enum) <= ENUM_LISTED_IN_FULL
+    listed = _quoted_list(enum) if short else f"the {len(enum)} values the reference lists for '{key}'"
+    close = [value for value in enum if value.casefold() == item.casefold()]
+    close = close or difflib.get_close_matches(item, enum, n=1 if short else 3)
+    hint = f"; did you mean {_either(close)}?" if close else ""
+    return f"must be one of {listed} (got '{item}')" + hint
 
 
 def _value_item(errors: _Errors, item: object, path: str) -> str | None:

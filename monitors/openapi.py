@@ -16,8 +16,9 @@ from monitors.definition import (
     MAX_RETRY_NUMBER,
     MIN_BATCH_TIME_WINDOW,
     MIN_REFRESH_EVENT,
+    OPS,
 )
-from telemetry.datakeys import DATA_KEYS, EXTENSION_TYPES
+from telemetry.datakeys import DATA_KEY_ENUMS, DATA_KEY_OPS, DATA_KEYS, EXTENSION_TYPES
 
 _STRING = {"type": "string"}
 _LINK = {"type": "object", "properties": {"href": _STRING}, "required": ["href"]}
@@ -33,6 +34,14 @@ def _object(properties: dict[str, Any], required: list[str] | None = None, **ext
         schema["required"] = required
     schema.update(extra)
     return schema
+
+
+def _ops_by_key() -> str:
+    """'equalsTo/onChange: stolen.state, …; onChange: …', keys grouped by their ops."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for key in sorted(DATA_KEY_OPS):
+        groups.setdefault(DATA_KEY_OPS[key], []).append(key)
+    return "; ".join(f"{'/'.join(ops)}: {', '.join(keys)}" for ops, keys in groups.items())
 
 
 COMPONENTS: dict[str, dict[str, Any]] = {
@@ -154,8 +163,18 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     "DataTrigger": _object(
         {
             "data": {"type": "string", "enum": sorted(DATA_KEYS)},
-            "op": {"type": "string", "enum": ["equalsTo", "greaterThan", "lowerThan", "includedIn", "onChange"]},
-            "value": {"type": "array", "items": {"type": "string"}},
+            "op": {
+                "type": "string",
+                "enum": list(OPS),
+                "description": "Only the ops the reference's table lists for the data key: " + _ops_by_key(),
+            },
+            "value": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "For an enum-typed data key, values of the reference's enum, spelt exactly ("
+                + ", ".join(sorted(DATA_KEY_ENUMS))
+                + ")",
+            },
         },
         ["data", "op"],
     ),

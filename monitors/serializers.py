@@ -10,7 +10,10 @@ from monitors.models import MonitorStatus
 
 
 class MonitorStatusSetterSerializer(StrictSerializer):
-    status = serializers.ChoiceField(choices=[MonitorStatus.RUNNING, MonitorStatus.PAUSED])
+    status = serializers.ChoiceField(
+        choices=[MonitorStatus.RUNNING, MonitorStatus.PAUSED],
+        help_text="Running resumes a Paused or Failed monitor (a Failed one's webhook failure count starts over)",
+    )
 
 
 class Rfc3339Field(serializers.Field):

@@ -8,6 +8,7 @@ from fleetmon_project.errors import field_errors
 from monitors.compiled import compiled_monitor
 from monitors.definition import DefinitionError, MonitorDefinition, parse_monitor_definition
 from monitors.models import Monitor, MonitorStatus, Trigger, TriggerKind
+from monitors.signals import monitor_resumed
 from telemetry.models import Fleet
 
 
@@ -70,21 +71,26 @@ def monitor_replace(*, monitor: Monitor, definition: MonitorDefinition) -> Monit
 
 @transaction.atomic
 def monitor_set_status(*, monitor: Monitor, status: str) -> Monitor:
+    """Pause, or resume: Running from Paused or Failed. A resume starts the webhook's failure
+    streak over (monitor_resumed), so a Failed monitor is Running until its webhook fails
+    FLEETMON_FAILING_THRESHOLD times again, or a delivery gives up."""
     monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
-    resuming = status == MonitorStatus.RUNNING and monitor.status == MonitorStatus.PAUSED
-    if status == MonitorStatus.RUNNING and monitor.status == MonitorStatus.FAILED:
-        return monitor  # still running; Failed clears itself on the next successful delivery
-    if status == MonitorStatus.PAUSED and monitor.status != MonitorStatus.PAUSED:
+    if status == monitor.status:
+        return monitor
+    if status == MonitorStatus.PAUSED:
         monitor.paused_at, monitor.resumed_at = timezone.now(), None
-    monitor.status = status
-    if resuming:
+    elif monitor.status == MonitorStatus.PAUSED:
         # Nothing seen during the pause is notified: vehicles restart from "never evaluated",
         # so a condition still true fires at the next evaluation, and points dated within the
-        # pause are skipped even when they arrive after it.
+        # pause are skipped even when they arrive after it. A Failed monitor kept evaluating,
+        # so it keeps its generation.
         monitor.generation += 1
         monitor.resumed_at = timezone.now()
         _schedule_time_boundary(monitor)
+    monitor.status = status
     monitor.save()
+    if status == MonitorStatus.RUNNING:
+        monitor_resumed.send(sender=Monitor, monitor=monitor)
     return monitor
 
 

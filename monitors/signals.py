@@ -8,3 +8,8 @@ from django.dispatch import Signal
 # (all those one evaluation stored), so that their outbox rows are committed (or rolled back)
 # together with them.
 events_raised = Signal()
+
+# Sent inside the transaction that sets a Paused or Failed monitor back to Running, with
+# `monitor=<monitors.models.Monitor>` (its row locked): a resume starts the webhook's failure
+# streak over, which notifications keeps.
+monitor_resumed = Signal()

@@ -469,16 +469,29 @@ def _delivery_give_up(delivery: Delivery, *, error: str, now: datetime) -> None:
         _webhook_health_failed(monitor=delivery.monitor, gave_up=True, now=now)
 
 
-def _webhook_health_succeeded(*, monitor: Monitor, now: datetime) -> None:
+# Lock order: the monitor's row, then its WebhookHealth row, as a resume takes them
+# (monitors.services.monitor_set_status, then webhook_health_reset); the other order could
+# deadlock with a resume.
+
+
+def webhook_health_reset(*, monitor: Monitor) -> None:
+    """Start the failure streak over: the count toward FLEETMON_FAILING_THRESHOLD is 0."""
     WebhookHealth.objects.filter(monitor=monitor).update(consecutive_failures=0)
+
+
+def _webhook_health_succeeded(*, monitor: Monitor, now: datetime) -> None:
     Monitor.objects.filter(pk=monitor.pk, status=MonitorStatus.FAILED, deleted_at__isnull=True).update(
         status=MonitorStatus.RUNNING, updated_at=now
     )
+    webhook_health_reset(monitor=monitor)
 
 
 def _webhook_health_failed(*, monitor: Monitor, gave_up: bool, now: datetime) -> None:
     """Count a failure; a Running monitor turns Failed at the threshold or when a delivery
     gives up (Paused and deleted monitors keep their status)."""
+    # NO KEY: events and deliveries being inserted for the monitor (foreign-key share locks)
+    # need not wait for a failure to be counted.
+    Monitor.objects.select_for_update(no_key=True).filter(pk=monitor.pk).values_list("pk", flat=True).first()
     health, _ = WebhookHealth.objects.select_for_update().get_or_create(monitor=monitor)
     health.consecutive_failures += 1
     health.save()

@@ -123,3 +123,127 @@ def describe_kind(kind: ValueKind) -> str:
         ValueKind.LIST: "a list of strings or objects",
         ValueKind.ANY: "a non-null value",
     }[kind]
+
+
+# The reference's DataTrigger table, "Op" column: the operators each key supports. `onChange`
+# only where the table lists it (not on numbers); `vehicle.alert`'s "onChange (at least one)"
+# is plain onChange.
+_COMPARE = ("equalsTo", "greaterThan", "lowerThan")
+_ENUM_OPS = ("equalsTo", "includedIn", "onChange")
+_SWITCH_OPS = ("equalsTo", "onChange")
+_CHANGE_ONLY = ("onChange",)
+
+DATA_KEY_OPS: dict[str, tuple[str, ...]] = {
+    "vehicle.alert": _ENUM_OPS,
+    "vehicle.odometer": _COMPARE,
+    "vehicle.powertrain.status": _ENUM_OPS,
+    "vehicle.engines.thermic.oil.temp": _COMPARE,
+    "vehicle.energy.electric.level": _COMPARE,
+    "vehicle.energy.electric.autonomy": _COMPARE,
+    "vehicle.energy.fuel.level": _COMPARE,
+    "vehicle.energy.fuel.autonomy": _COMPARE,
+    "vehicle.autonomy": _COMPARE,
+    "vehicle.energy.charging.status": _ENUM_OPS,
+    "vehicle.energy.charging.plugged": _SWITCH_OPS,
+    "vehicle.energy.charging.type": _SWITCH_OPS,
+    "vehicle.doorsState.lockedState": _CHANGE_ONLY,
+    "vehicle.doorsState.opening": _CHANGE_ONLY,
+    "vehicle.kinetic.moving": _SWITCH_OPS,
+    "vehicle.kinetic.speed": _COMPARE,
+    "vehicle.trip": _CHANGE_ONLY,
+    "vehicle.trip.start": _CHANGE_ONLY,
+    "vehicle.trip.stop": _CHANGE_ONLY,
+    "vehicle.trip.duration": _COMPARE,
+    "vehicle.trip.distance": _COMPARE,
+    "vehicle.trip.state": ("includedIn",),
+    "vehicle.maintenance.daysBeforeMaintenance": _COMPARE,
+    "vehicle.maintenance.mileageBeforeMaintenance": _COMPARE,
+    "vehicle.safety.beltWarning": _SWITCH_OPS,
+    "environment.air.temp": _COMPARE,
+    "privacy.state": _ENUM_OPS,
+    "vehicle.drivingBehavior.mode": _ENUM_OPS,
+    "vehicle.collision.side": ("equalsTo", "includedIn"),
+    "vehicle.collision.severity": ("equalsTo", "includedIn"),
+    "vehicle.safety.autoECallTriggering": _ENUM_OPS,
+    "vehicle.preconditioning.airConditioning": _CHANGE_ONLY,
+    "vehicle.alarm.trigger.type": _ENUM_OPS,
+    "vehicle.alarm.status.activation": _SWITCH_OPS,
+    "stolen.state": _SWITCH_OPS,
+}
+
+# AlertMsgEnum, the alerts `vehicle.alert` lists (the reference's spellings, typos included).
+ALERTS: tuple[str, ...] = (
+    "AbsBrakingSystemFault", "ActiveSpoilerFault", "AdBlueFault", "AdBlueFaultStartingImpossible",
+    "AdBlueFaultStartingImpossibleSoon", "AddWasherFluid", "AirbagOrSeatBeltPretensionerOrActiveHoodFailure",
+    "AssistanceButtonFault", "AutomaticBrakingDeactivated", "AutomaticHeadlightAdjustmentFault",
+    "BatteryChargeOrElectricalCircuitSystemFailure", "BrakingSystemFailure", "ChargingFailure",
+    "CheckTheCenterBrakeLamp", "CollisionDetectionSystemFault", "CollisionMitigationSystemFault",
+    "CoolantLevellow", "DrivingAssistanceSensorBlind", "ElectricTractionSystemFailureLimitSpeed",
+    "ElectricTractionSystemFailureStopVehicle", "ElectricTractionSystemFault", "ElectronicImmobiliserFault",
+    "EmissionSystemOrAdBlueQualityFailueStartingImpossible",
+    "EmissionSystemOrAdBlueQualityFailueStartingImpossibleSoon", "EmissionSystemOrAdBlueQualityFailure",
+    "EngineFailure", "EngineFault", "EngineMisfiringFuel", "EngineOilPressureFailure",
+    "EngineTemperatureFailure", "EspAsrSystemFault", "FrontLeftFlashingIndicatorFault",
+    "FrontLeftFogLampsFault", "FrontLeftParkingLampsFault", "FrontRightFlashingIndicatorFault",
+    "FrontRightFogLampsFault", "FrontRightParkingLampsFault", "FuelLevelLow", "GearboxFault",
+    "HeadlightsFault", "InstalledSpareWheelFault", "InterVehicleTimeMeasurementFault",
+    "LaneChangeAssistanceFault", "LaneDepartureWarningSystemFault", "LeftBrakeLampFault", "LeftFrontDoorOpen",
+    "LeftFrontDoorOpenLowSpeed", "LeftFrontTirePressurSensorFault", "LeftFrontTirePuncture",
+    "LeftFrontTireUnderInflated", "LeftRearDoorOpen", "LeftRearDoorOpenLowSpeed",
+    "LeftRearTirePressurSensorFault", "LeftRearTirePuncture", "LeftRearTireUnderInflated",
+    "LeftReverseLampFault", "OilLevelLow", "ParkAssistSystemFault", "ParkingBrakeOrHillStartSystemFailure",
+    "ParticleFilterAdditiveLevelTooLow", "ParticleFilterFull", "ParticleFilterRegenerating",
+    "PowerSteeringFailure", "PowerSteeringFault", "PreheatingPreventilationDeactivatedBatteryLow",
+    "PreheatingPreventilationDeactivatedClockUnset", "PreheatingPreventilationDeactivatedFuelLevelLow",
+    "RearLeftFlashingIndicatorFault", "RearLeftFogLampsFault", "RearLeftParkingLampsFault",
+    "RearRightFlashingIndicatorFault", "RearRightFogLampsFault", "RearRightParkingLampsFault",
+    "RearWindowOpen", "RearWindowOpenLowSpeed", "ReplaceBrakePads", "ReplaceTheRemoteControlBattery",
+    "RetractableRoofMechanismFault", "RightBrakeLampFault", "RightFrontDoorOpenLowSpeed",
+    "RightFrontDoorOpen", "RightFrontTirePressurSensorFault", "RightFrontTirePuncture",
+    "RightFrontTireUnderInflated", "RightRearDoorOpen", "RightRearDoorOpenLowSpeed",
+    "RightRearTirePressurSensorFault", "RightRearTirePuncture", "RightRearTireUnderInflated",
+    "RightReverseLampFault", "RiskOfIce", "RoofOperationNotPossibleSpeedUnknown",
+    "RoofOperationNotPossibleTooHighTemp", "ShiftToPark", "SteeringLockFault", "SuspensionFault",
+    "SuspensionFaultLimitSpeed", "SuspensionFaultRepaireVehicle", "TireUnderInflationDetectionSystemFault",
+    "TooManyRoofOperation", "TrailerConnectionFault", "TrunkOrHoodOpen", "TrunkOrHoodOpenLowSpeed",
+    "WaterInTheDieselFuelFilter",
+)
+
+# The values of the keys the table types as an enum, copied from the schemas it names. A
+# data trigger's operands must be among them (exactly, case included); ingestion does not
+# check them: the reference tells clients its enums may grow ("lenient deserialization").
+DATA_KEY_ENUMS: dict[str, tuple[str, ...]] = {
+    "vehicle.alert": ALERTS,
+    # PowertrainBase.status
+    "vehicle.powertrain.status": ("NotRunning", "Starting", "Running", "Stopping", "Stopped"),
+    # ChargingStatusEnum
+    "vehicle.energy.charging.status": ("Disconnected", "InProgress", "Failure", "Stopped", "Finished"),
+    # EnergyCharging.type
+    "vehicle.energy.charging.type": ("Partial", "Full"),
+    # TripStateEnum
+    "vehicle.trip.state": ("Nominal", "Unstarted", "DataLacking", "Unfinished"),
+    # BeltStatus.belt
+    "vehicle.safety.beltWarning": ("Normal", "Omission"),
+    # PrivacyBase.state
+    "privacy.state": ("None", "Geolocation", "Full"),
+    # DrivingBehaviorBase.mode
+    "vehicle.drivingBehavior.mode": (
+        "Normal", "Sport", "Comfort", "Eco", "Sand", "Mud", "Snow", "ZEV", "Hybrid", "ZEVEco", "HybridEco",
+        "EcoPlus", "eAWD", "4AWD", "ReinforcedLoad",
+    ),
+    # CollisionDetails.side
+    "vehicle.collision.side": ("Front", "Rear", "Lateral"),
+    # CollisionDetails.severity
+    "vehicle.collision.severity": ("Minimal", "Minor", "Major"),
+    # BaseSafety.autoECallTriggering
+    "vehicle.safety.autoECallTriggering": ("NotDetected", "Detected", "ShockDetectionUnabled"),
+    # BaseAlarmTrigger.type
+    "vehicle.alarm.trigger.type": (
+        "NoBreakIn", "FrontRightDoorBreakIn", "FrontLeftDoorBreakIn", "RearRightFrontDoorBreakIn",
+        "RearLeftFrontDoorBreakIn", "HoodDoorBreakIn", "TrunkDoorBreakIn", "BackliteDoorBreakIn",
+        "RoofBreakIn", "VolumetricBreakIn", "VehicleLifting", "ElectricalsystemBreakIn", "KeyLearning",
+        "UnauthenticatedStartup",
+    ),
+    # BaseAlarmStatus.activation
+    "vehicle.alarm.status.activation": ("Inactive", "Active"),
+}

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.fleetmon_project.test_errors import assert_xerror
@@ -63,3 +65,34 @@ def test_empty_collection_has_one_empty_page(api, user):
     body = api.get("/api/v1/fleets?pageToken=p0").json()
     assert (body["total"], body["totalPage"], body["currentPage"]) == (0, 1, 1)
     assert api.get("/api/v1/fleets?indexRange=10-").json()["_embedded"]["fleets"] == []
+
+
+def test_index_range_with_only_a_start_is_open_ended(api, user):
+    # The reference's pattern is '\d+(-\d*)?': '5' means the same as '5-'.
+    fleets = [FleetFactory(owner=user) for _ in range(5)]
+    bare = api.get("/api/v1/fleets?indexRange=2").json()
+    assert [f["id"] for f in bare["_embedded"]["fleets"]] == [f.pk for f in fleets[2:]]
+    assert bare["total"] == api.get("/api/v1/fleets?indexRange=2-").json()["total"] == 3
+
+
+def test_links_of_a_bare_start_index_range_keep_paging_within_it(api, user):
+    fleets = [FleetFactory(owner=user) for _ in range(5)]
+    first = api.get("/api/v1/fleets?indexRange=1&pageSize=2").json()
+    assert "indexRange=1&" in first["_links"]["next"]["href"]
+    second = api.get(first["_links"]["next"]["href"]).json()
+    assert [f["id"] for f in second["_embedded"]["fleets"]] == [f.pk for f in fleets[3:5]]
+    assert api.get(first["_links"]["last"]["href"]).json()["currentPage"] == 2
+
+
+@pytest.mark.parametrize("value", ["-5", "5--", "5-6-", "", "1234567890"])
+def test_index_range_without_a_plain_start_answers_400(api, fleet, value):
+    body = assert_xerror(api.get(f"/api/v1/fleets?indexRange={value}"), 400, 40003)
+    assert body["errors"][0]["field"] == "indexRange"
+
+
+@pytest.mark.parametrize("value, valid", [("5", True), ("5-", True), ("0-9", True), ("5-6-", False), ("-5", False)])
+def test_served_index_range_pattern_accepts_what_the_server_does(api, fleet, value, valid):
+    spec = api.get("/api/schema", {"format": "json"}).json()
+    (parameter,) = [p for p in spec["paths"]["/api/v1/fleets"]["get"]["parameters"] if p["name"] == "indexRange"]
+    assert bool(re.search(parameter["schema"]["pattern"], value)) is valid
+    assert (api.get(f"/api/v1/fleets?indexRange={value}").status_code == 200) is valid

@@ -142,19 +142,20 @@ def test_pause_and_resume_actions_go_through_the_service(admin_client):
     assert "Resumed 1 monitor(s)." in response.content.decode()
 
 
-def test_actions_leave_deleted_and_failed_monitors_alone(admin_client):
+def test_resume_action_resumes_failed_monitors_and_leaves_deleted_and_running_ones_alone(admin_client):
     failed = MonitorFactory(status=MonitorStatus.FAILED)
+    running = MonitorFactory(status=MonitorStatus.RUNNING)
     deleted = MonitorFactory(status=MonitorStatus.PAUSED)
     deleted.deleted_at = timezone.now()
     deleted.save()
 
-    response = run_action(admin_client, "resume", [failed, deleted], query="?deleted=all")
+    response = run_action(admin_client, "resume", [failed, running, deleted], query="?deleted=all")
 
     failed.refresh_from_db()
     deleted.refresh_from_db()
-    assert failed.status == MonitorStatus.FAILED, "a failing monitor still runs; it clears itself"
+    assert failed.status == MonitorStatus.RUNNING
     assert deleted.status == MonitorStatus.PAUSED
-    assert "Resumed 0 monitor(s); 1 unchanged; 1 deleted monitor(s) left alone." in response.content.decode()
+    assert "Resumed 1 monitor(s); 1 unchanged; 1 deleted monitor(s) left alone." in response.content.decode()
 
 
 def test_soft_delete_asks_first_then_keeps_the_history(admin_client):

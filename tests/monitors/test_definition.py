@@ -21,6 +21,7 @@ from monitors.definition import (
     MonitorDefinition,
     parse_monitor_definition,
 )
+from telemetry.datakeys import DATA_KEY_ENUMS, DATA_KEY_OPS, DATA_KEYS, ValueKind
 from tests.monitors.factories import load_seed
 
 DELETE: Any = object()  # mutation value: remove the key / item
@@ -78,6 +79,7 @@ BASE: dict[str, Any] = {
 Z = "triggerParam.triggers[0]"
 T = "triggerParam.triggers[1]"
 D = "triggerParam.triggers[2]"
+CHARGING = "vehicle.energy.charging.status"
 SUB = "subscribeParam"
 WH = "subscribeParam.callback.webhook"
 ENTRY = f"{T}.time.times[0]"
@@ -726,9 +728,9 @@ BAD: list[Bad] = [
     Bad("two values for greaterThan", {f"{D}.data.op": "greaterThan", f"{D}.data.value": ["1", "2"]}, f"{D}.data.value", "exactly one item with op 'greaterThan' (got 2)"),
     Bad("two values for equalsTo", {f"{D}.data.op": "equalsTo", f"{D}.data.value": ["1", "2"]}, f"{D}.data.value", "exactly one item with op 'equalsTo'"),
     Bad("value missing for equalsTo", {f"{D}.data.op": "equalsTo", f"{D}.data.value": DELETE}, f"{D}.data.value", "is required with op 'equalsTo'"),
-    Bad("value missing for includedIn", {f"{D}.data.op": "includedIn", f"{D}.data.value": DELETE}, f"{D}.data.value", "is required with op 'includedIn'"),
-    Bad("value empty for includedIn", {f"{D}.data.op": "includedIn", f"{D}.data.value": []}, f"{D}.data.value", "at least one item with op 'includedIn'"),
-    Bad("value given for onChange", {f"{D}.data.op": "onChange"}, f"{D}.data.value", "must be empty or absent with op 'onChange'"),
+    Bad("value missing for includedIn", {f"{D}.data.data": CHARGING, f"{D}.data.op": "includedIn", f"{D}.data.value": DELETE}, f"{D}.data.value", "is required with op 'includedIn'"),
+    Bad("value empty for includedIn", {f"{D}.data.data": CHARGING, f"{D}.data.op": "includedIn", f"{D}.data.value": []}, f"{D}.data.value", "at least one item with op 'includedIn'"),
+    Bad("value given for onChange", {f"{D}.data.data": CHARGING, f"{D}.data.op": "onChange", f"{D}.data.value": ["Finished"]}, f"{D}.data.value", "must be empty or absent with op 'onChange'"),
     Bad("value item null", {f"{D}.data.value": [None]}, f"{D}.data.value[0]", "must be a string"),
     Bad("value item object", {f"{D}.data.value": [{"v": 1}]}, f"{D}.data.value[0]", "must be a string"),
     Bad("value item infinite", {f"{D}.data.value": [float("inf")]}, f"{D}.data.value[0]", "must be a finite number"),
@@ -743,25 +745,99 @@ BAD: list[Bad] = [
         "greaterThan on a string key",
         {f"{D}.data.data": "vehicle.energy.charging.status", f"{D}.data.op": "greaterThan", f"{D}.data.value": ["1"]},
         f"{D}.data.op",
-        "op 'greaterThan' needs numeric data, but 'vehicle.energy.charging.status' is a string",
+        "'vehicle.energy.charging.status' only supports op 'equalsTo', 'includedIn' or 'onChange' (got 'greaterThan')",
     ),
     Bad(
         "lowerThan on a boolean key",
         {f"{D}.data.data": "vehicle.kinetic.moving"},
         f"{D}.data.op",
-        "op 'lowerThan' needs numeric data, but 'vehicle.kinetic.moving' is a boolean",
+        "'vehicle.kinetic.moving' only supports op 'equalsTo' or 'onChange' (got 'lowerThan')",
     ),
     Bad(
         "lowerThan on a list key",
         {f"{D}.data.data": "vehicle.alert"},
         f"{D}.data.op",
-        "needs numeric data, but 'vehicle.alert' is a list",
+        "'vehicle.alert' only supports op 'equalsTo', 'includedIn' or 'onChange' (got 'lowerThan')",
     ),
     Bad(
         "equalsTo on an N/A key",
         {f"{D}.data.data": "vehicle.doorsState.opening", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["open"]},
         f"{D}.data.op",
-        "'vehicle.doorsState.opening' only supports op 'onChange'",
+        "'vehicle.doorsState.opening' only supports op 'onChange' (got 'equalsTo')",
+    ),
+    # The reference's per-key op table (DataTrigger.data): what it does not list is refused.
+    Bad(
+        "onChange on a number key",
+        {f"{D}.data.op": "onChange", f"{D}.data.value": DELETE},
+        f"{D}.data.op",
+        "'vehicle.energy.electric.level' only supports op 'equalsTo', 'greaterThan' or 'lowerThan' (got 'onChange')",
+    ),
+    Bad(
+        "includedIn on a number key",
+        {f"{D}.data.op": "includedIn", f"{D}.data.value": ["10", 20]},
+        f"{D}.data.op",
+        "only supports op 'equalsTo', 'greaterThan' or 'lowerThan' (got 'includedIn')",
+    ),
+    Bad(
+        "includedIn on a boolean key",
+        {f"{D}.data.data": "stolen.state", f"{D}.data.op": "includedIn", f"{D}.data.value": ["true"]},
+        f"{D}.data.op",
+        "'stolen.state' only supports op 'equalsTo' or 'onChange' (got 'includedIn')",
+    ),
+    Bad(
+        "onChange on a collision side",
+        {f"{D}.data.data": "vehicle.collision.side", f"{D}.data.op": "onChange", f"{D}.data.value": DELETE},
+        f"{D}.data.op",
+        "'vehicle.collision.side' only supports op 'equalsTo' or 'includedIn' (got 'onChange')",
+    ),
+    Bad(
+        "equalsTo on the trip state list",
+        {f"{D}.data.data": "vehicle.trip.state", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["Nominal"]},
+        f"{D}.data.op",
+        "'vehicle.trip.state' only supports op 'includedIn' (got 'equalsTo')",
+    ),
+    Bad(
+        "wrong op hides the arity its value would have",
+        {f"{D}.data.data": "vehicle.trip", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["a", "b"]},
+        f"{D}.data.op",
+        "'vehicle.trip' only supports op 'onChange' (got 'equalsTo')",
+    ),
+    # Enum-typed keys: operands among the reference's values, exactly.
+    Bad(
+        "charging status misspelt",
+        {f"{D}.data.data": CHARGING, f"{D}.data.op": "equalsTo", f"{D}.data.value": ["Disconected"]},
+        f"{D}.data.value[0]",
+        "must be one of 'Disconnected', 'InProgress', 'Failure', 'Stopped', 'Finished' (got 'Disconected'); did you mean 'Disconnected'?",
+    ),
+    Bad(
+        "enum value in the wrong case",
+        {f"{D}.data.data": "privacy.state", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["geolocation"]},
+        f"{D}.data.value[0]",
+        "must be one of 'None', 'Geolocation', 'Full' (got 'geolocation'); did you mean 'Geolocation'?",
+    ),
+    Bad(
+        "second includedIn operand not in the enum",
+        {f"{D}.data.data": "vehicle.trip.state", f"{D}.data.op": "includedIn", f"{D}.data.value": ["Nominal", "Finished"]},
+        f"{D}.data.value[1]",
+        "must be one of 'Nominal', 'Unstarted', 'DataLacking', 'Unfinished' (got 'Finished')",
+    ),
+    Bad(
+        "enum value with no close match",
+        {f"{D}.data.data": "vehicle.safety.beltWarning", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["x"]},
+        f"{D}.data.value[0]",
+        "must be one of 'Normal', 'Omission' (got 'x')",
+    ),
+    Bad(
+        "alert misspelt: only the closest of the 104 are shown",
+        {f"{D}.data.data": "vehicle.alert", f"{D}.data.op": "includedIn", f"{D}.data.value": ["OilLevelLo"]},
+        f"{D}.data.value[0]",
+        "must be one of the 104 values the reference lists for 'vehicle.alert' (got 'OilLevelLo'); did you mean 'OilLevelLow' or 'FuelLevelLow'?",
+    ),
+    Bad(
+        "alert in the wrong case",
+        {f"{D}.data.data": "vehicle.alert", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["riskofice"]},
+        f"{D}.data.value[0]",
+        "(got 'riskofice'); did you mean 'RiskOfIce'?",
     ),
     Bad(
         "equalsTo on a boolean key with a word",
@@ -981,9 +1057,21 @@ GOOD: list[Good] = [
     Good("value big integer within float range", {f"{D}.data.value": [10**300]}, f"{D}.data.value", [str(10**300)]),
     Good("greaterThan on a number key", {f"{D}.data.op": "greaterThan", f"{D}.data.value": ["75"]}, f"{D}.data", {"data": "vehicle.energy.electric.level", "op": "greaterThan", "value": ["75"]}),
     Good("equalsTo on a number key", {f"{D}.data.op": "equalsTo"}, f"{D}.data.op", "equalsTo"),
-    Good("includedIn on a number key", {f"{D}.data.op": "includedIn", f"{D}.data.value": ["10", 20]}, f"{D}.data.value", ["10", "20"]),
-    Good("onChange without value", {f"{D}.data.op": "onChange", f"{D}.data.value": DELETE}, f"{D}.data", {"data": "vehicle.energy.electric.level", "op": "onChange", "value": []}),
-    Good("onChange with empty value", {f"{D}.data.op": "onChange", f"{D}.data.value": []}, f"{D}.data.value", []),
+    Good("onChange without value", {f"{D}.data.data": CHARGING, f"{D}.data.op": "onChange", f"{D}.data.value": DELETE}, f"{D}.data", {"data": CHARGING, "op": "onChange", "value": []}),
+    Good("onChange with empty value", {f"{D}.data.data": CHARGING, f"{D}.data.op": "onChange", f"{D}.data.value": []}, f"{D}.data.value", []),
+    Good("onChange on a boolean key", {f"{D}.data.data": "stolen.state", f"{D}.data.op": "onChange", f"{D}.data.value": DELETE}, f"{D}.data.op", "onChange"),
+    Good(
+        "includedIn alerts of AlertMsgEnum, typos of the reference included",
+        {f"{D}.data.data": "vehicle.alert", f"{D}.data.op": "includedIn", f"{D}.data.value": ["OilLevelLow", "CoolantLevellow"]},
+        f"{D}.data.value",
+        ["OilLevelLow", "CoolantLevellow"],
+    ),
+    Good(
+        "enum value starting with a digit",
+        {f"{D}.data.data": "vehicle.drivingBehavior.mode", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["4AWD"]},
+        f"{D}.data.value",
+        ["4AWD"],
+    ),
     Good(
         "value boolean canonicalised",
         {f"{D}.data.data": "vehicle.energy.charging.plugged", f"{D}.data.op": "equalsTo", f"{D}.data.value": [True]},
@@ -1003,7 +1091,7 @@ GOOD: list[Good] = [
         ["InProgress", "Finished"],
     ),
     Good(
-        "equalsTo on a string key keeps any text",
+        "privacy.state 'None' is a value of its enum, not a null",
         {f"{D}.data.data": "privacy.state", f"{D}.data.op": "equalsTo", f"{D}.data.value": ["None"]},
         f"{D}.data.value",
         ["None"],
@@ -1454,3 +1542,34 @@ def test_round_trip_canonical_is_a_fixed_point() -> None:
         assert again == canonical
         # and survives JSON serialisation
         assert canonical_of(json.loads(json.dumps(canonical))) == canonical
+
+
+# --------------------------------------------------------------------------- the reference's data table
+
+
+def _operand(key: str) -> str:
+    """A value the key accepts, whatever its op."""
+    if key in DATA_KEY_ENUMS:
+        return DATA_KEY_ENUMS[key][0]
+    return {ValueKind.BOOLEAN: "true", ValueKind.NUMBER: "1"}.get(DATA_KEYS[key], "x")
+
+
+def _data_trigger(key: str, op: str) -> dict[str, Any]:
+    value = DELETE if op == "onChange" else [_operand(key)]
+    return mutate(BASE, {f"{D}.data.data": key, f"{D}.data.op": op, f"{D}.data.value": value})
+
+
+@pytest.mark.parametrize("key", sorted(DATA_KEYS))
+def test_each_key_accepts_exactly_the_ops_the_reference_table_lists(key: str) -> None:
+    for op in ("equalsTo", "greaterThan", "lowerThan", "includedIn", "onChange"):
+        raw = _data_trigger(key, op)
+        if op in DATA_KEY_OPS[key]:
+            assert canonical_of(raw)["triggerParam"]["triggers"][2]["data"]["op"] == op
+        else:
+            assert fields_of(raw) == [f"{D}.data.op"], op
+
+
+def test_every_data_key_has_its_ops_and_enums_only_name_data_keys() -> None:
+    assert set(DATA_KEY_OPS) == set(DATA_KEYS)
+    assert set(DATA_KEY_ENUMS) <= set(DATA_KEYS)
+    assert all(DATA_KEY_OPS[key] for key in DATA_KEYS)

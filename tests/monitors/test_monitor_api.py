@@ -118,6 +118,15 @@ def test_status_can_be_set(api, fleet, status):
     assert monitor.status == status
 
 
+def test_running_resumes_a_failed_monitor_in_its_generation(api, fleet):
+    monitor = MonitorFactory(fleet=fleet, status="Failed")
+    response = api.put(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}/status", {"status": "Running"}, format="json")
+    assert response.status_code == 202
+    assert response.json()["status"] == "Running"
+    monitor.refresh_from_db()
+    assert (monitor.status, monitor.generation) == ("Running", 1)
+
+
 def test_resuming_starts_a_new_generation(api, fleet):
     monitor = MonitorFactory(fleet=fleet, status="Paused")
     api.put(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}/status", {"status": "Running"}, format="json")
@@ -142,6 +151,29 @@ def test_validation_errors_name_each_json_path(api, fleet):
     fields = {error["field"] for error in response.json()["errors"]}
     assert fields == {"triggerParam.triggers[0].zone.transition", "subscribeParam.refreshEvent"}
     assert response.json()["code"] == 40001
+
+
+def test_misspelt_enum_operand_and_unlisted_op_are_400_naming_their_paths(api, fleet):
+    body = monitor_definition()
+    body["triggerParam"]["triggers"] += [
+        {"name": "c", "data": {"data": "vehicle.energy.charging.status", "op": "equalsTo", "value": ["Disconected"]}},
+        {"name": "s", "data": {"data": "stolen.state", "op": "includedIn", "value": ["true"]}},
+    ]
+    body["triggerParam"]["boolExp"] = "outOfParis | c | s"
+    response = post(api, fleet, body)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "field": "triggerParam.triggers[1].data.value[0]",
+            "message": "must be one of 'Disconnected', 'InProgress', 'Failure', 'Stopped', 'Finished' "
+            "(got 'Disconected'); did you mean 'Disconnected'?",
+        },
+        {
+            "field": "triggerParam.triggers[2].data.op",
+            "message": "'stolen.state' only supports op 'equalsTo' or 'onChange' (got 'includedIn')",
+        },
+    ]
+    assert not Monitor.objects.exists()
 
 
 @override_settings(FLEETMON_REQUIRE_HTTPS_WEBHOOKS=True)
