@@ -9,8 +9,9 @@ left to do and raises nothing twice.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
@@ -38,15 +39,17 @@ class _Runtime:
     reset: bool
     dirty: bool = False
     broken: bool = False  # raised an error: skipped for the rest of this evaluation
+    pauses: list[tuple[datetime, datetime]] = field(default_factory=list)
 
     def skips(self, instant: datetime) -> bool:
-        """Instants this monitor must not be evaluated at: within its last pause, or before its
-        state's last transition (a late point must not move the state back in time and, say,
-        undo what a window closing already decided)."""
-        monitor, since = self.monitor, self.state.since
-        if monitor.paused_at is not None and monitor.resumed_at is not None:
-            if monitor.paused_at <= instant < monitor.resumed_at:
-                return True
+        """Instants this monitor must not be evaluated at: within any of its pauses, or before
+        its state's last transition (a late point must not move the state back in time and,
+        say, undo what a window closing already decided)."""
+        # The last pause that began at or before the instant is the only one that can hold it.
+        index = bisect_right(self.pauses, instant, key=lambda pause: pause[0]) - 1
+        if index >= 0 and instant < self.pauses[index][1]:
+            return True
+        since = self.state.since
         return since is not None and instant < since
 
 
@@ -117,11 +120,19 @@ class VehicleEvaluator:
             try:
                 compiled = compiled_monitor(monitor)
                 refresh_every = timedelta(seconds=refresh) if refresh else None
+                pauses = monitor.pause_intervals
             except Exception:
                 _monitor_failed(monitor, vehicle)
                 continue
             self.runtimes.append(
-                _Runtime(monitor=monitor, compiled=compiled, refresh=refresh_every, state=state, reset=reset)
+                _Runtime(
+                    monitor=monitor,
+                    compiled=compiled,
+                    refresh=refresh_every,
+                    state=state,
+                    reset=reset,
+                    pauses=pauses,
+                )
             )
 
     def evaluate(self, latest: LatestState, changed_keys: frozenset[str], instant: datetime) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -46,9 +48,10 @@ class Monitor(models.Model):
     next_time_boundary = models.DateTimeField(null=True, blank=True)
     # Bumped by PUT and by resume: per-vehicle states of older generations count as never evaluated.
     generation = models.PositiveIntegerField(default=1)
-    # The last pause: telemetry dated within it is never evaluated, even when it arrives later.
-    paused_at = models.DateTimeField(null=True, blank=True)
-    resumed_at = models.DateTimeField(null=True, blank=True)
+    # Every pause as [paused, resumed] ISO instants (resumed null while paused): telemetry
+    # dated within one is never evaluated, even when it arrives later. A list on the row, not
+    # a table, so the engine's one query for a fleet's monitors brings them along.
+    pauses = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -68,6 +71,23 @@ class Monitor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.id})"
+
+    def pause_started(self, at: datetime) -> None:
+        self.pauses = [*self.pauses, [at.isoformat(), None]]
+        self.__dict__.pop("pause_intervals", None)
+
+    def pause_ended(self, at: datetime) -> None:
+        if self.pauses and self.pauses[-1][1] is None:
+            self.pauses = [*self.pauses[:-1], [self.pauses[-1][0], at.isoformat()]]
+        self.__dict__.pop("pause_intervals", None)
+
+    @cached_property
+    def pause_intervals(self) -> list[tuple[datetime, datetime]]:
+        """The finished pauses, oldest first, as half-open [paused, resumed) intervals; parsed
+        once per instance, as the engine shares one monitor across a chunk's vehicles."""
+        return [
+            (datetime.fromisoformat(start), datetime.fromisoformat(end)) for start, end in self.pauses if end is not None
+        ]
 
     @property
     def refresh_event(self) -> int | None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -69,20 +71,21 @@ def monitor_replace(*, monitor: Monitor, definition: MonitorDefinition) -> Monit
 
 
 @transaction.atomic
-def monitor_set_status(*, monitor: Monitor, status: str) -> Monitor:
+def monitor_set_status(*, monitor: Monitor, status: str, now: datetime | None = None) -> Monitor:
+    now = now or timezone.now()
     monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
     resuming = status == MonitorStatus.RUNNING and monitor.status == MonitorStatus.PAUSED
     if status == MonitorStatus.RUNNING and monitor.status == MonitorStatus.FAILED:
         return monitor  # still running; Failed clears itself on the next successful delivery
     if status == MonitorStatus.PAUSED and monitor.status != MonitorStatus.PAUSED:
-        monitor.paused_at, monitor.resumed_at = timezone.now(), None
+        monitor.pause_started(now)
     monitor.status = status
     if resuming:
         # Nothing seen during the pause is notified: vehicles restart from "never evaluated",
-        # so a condition still true fires at the next evaluation, and points dated within the
+        # so a condition still true fires at the next evaluation, and points dated within any
         # pause are skipped even when they arrive after it.
         monitor.generation += 1
-        monitor.resumed_at = timezone.now()
+        monitor.pause_ended(now)
         _schedule_time_boundary(monitor)
     monitor.save()
     return monitor

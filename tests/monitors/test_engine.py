@@ -267,17 +267,45 @@ def test_point_dated_before_a_window_close_arriving_after_it_does_not_refire(fle
 def test_points_dated_within_a_pause_are_never_notified_even_when_late(fleet, vehicle):
     monitor = battery_monitor(fleet)
     feed(vehicle, (0, None, {"vehicle.energy.electric.level": 60}))
-    monitor_set_status(monitor=monitor, status="Paused")
-    monitor_set_status(monitor=monitor, status="Running")
-    monitor.refresh_from_db()
-    during = monitor.paused_at + (monitor.resumed_at - monitor.paused_at) / 2
-    offset = (during - T0).total_seconds()
+    monitor_set_status(monitor=monitor, status="Paused", now=T0 + timedelta(minutes=10))
+    monitor_set_status(monitor=monitor, status="Running", now=T0 + timedelta(minutes=20))
     # Posted after the resume, dated within the pause: low, then back up.
-    feed(vehicle, (offset, None, {"vehicle.energy.electric.level": 40}))
+    feed(vehicle, (15 * 60, None, {"vehicle.energy.electric.level": 40}))
     assert events(monitor) == []
-    after = (monitor.resumed_at - T0).total_seconds() + 1
+    after = 20 * 60 + 1
     feed(vehicle, (after, None, {"vehicle.energy.electric.level": 45}))
     assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=after)]
+
+
+def test_every_pause_is_honoured_for_late_points_not_only_the_last(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    minute = 60
+    for paused, resumed in ((10, 20), (30, 40)):
+        monitor_set_status(monitor=monitor, status="Paused", now=T0 + timedelta(minutes=paused))
+        monitor_set_status(monitor=monitor, status="Running", now=T0 + timedelta(minutes=resumed))
+    monitor.refresh_from_db()
+    assert [start for start, _ in monitor.pause_intervals] == [T0 + timedelta(minutes=10), T0 + timedelta(minutes=30)]
+
+    # All late, after the second resume. Within the first pause: skipped.
+    feed(vehicle, (15 * minute, None, {"vehicle.energy.electric.level": 40}), late_by=3600)
+    assert events(monitor) == []
+    # Between the pauses (the first resume's instant included): evaluated.
+    feed(vehicle, (20 * minute, None, {"vehicle.energy.electric.level": 30}), late_by=3600)
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(minutes=20)]
+    feed(vehicle, (25 * minute, None, {"vehicle.energy.electric.level": 60}), late_by=3600)
+    # Within the second pause: skipped; back up within it is not seen either.
+    feed(vehicle, (35 * minute, None, {"vehicle.energy.electric.level": 20}), late_by=3600)
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(minutes=20)]
+    feed(vehicle, (45 * minute, None, {"vehicle.energy.electric.level": 20}), late_by=60)
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(minutes=20), T0 + timedelta(minutes=45)]
+
+
+def test_a_pause_not_yet_ended_skips_nothing(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    monitor.pause_started(T0)
+    assert monitor.pause_intervals == []
+    monitor.pause_ended(T0 + timedelta(minutes=1))
+    assert monitor.pause_intervals == [(T0, T0 + timedelta(minutes=1))]
 
 
 def test_time_trigger_needs_the_vehicle_in_use(fleet, vehicle):
