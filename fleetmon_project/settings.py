@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "telemetry",
     "monitors",
     "notifications",
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fleetmon_project.urls"
@@ -128,6 +132,22 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "/admin/login/"
+
+# --- Admin login throttling (django-axes) -----------------------------------------------------
+# Failed admin logins are counted per username and client address; at the limit, that pair is
+# refused (even with the right password) for the cool-off period. Only the admin's login form:
+# API requests are let through unrecorded (fleetmon_project.adminlogin), whatever
+# authentication class they use.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("FLEETMON_ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("FLEETMON_ADMIN_LOGIN_COOLOFF", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_WHITELIST_CALLABLE = "fleetmon_project.adminlogin.outside_admin"
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
 
 # --- REST API ---------------------------------------------------------------------------
 # Larger bodies answer 413. A batch of 1,000 points carrying every data key is about 1.7 MB
