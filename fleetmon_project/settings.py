@@ -260,6 +260,10 @@ FLEETMON_ACTIVITY_WINDOW = env_int("FLEETMON_ACTIVITY_WINDOW", 300, minimum=1)
 FLEETMON_SWEEP_INTERVAL = env_float("FLEETMON_SWEEP_INTERVAL", 5.0, minimum=0.5)
 # Points never evaluated (a crash between commit and enqueue) are re-enqueued after this long.
 FLEETMON_POINT_RESCUE_AFTER = env_int("FLEETMON_POINT_RESCUE_AFTER", 30, minimum=1)
+# A vehicle's evaluation (or a window boundary's) that fails this many times is given up as a
+# dead letter, kept for an operator to replay; until then a failed one is retried every
+# FLEETMON_POINT_RESCUE_AFTER seconds.
+FLEETMON_EVALUATION_MAX_ATTEMPTS = env_int("FLEETMON_EVALUATION_MAX_ATTEMPTS", 10, minimum=1)
 FLEETMON_EVENT_RETENTION = env_int("FLEETMON_EVENT_RETENTION", 3 * 24 * 3600, minimum=60)
 FLEETMON_SECRET_ROTATION_GRACE = env_int("FLEETMON_SECRET_ROTATION_GRACE", 24 * 3600, minimum=0)
 # Consecutive failed attempts after which a monitor shows status Failed (it recovers on success).
