@@ -33,6 +33,11 @@ MONITOR_EVALUATIONS = Counter("fleetmon_monitor_evaluations", "Monitor evaluatio
 EVALUATION_ERRORS = Counter(
     "fleetmon_evaluation_errors", "Monitor evaluations that raised an error (that monitor was skipped, the others went on)"
 )
+DEAD_LETTERS = Counter(
+    "fleetmon_dead_letters",
+    "Evaluations given up after FLEETMON_EVALUATION_MAX_ATTEMPTS (held for replay from the admin)",
+    ["kind"],
+)
 EVENTS_RAISED = Counter("fleetmon_events", "Events raised", ["monitor_type", "refresh"])
 WEBHOOK_ATTEMPTS = Counter("fleetmon_webhook_attempts", "Webhook attempts", ["outcome"])
 WEBHOOK_ATTEMPT_SECONDS = Histogram(
@@ -56,7 +61,7 @@ class BacklogCollector:
     """Gauges computed at scrape time from the database and the broker."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from monitors.models import Monitor
+        from monitors.models import DeadLetter, Monitor
         from notifications.models import Delivery, DeliveryState
         from telemetry.models import TelemetryPoint
 
@@ -78,6 +83,14 @@ class BacklogCollector:
         yield deliveries
         late = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - LATE_AFTER).count()
         yield GaugeMetricFamily("fleetmon_deliveries_due_late", f"Pending deliveries due for over {LATE_AFTER.seconds}s", late)
+
+        held = GaugeMetricFamily(
+            "fleetmon_dead_letters_open", "Evaluations held aside: retrying, or given up until replayed", labels=["state"]
+        )
+        given_up = DeadLetter.objects.filter(given_up_at__isnull=False).count()
+        held.add_metric(["retrying"], DeadLetter.objects.count() - given_up)
+        held.add_metric(["given_up"], given_up)
+        yield held
 
         monitors = GaugeMetricFamily("fleetmon_monitors", "Monitors by status", labels=["status"])
         for status, count in Monitor.objects.alive().values_list("status").annotate(n=Count("id")).values_list("status", "n"):
@@ -110,8 +123,8 @@ def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
-        for metric in (POINTS_INGESTED, MONITOR_EVALUATIONS, EVENTS_RAISED, WEBHOOK_ATTEMPTS,
-                       WEBHOOK_ATTEMPT_SECONDS, DELIVERIES_FINISHED):
+        for metric in (POINTS_INGESTED, MONITOR_EVALUATIONS, EVALUATION_ERRORS, DEAD_LETTERS, EVENTS_RAISED,
+                       WEBHOOK_ATTEMPTS, WEBHOOK_ATTEMPT_SECONDS, DELIVERIES_FINISHED):
             registry.register(metric)
     registry.register(BacklogCollector())
     return registry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "telemetry",
     "monitors",
     "notifications",
@@ -65,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fleetmon_project.urls"
@@ -134,6 +138,22 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "/admin/login/"
+
+# --- Admin login throttling (django-axes) -----------------------------------------------------
+# Failed admin logins are counted per username and client address; at the limit, that pair is
+# refused (even with the right password) for the cool-off period. Only the admin's login form:
+# API requests are let through unrecorded (fleetmon_project.adminlogin), whatever
+# authentication class they use.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("FLEETMON_ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("FLEETMON_ADMIN_LOGIN_COOLOFF", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_WHITELIST_CALLABLE = "fleetmon_project.adminlogin.outside_admin"
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
 
 # --- REST API ---------------------------------------------------------------------------
 # Larger bodies answer 413. A batch of 1,000 points carrying every data key is about 1.7 MB
@@ -248,6 +268,10 @@ FLEETMON_ACTIVITY_WINDOW = env_int("FLEETMON_ACTIVITY_WINDOW", 300, minimum=1)
 FLEETMON_SWEEP_INTERVAL = env_float("FLEETMON_SWEEP_INTERVAL", 5.0, minimum=0.5)
 # Points never evaluated (a crash between commit and enqueue) are re-enqueued after this long.
 FLEETMON_POINT_RESCUE_AFTER = env_int("FLEETMON_POINT_RESCUE_AFTER", 30, minimum=1)
+# A vehicle's evaluation (or a window boundary's) that fails this many times is given up as a
+# dead letter, kept for an operator to replay; until then a failed one is retried every
+# FLEETMON_POINT_RESCUE_AFTER seconds.
+FLEETMON_EVALUATION_MAX_ATTEMPTS = env_int("FLEETMON_EVALUATION_MAX_ATTEMPTS", 10, minimum=1)
 FLEETMON_EVENT_RETENTION = env_int("FLEETMON_EVENT_RETENTION", 3 * 24 * 3600, minimum=60)
 FLEETMON_SECRET_ROTATION_GRACE = env_int("FLEETMON_SECRET_ROTATION_GRACE", 24 * 3600, minimum=0)
 # Consecutive failed attempts after which a monitor shows status Failed (it recovers on success).

@@ -25,7 +25,7 @@ from fleetmon_project.isodates import parse_iso_duration
 from monitors import services
 from monitors.boolexp import CompiledExpression
 from monitors.forms import MonitorAdminForm
-from monitors.models import Event, Monitor, MonitorStatus, MonitorVehicleState, Trigger, TriggerKind
+from monitors.models import DeadLetter, Event, Monitor, MonitorStatus, MonitorVehicleState, Trigger, TriggerKind
 # The admin is the one place that shows a monitor beside its deliveries; the pipeline itself
 # only ever imports in the other direction.
 from notifications.models import Delivery, DeliveryState
@@ -521,3 +521,61 @@ class MonitorVehicleStateAdmin(ReadOnlyAdmin):
     @admin.display(description="VIN", ordering="vehicle__vin")
     def vin(self, state: MonitorVehicleState) -> str:
         return state.vehicle.vin
+
+
+class GivenUpFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("given_up", "Given up"), ("retrying", "Retrying")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> QuerySet[DeadLetter]:
+        if self.value() == "given_up":
+            return queryset.filter(given_up_at__isnull=False)
+        if self.value() == "retrying":
+            return queryset.filter(given_up_at__isnull=True)
+        return queryset
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyAdmin):
+    """Evaluations that kept failing. Replay is the one way out: a row removed by hand would
+    release its vehicle to the point rescue, which would count its failures from zero unseen."""
+
+    list_display = ("kind", "fleet", "subject", "state", "attempts", "first_failed_at", "last_failed_at", "error_line")
+    list_filter = (GivenUpFilter, "kind", "fleet")
+    search_fields = ("vehicle__vin", "vehicle__id", "error")
+    list_select_related = ("fleet", "vehicle")
+    actions = ("replay",)
+    fields = (
+        "kind", "fleet", "vehicle", "vehicle_ids", "monitor_ids", "at", "attempts", "first_failed_at",
+        "last_failed_at", "retry_at", "given_up_at", "error", "traceback_text",
+    )
+    readonly_fields = ("traceback_text",)
+
+    @admin.display(description="vehicle(s)")
+    def subject(self, letter: DeadLetter) -> str:
+        if letter.vehicle is not None:
+            return letter.vehicle.vin
+        return f"{len(letter.vehicle_ids)} vehicles"
+
+    @admin.display(description="state", ordering="given_up_at")
+    def state(self, letter: DeadLetter) -> str:
+        return "given up" if letter.given_up_at else "retrying"
+
+    @admin.display(description="error")
+    def error_line(self, letter: DeadLetter) -> str:
+        return letter.error.splitlines()[0][:120] if letter.error else ""
+
+    @admin.display(description="traceback")
+    def traceback_text(self, letter: DeadLetter) -> SafeString:
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', letter.traceback)
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description="Replay selected dead letters (evaluate their points again)", permissions=["replay"])
+    def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        count = services.dead_letter_replay(dead_letters=queryset)
+        self.message_user(request, f"Replayed {count} dead letter(s); their evaluations are queued.", messages.SUCCESS)

@@ -9,8 +9,9 @@ left to do and raises nothing twice.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
@@ -21,7 +22,8 @@ from fleetmon_project.observability import EVALUATION_ERRORS, EVENTS_RAISED, MON
 from monitors.compiled import compiled_monitor
 from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
 from monitors.extensions import build_extensions
-from monitors.models import BoundaryEvaluation, Event, Monitor, MonitorVehicleState
+from monitors.deadletters import evaluation_failed, held_vehicles
+from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState
 from telemetry.state import LatestState, decode_records, encode_records, merge_point
@@ -38,15 +40,17 @@ class _Runtime:
     reset: bool
     dirty: bool = False
     broken: bool = False  # raised an error: skipped for the rest of this evaluation
+    pauses: list[tuple[datetime, datetime]] = field(default_factory=list)
 
     def skips(self, instant: datetime) -> bool:
-        """Instants this monitor must not be evaluated at: within its last pause, or before its
-        state's last transition (a late point must not move the state back in time and, say,
-        undo what a window closing already decided)."""
-        monitor, since = self.monitor, self.state.since
-        if monitor.paused_at is not None and monitor.resumed_at is not None:
-            if monitor.paused_at <= instant < monitor.resumed_at:
-                return True
+        """Instants this monitor must not be evaluated at: within any of its pauses, or before
+        its state's last transition (a late point must not move the state back in time and,
+        say, undo what a window closing already decided)."""
+        # The last pause that began at or before the instant is the only one that can hold it.
+        index = bisect_right(self.pauses, instant, key=lambda pause: pause[0]) - 1
+        if index >= 0 and instant < self.pauses[index][1]:
+            return True
+        since = self.state.since
         return since is not None and instant < since
 
 
@@ -117,11 +121,19 @@ class VehicleEvaluator:
             try:
                 compiled = compiled_monitor(monitor)
                 refresh_every = timedelta(seconds=refresh) if refresh else None
+                pauses = monitor.pause_intervals
             except Exception:
                 _monitor_failed(monitor, vehicle)
                 continue
             self.runtimes.append(
-                _Runtime(monitor=monitor, compiled=compiled, refresh=refresh_every, state=state, reset=reset)
+                _Runtime(
+                    monitor=monitor,
+                    compiled=compiled,
+                    refresh=refresh_every,
+                    state=state,
+                    reset=reset,
+                    pauses=pauses,
+                )
             )
 
     def evaluate(self, latest: LatestState, changed_keys: frozenset[str], instant: datetime) -> None:
@@ -224,12 +236,152 @@ def _store_events(events: list[Event]) -> list[Event]:
         return stored
 
 
+@dataclass
+class _Outcome:
+    stored: list[Event] = field(default_factory=list)
+    evaluations: int = 0
+
+
+def _evaluate(
+    ids: list[str], *, at: datetime | None, monitor_ids: Sequence[str] | None, retry_id: int | None, now: datetime
+) -> _Outcome:
+    """The evaluation of `ids`, within the caller's transaction (see vehicles_evaluate)."""
+    held = held_vehicles(retrying=retry_id)
+    existing = list(Vehicle.objects.filter(pk__in=ids).exclude(pk__in=held).values_list("pk", flat=True))
+    VehicleState.objects.bulk_create([VehicleState(vehicle_id=vid) for vid in existing], ignore_conflicts=True)
+    # Locked in id order, so overlapping chunks on other workers wait instead of deadlocking.
+    rows = list(
+        VehicleState.objects.select_for_update(of=("self",))
+        .select_related("vehicle")
+        .filter(vehicle_id__in=existing)
+        .order_by("vehicle_id")
+    )
+    points_by_vehicle: dict[str, list[TelemetryPoint]] = defaultdict(list)
+    for point in TelemetryPoint.objects.filter(vehicle_id__in=existing, evaluated_at__isnull=True).order_by(
+        "event_date", "id"
+    ):
+        points_by_vehicle[point.vehicle_id].append(point)
+    fleet_ids = {row.vehicle.fleet_id for row in rows}
+    monitors_by_fleet: dict[str, list[Monitor]] = defaultdict(list)
+    for monitor in Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"):
+        monitors_by_fleet[monitor.fleet_id].append(monitor)
+    states: dict[tuple[str, str], MonitorVehicleState] = {
+        (state.vehicle_id, state.monitor_id): state
+        for state in MonitorVehicleState.objects.filter(
+            vehicle_id__in=existing, monitor__in=[m for ms in monitors_by_fleet.values() for m in ms]
+        )
+    }
+
+    changed_rows, dirty_states, raised, evaluations = [], [], [], 0
+    for row in rows:
+        points = points_by_vehicle.get(row.vehicle_id, [])
+        latest = _latest(row)
+        if not points and (at is None or latest.last_seen_at is None):
+            # A vehicle that never reported is not evaluated: `!inZone` must not fire on silence.
+            continue
+        monitors = monitors_by_fleet.get(row.vehicle.fleet_id, [])
+        if monitor_ids is not None and not points:
+            monitors = [m for m in monitors if m.pk in monitor_ids]
+        own_states = {m.pk: states[row.vehicle_id, m.pk] for m in monitors if (row.vehicle_id, m.pk) in states}
+        evaluator = VehicleEvaluator(row.vehicle, monitors, own_states, now=now)
+        for point in points:
+            merge = merge_point(
+                latest, event_date=point.event_date, data=point.data, latitude=point.latitude, longitude=point.longitude
+            )
+            if merge.updated:
+                evaluator.evaluate(latest, merge.changed_keys, point.event_date)
+        if at is not None:
+            evaluator.evaluate(latest, frozenset(), at)
+        if points:
+            _copy_latest(row, latest)
+            row.updated_at = now
+            changed_rows.append(row)
+        dirty_states.extend(evaluator.dirty_states())
+        raised.extend(evaluator.raised)
+        evaluations += evaluator.evaluations
+
+    # Upserts (INSERT ... ON CONFLICT DO UPDATE): one statement each, where bulk_update would
+    # build a CASE expression per row and field.
+    VehicleState.objects.bulk_create(
+        changed_rows,
+        update_conflicts=True,
+        unique_fields=["vehicle"],
+        update_fields=["data", "latitude", "longitude", "position_at", "last_seen_at", "updated_at"],
+    )
+    applied = [point.pk for points in points_by_vehicle.values() for point in points]
+    TelemetryPoint.objects.filter(pk__in=applied).update(evaluated_at=now)
+    for state in dirty_states:
+        state.pk = None  # the (monitor, vehicle) pair identifies the row to update
+    MonitorVehicleState.objects.bulk_create(
+        dirty_states,
+        update_conflicts=True,
+        unique_fields=["monitor", "vehicle"],
+        update_fields=["generation", "value", "since", "last_notified_at", "next_refresh_at"],
+    )
+    stored = _store_events(raised)
+    for event in stored:
+        logger.info(
+            "event raised",
+            extra={"fleet": event.fleet_id, "monitor": event.monitor_id, "vin": event.vin, "refresh": event.refresh},
+        )
+    if stored:
+        events_raised.send(sender=Event, events=stored)
+    if retry_id is not None:
+        DeadLetter.objects.filter(pk=retry_id).delete()  # succeeded: the vehicle is released
+    return _Outcome(stored=stored, evaluations=evaluations)
+
+
+def _boundary_claimed(boundary_id: int | None) -> bool:
+    """Serialises copies of one boundary message; the later one finds the row gone."""
+    if boundary_id is None:
+        return True
+    return BoundaryEvaluation.objects.select_for_update().filter(pk=boundary_id).first() is not None
+
+
+def _boundary_done(boundary_id: int | None) -> None:
+    if boundary_id is not None:
+        BoundaryEvaluation.objects.filter(pk=boundary_id).delete()
+
+
+def _one_by_one(
+    ids: list[str],
+    *,
+    at: datetime | None,
+    monitor_ids: Sequence[str] | None,
+    boundary_id: int | None,
+    retry_id: int | None,
+    now: datetime,
+) -> _Outcome:
+    """After the chunk failed: each vehicle alone, so one that cannot be evaluated does not
+    hold up the others. One that fails alone too is recorded (deadletters.evaluation_failed)
+    and held until a retry succeeds; the chunk's boundary row is done either way, the
+    vehicle's dead letter carries its share."""
+    outcome = _Outcome()
+    with transaction.atomic():
+        if not _boundary_claimed(boundary_id):
+            return outcome
+        for vehicle_id in ids:
+            try:
+                with transaction.atomic():
+                    done = _evaluate([vehicle_id], at=at, monitor_ids=monitor_ids, retry_id=retry_id, now=now)
+            except Exception as exc:  # whatever it is, it is this vehicle's alone: recorded, not raised
+                evaluation_failed(
+                    vehicle_id=vehicle_id, at=at, monitor_ids=list(monitor_ids) if monitor_ids else None, error=exc, now=now
+                )
+                continue
+            outcome.stored += done.stored
+            outcome.evaluations += done.evaluations
+        _boundary_done(boundary_id)
+    return outcome
+
+
 def vehicles_evaluate(
     *,
     vehicle_ids: Iterable[str],
     at: datetime | None = None,
     monitor_ids: Sequence[str] | None = None,
     boundary_id: int | None = None,
+    retry_id: int | None = None,
     now: datetime | None = None,
 ) -> int:
     """Apply the vehicles' unevaluated points in eventDate order, evaluating monitors at each
@@ -238,105 +390,47 @@ def vehicles_evaluate(
 
     The whole chunk is one transaction with set-based reads and bulk writes: the per-vehicle
     cost is the evaluation itself, not database round trips. `boundary_id` is the
-    BoundaryEvaluation row this evaluation completes (deleted in the same commit)."""
+    BoundaryEvaluation row this evaluation completes (deleted in the same commit);
+    `retry_id` the DeadLetter it retries (deleted on success). Vehicles held by another dead
+    letter are left alone: their points wait, in order, for the retry or a replay. If the
+    chunk fails, its vehicles are evaluated one by one and those that fail are held."""
     now = now or timezone.now()
     ids = sorted(set(vehicle_ids))
     if at is None:
         # Telemetry-driven: only vehicles with points left to apply. Under a backlog, the task
         # of an earlier request often applied this one's points already; then this is the
         # only query. A point stored after this read comes with its own task.
-        pending = TelemetryPoint.objects.filter(vehicle_id__in=ids, evaluated_at__isnull=True)
+        pending = TelemetryPoint.objects.filter(vehicle_id__in=ids, evaluated_at__isnull=True).exclude(
+            vehicle_id__in=held_vehicles(retrying=retry_id)
+        )
         ids = sorted(pending.order_by().values_list("vehicle_id", flat=True).distinct())
         if not ids:
+            if retry_id is not None:
+                DeadLetter.objects.filter(pk=retry_id).delete()  # nothing left to retry
             return 0
-    with transaction.atomic():
-        if boundary_id is not None:
-            # Serialises copies of one boundary message; the later one finds the row gone.
-            done = BoundaryEvaluation.objects.select_for_update().filter(pk=boundary_id).first() is None
-            if done:
+    try:
+        with transaction.atomic():
+            if not _boundary_claimed(boundary_id):
                 return 0
-        existing = list(Vehicle.objects.filter(pk__in=ids).values_list("pk", flat=True))
-        VehicleState.objects.bulk_create([VehicleState(vehicle_id=vid) for vid in existing], ignore_conflicts=True)
-        # Locked in id order, so overlapping chunks on other workers wait instead of deadlocking.
-        rows = list(
-            VehicleState.objects.select_for_update(of=("self",))
-            .select_related("vehicle")
-            .filter(vehicle_id__in=existing)
-            .order_by("vehicle_id")
+            outcome = _evaluate(ids, at=at, monitor_ids=monitor_ids, retry_id=retry_id, now=now)
+            _boundary_done(boundary_id)
+    except Exception:
+        logger.warning("evaluation of %d vehicle(s) failed; evaluating them one by one", len(ids), exc_info=True)
+        outcome = _one_by_one(
+            ids, at=at, monitor_ids=monitor_ids, boundary_id=boundary_id, retry_id=retry_id, now=now
         )
-        points_by_vehicle: dict[str, list[TelemetryPoint]] = defaultdict(list)
-        for point in TelemetryPoint.objects.filter(vehicle_id__in=existing, evaluated_at__isnull=True).order_by(
-            "event_date", "id"
-        ):
-            points_by_vehicle[point.vehicle_id].append(point)
-        fleet_ids = {row.vehicle.fleet_id for row in rows}
-        monitors_by_fleet: dict[str, list[Monitor]] = defaultdict(list)
-        for monitor in Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"):
-            monitors_by_fleet[monitor.fleet_id].append(monitor)
-        states: dict[tuple[str, str], MonitorVehicleState] = {
-            (state.vehicle_id, state.monitor_id): state
-            for state in MonitorVehicleState.objects.filter(
-                vehicle_id__in=existing, monitor__in=[m for ms in monitors_by_fleet.values() for m in ms]
-            )
-        }
-
-        changed_rows, dirty_states, raised, evaluations = [], [], [], 0
-        for row in rows:
-            points = points_by_vehicle.get(row.vehicle_id, [])
-            latest = _latest(row)
-            if not points and (at is None or latest.last_seen_at is None):
-                # A vehicle that never reported is not evaluated: `!inZone` must not fire on silence.
-                continue
-            monitors = monitors_by_fleet.get(row.vehicle.fleet_id, [])
-            if monitor_ids is not None and not points:
-                monitors = [m for m in monitors if m.pk in monitor_ids]
-            own_states = {m.pk: states[row.vehicle_id, m.pk] for m in monitors if (row.vehicle_id, m.pk) in states}
-            evaluator = VehicleEvaluator(row.vehicle, monitors, own_states, now=now)
-            for point in points:
-                merge = merge_point(
-                    latest, event_date=point.event_date, data=point.data, latitude=point.latitude, longitude=point.longitude
-                )
-                if merge.updated:
-                    evaluator.evaluate(latest, merge.changed_keys, point.event_date)
-            if at is not None:
-                evaluator.evaluate(latest, frozenset(), at)
-            if points:
-                _copy_latest(row, latest)
-                row.updated_at = now
-                changed_rows.append(row)
-            dirty_states.extend(evaluator.dirty_states())
-            raised.extend(evaluator.raised)
-            evaluations += evaluator.evaluations
-
-        # Upserts (INSERT ... ON CONFLICT DO UPDATE): one statement each, where bulk_update would
-        # build a CASE expression per row and field.
-        VehicleState.objects.bulk_create(
-            changed_rows,
-            update_conflicts=True,
-            unique_fields=["vehicle"],
-            update_fields=["data", "latitude", "longitude", "position_at", "last_seen_at", "updated_at"],
-        )
-        applied = [point.pk for points in points_by_vehicle.values() for point in points]
-        TelemetryPoint.objects.filter(pk__in=applied).update(evaluated_at=now)
-        for state in dirty_states:
-            state.pk = None  # the (monitor, vehicle) pair identifies the row to update
-        MonitorVehicleState.objects.bulk_create(
-            dirty_states,
-            update_conflicts=True,
-            unique_fields=["monitor", "vehicle"],
-            update_fields=["generation", "value", "since", "last_notified_at", "next_refresh_at"],
-        )
-        if boundary_id is not None:
-            BoundaryEvaluation.objects.filter(pk=boundary_id).delete()
-        stored = _store_events(raised)
-        for event in stored:
-            logger.info(
-                "event raised",
-                extra={"fleet": event.fleet_id, "monitor": event.monitor_id, "vin": event.vin, "refresh": event.refresh},
-            )
-        if stored:
-            events_raised.send(sender=Event, events=stored)
-    MONITOR_EVALUATIONS.inc(evaluations)
-    for event in stored:
+    MONITOR_EVALUATIONS.inc(outcome.evaluations)
+    for event in outcome.stored:
         EVENTS_RAISED.labels(monitor_type(event.monitor.trigger_kinds), str(event.refresh).lower()).inc()
-    return len(stored)
+    return len(outcome.stored)
+
+
+def dead_letter_retry(*, dead_letter_id: int, now: datetime | None = None) -> int:
+    """Retry a held vehicle's evaluation, as its dead letter recorded it. A letter gone (the
+    vehicle was removed, or an operator replayed it) or given up meanwhile means nothing to do."""
+    letter = DeadLetter.objects.filter(pk=dead_letter_id, given_up_at__isnull=True, vehicle__isnull=False).first()
+    if letter is None:
+        return 0
+    return vehicles_evaluate(
+        vehicle_ids=[letter.vehicle_id], at=letter.at, monitor_ids=letter.monitor_ids, retry_id=letter.pk, now=now
+    )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -46,9 +48,10 @@ class Monitor(models.Model):
     next_time_boundary = models.DateTimeField(null=True, blank=True)
     # Bumped by PUT and by resume: per-vehicle states of older generations count as never evaluated.
     generation = models.PositiveIntegerField(default=1)
-    # The last pause: telemetry dated within it is never evaluated, even when it arrives later.
-    paused_at = models.DateTimeField(null=True, blank=True)
-    resumed_at = models.DateTimeField(null=True, blank=True)
+    # Every pause as [paused, resumed] ISO instants (resumed null while paused): telemetry
+    # dated within one is never evaluated, even when it arrives later. A list on the row, not
+    # a table, so the engine's one query for a fleet's monitors brings them along.
+    pauses = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -68,6 +71,23 @@ class Monitor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.id})"
+
+    def pause_started(self, at: datetime) -> None:
+        self.pauses = [*self.pauses, [at.isoformat(), None]]
+        self.__dict__.pop("pause_intervals", None)
+
+    def pause_ended(self, at: datetime) -> None:
+        if self.pauses and self.pauses[-1][1] is None:
+            self.pauses = [*self.pauses[:-1], [self.pauses[-1][0], at.isoformat()]]
+        self.__dict__.pop("pause_intervals", None)
+
+    @cached_property
+    def pause_intervals(self) -> list[tuple[datetime, datetime]]:
+        """The finished pauses, oldest first, as half-open [paused, resumed) intervals; parsed
+        once per instance, as the engine shares one monitor across a chunk's vehicles."""
+        return [
+            (datetime.fromisoformat(start), datetime.fromisoformat(end)) for start, end in self.pauses if end is not None
+        ]
 
     @property
     def refresh_event(self) -> int | None:
@@ -174,14 +194,14 @@ class BoundaryEvaluation(models.Model):
     the evaluation deletes its row in its own, and a copy of the message that finds its row
     gone does nothing. A row still here two minutes on means its message was lost (broker
     flush, dead worker), and the sweep enqueues it again: a window closing is never
-    forgotten (monitors.sweeps.BOUNDARY_RESCUE_AFTER, BOUNDARY_MAX_ATTEMPTS)."""
+    forgotten (monitors.sweeps.BOUNDARY_RESCUE_AFTER)."""
 
     at = models.DateTimeField()
     monitor_ids = models.JSONField()
     vehicle_ids = models.JSONField()
     enqueued_at = models.DateTimeField()
-    # Messages sent for it; past BOUNDARY_MAX_ATTEMPTS it is given up (logged), so one that
-    # can never succeed is not retried forever.
+    # Messages sent for it; at FLEETMON_EVALUATION_MAX_ATTEMPTS it becomes a DeadLetter, so
+    # one that can never succeed is not retried forever.
     attempts = models.PositiveIntegerField(default=1)
 
     class Meta:
@@ -189,3 +209,48 @@ class BoundaryEvaluation(models.Model):
 
     def __str__(self) -> str:
         return f"boundary {self.at.isoformat()} of {len(self.vehicle_ids)} vehicles"
+
+
+class DeadLetterKind(models.TextChoices):
+    # A vehicle's evaluation: its unevaluated points, then `at` for `monitor_ids` when set.
+    VEHICLE = "vehicle"
+    # A window boundary's evaluation of some vehicles whose messages never completed.
+    BOUNDARY = "boundary"
+
+
+class DeadLetter(models.Model):
+    """Evaluation work that keeps failing, held aside instead of being retried forever.
+
+    A vehicle whose evaluation raises gets a row at its first failure: its points stay
+    unevaluated (nothing is lost, their order is kept), every other evaluation of it waits,
+    and the rescue sweep retries it every FLEETMON_POINT_RESCUE_AFTER seconds. A success
+    removes the row; the FLEETMON_EVALUATION_MAX_ATTEMPTS-th failure gives it up
+    (`given_up_at`): no more retries until an operator replays it from the admin. A boundary
+    evaluation whose messages never completed is recorded given up at once."""
+
+    kind = models.CharField(max_length=16, choices=DeadLetterKind.choices)
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, null=True, related_name="+")
+    # Set for kind `vehicle`: the vehicle held until the row is gone.
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    vehicle_ids = models.JSONField()
+    monitor_ids = models.JSONField(null=True, blank=True, help_text="null: every active monitor of the fleet")
+    at = models.DateTimeField(null=True, blank=True, help_text="the instant evaluated after the points, if any")
+    error = models.TextField()
+    traceback = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField()
+    first_failed_at = models.DateTimeField(help_text="for a boundary: when it was first enqueued")
+    last_failed_at = models.DateTimeField()
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="null once given up")
+    given_up_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_failed_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["vehicle"], name="dead_letter_one_per_vehicle")]
+        indexes = [
+            models.Index(fields=["retry_at"], name="dead_letter_retry_idx", condition=models.Q(retry_at__isnull=False))
+        ]
+
+    def __str__(self) -> str:
+        state = "given up" if self.given_up_at else "retrying"
+        subject = f"vehicle {self.vehicle_id}" if self.vehicle_id else f"{len(self.vehicle_ids)} vehicles"
+        return f"{self.kind} {subject}, {self.attempts} attempts ({state})"

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 
-from monitors.definition import DefinitionError, parse_monitor_definition
+from monitors.definition import DefinitionError, FieldError, parse_monitor_definition
 from monitors.models import Event, Monitor
 from telemetry.models import Fleet
 
@@ -31,6 +33,25 @@ def monitor_definition_get(*, monitor: Monitor) -> dict[str, Any]:
         return parse_monitor_definition(monitor.definition, require_https=False).canonical
     except DefinitionError:
         return monitor.definition
+
+
+@dataclass(frozen=True)
+class InvalidDefinition:
+    monitor: Monitor
+    errors: list[FieldError]
+
+
+def monitor_invalid_definitions(*, fleet_id: str | None = None) -> Iterator[InvalidDefinition]:
+    """The monitors (deleted ones aside) whose stored definition the current rules refuse, as
+    a PUT of it would be refused: stored before a rule existed, or written around the API."""
+    monitors = Monitor.objects.alive().select_related("fleet").order_by("fleet_id", "created_at", "id")
+    if fleet_id is not None:
+        monitors = monitors.filter(fleet_id=fleet_id)
+    for monitor in monitors.iterator():
+        try:
+            parse_monitor_definition(monitor.definition, require_https=settings.FLEETMON_REQUIRE_HTTPS_WEBHOOKS)
+        except DefinitionError as exc:
+            yield InvalidDefinition(monitor=monitor, errors=exc.errors)
 
 
 def event_list(

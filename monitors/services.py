@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Iterable
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -7,8 +10,9 @@ from django.utils import timezone
 from fleetmon_project.errors import field_errors
 from monitors.compiled import compiled_monitor
 from monitors.definition import DefinitionError, MonitorDefinition, parse_monitor_definition
-from monitors.models import Monitor, MonitorStatus, Trigger, TriggerKind
+from monitors.models import BoundaryEvaluation, DeadLetter, DeadLetterKind, Monitor, MonitorStatus, Trigger, TriggerKind
 from monitors.signals import monitor_resumed
+from monitors.tasks import enqueue_evaluation
 from telemetry.models import Fleet
 
 
@@ -70,22 +74,23 @@ def monitor_replace(*, monitor: Monitor, definition: MonitorDefinition) -> Monit
 
 
 @transaction.atomic
-def monitor_set_status(*, monitor: Monitor, status: str) -> Monitor:
+def monitor_set_status(*, monitor: Monitor, status: str, now: datetime | None = None) -> Monitor:
     """Pause, or resume: Running from Paused or Failed. A resume starts the webhook's failure
     streak over (monitor_resumed), so a Failed monitor is Running until its webhook fails
     FLEETMON_FAILING_THRESHOLD times again, or a delivery gives up."""
+    now = now or timezone.now()
     monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
     if status == monitor.status:
         return monitor
     if status == MonitorStatus.PAUSED:
-        monitor.paused_at, monitor.resumed_at = timezone.now(), None
+        monitor.pause_started(now)
     elif monitor.status == MonitorStatus.PAUSED:
         # Nothing seen during the pause is notified: vehicles restart from "never evaluated",
-        # so a condition still true fires at the next evaluation, and points dated within the
+        # so a condition still true fires at the next evaluation, and points dated within any
         # pause are skipped even when they arrive after it. A Failed monitor kept evaluating,
         # so it keeps its generation.
         monitor.generation += 1
-        monitor.resumed_at = timezone.now()
+        monitor.pause_ended(now)
         _schedule_time_boundary(monitor)
     monitor.status = status
     monitor.save()
@@ -98,3 +103,25 @@ def monitor_set_status(*, monitor: Monitor, status: str) -> Monitor:
 def monitor_delete(*, monitor: Monitor) -> None:
     """Soft delete: the monitor never evaluates or notifies again, its history stays for operators."""
     Monitor.objects.filter(pk=monitor.pk).update(deleted_at=timezone.now(), next_time_boundary=None)
+
+
+@transaction.atomic
+def dead_letter_replay(*, dead_letters: Iterable[DeadLetter], now: datetime | None = None) -> int:
+    """Evaluate again what was held aside, from scratch: the letter goes (a new failure counts
+    from one), a vehicle's points, still unevaluated, are applied in eventDate order, then the
+    instant the failed evaluation was for, if any. Returns how many were replayed."""
+    now = now or timezone.now()
+    replayed = 0
+    for letter in DeadLetter.objects.select_for_update().filter(pk__in=[letter.pk for letter in dead_letters]):
+        boundary_id = None
+        if letter.kind == DeadLetterKind.BOUNDARY:
+            # Back in the outbox, so a lost replay message is rescued like any boundary's.
+            boundary_id = BoundaryEvaluation.objects.create(
+                at=letter.at, monitor_ids=letter.monitor_ids, vehicle_ids=letter.vehicle_ids, enqueued_at=now
+            ).pk
+        letter.delete()
+        enqueue_evaluation(
+            vehicle_ids=letter.vehicle_ids, at=letter.at, monitor_ids=letter.monitor_ids, boundary_id=boundary_id
+        )
+        replayed += 1
+    return replayed

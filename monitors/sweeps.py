@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from fleetmon_project.observability import EVALUATION_ERRORS
 from monitors.compiled import compiled_monitor
-from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, Monitor, MonitorVehicleState
+from monitors.deadletters import boundary_given_up, held_vehicles, retry_delay
+from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, DeadLetter, Monitor, MonitorVehicleState
 from telemetry.models import TelemetryPoint, VehicleState
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ REFRESH_CLAIM_LEASE = timedelta(seconds=60)
 # than the points' rescue delay: a copy is cheap (it finds its row gone), but under an
 # evaluation backlog every waiting row would otherwise get one per sweep.
 BOUNDARY_RESCUE_AFTER = timedelta(minutes=2)
-BOUNDARY_MAX_ATTEMPTS = 10
 # When a monitor's next window boundary cannot be computed, try again this much later.
 BOUNDARY_RETRY_AFTER = timedelta(hours=1)
 
@@ -48,6 +48,7 @@ class EvaluationRequest:
     at: datetime | None
     monitor_ids: list[str] | None
     boundary_id: int | None = None  # the BoundaryEvaluation row the evaluation completes
+    retry_id: int | None = None  # the DeadLetter the evaluation retries
 
 
 def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequest]:
@@ -90,16 +91,12 @@ def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequ
             .select_for_update(skip_locked=True)
             .order_by("enqueued_at")[:SWEEP_BATCH]
         )
-        abandoned = [row for row in lost if row.attempts >= BOUNDARY_MAX_ATTEMPTS]
+        max_attempts = settings.FLEETMON_EVALUATION_MAX_ATTEMPTS
+        abandoned = [row for row in lost if row.attempts >= max_attempts]
         for row in abandoned:
-            logger.error(
-                "gave up the window boundary evaluation at %s of monitors %s after %d attempts",
-                row.at.isoformat(),
-                ", ".join(row.monitor_ids),
-                row.attempts,
-            )
+            boundary_given_up(row, now=now)
         BoundaryEvaluation.objects.filter(pk__in=[row.pk for row in abandoned]).delete()
-        lost = [row for row in lost if row.attempts < BOUNDARY_MAX_ATTEMPTS]
+        lost = [row for row in lost if row.attempts < max_attempts]
         for row in lost:
             row.enqueued_at, row.attempts = now, row.attempts + 1
         BoundaryEvaluation.objects.bulk_update(lost, ["enqueued_at", "attempts"])
@@ -120,6 +117,7 @@ def refresh_reminders_sweep(*, now: datetime | None = None) -> list[EvaluationRe
                 monitor__status__in=ACTIVE_STATUSES,
                 monitor__deleted_at__isnull=True,
             )
+            .exclude(vehicle_id__in=held_vehicles())
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("next_refresh_at")[:SWEEP_BATCH]
         )
@@ -135,13 +133,30 @@ def refresh_reminders_sweep(*, now: datetime | None = None) -> list[EvaluationRe
 
 
 def unevaluated_points_sweep(*, now: datetime | None = None) -> list[EvaluationRequest]:
-    """Points stored but never evaluated (the enqueue was lost to a crash or a broker flush)."""
+    """Points stored but never evaluated (the enqueue was lost to a crash or a broker flush),
+    and the due retries of failed evaluations. A held vehicle's points are its dead letter's
+    business: rescuing them would only retry it unbounded."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.FLEETMON_POINT_RESCUE_AFTER)
     vehicle_ids = list(
         TelemetryPoint.objects.filter(evaluated_at__isnull=True, received_at__lte=cutoff)
+        .exclude(vehicle_id__in=held_vehicles())
         .order_by()
         .values_list("vehicle_id", flat=True)
         .distinct()[:SWEEP_BATCH]
     )
-    return [EvaluationRequest(vehicle_ids=vehicle_ids, at=None, monitor_ids=None)] if vehicle_ids else []
+    requests = [EvaluationRequest(vehicle_ids=vehicle_ids, at=None, monitor_ids=None)] if vehicle_ids else []
+    with transaction.atomic():
+        due = list(
+            DeadLetter.objects.filter(retry_at__lte=now)
+            .select_for_update(skip_locked=True)
+            .order_by("retry_at")[:SWEEP_BATCH]
+        )
+        for letter in due:
+            # Claimed for one delay: a retry whose message is lost is sent again then.
+            letter.retry_at = now + retry_delay()
+        DeadLetter.objects.bulk_update(due, ["retry_at"])
+    return requests + [
+        EvaluationRequest(vehicle_ids=letter.vehicle_ids, at=letter.at, monitor_ids=letter.monitor_ids, retry_id=letter.pk)
+        for letter in due
+    ]

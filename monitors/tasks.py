@@ -35,8 +35,16 @@ def evaluate_vehicles(
     )
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def evaluate_retry(dead_letter_id: int) -> int:
+    return engine.dead_letter_retry(dead_letter_id=dead_letter_id)
+
+
 def _enqueue_all(requests: list[sweeps.EvaluationRequest]) -> int:
     for request in requests:
+        if request.retry_id is not None:
+            evaluate_retry.delay_on_commit(request.retry_id)
+            continue
         enqueue_evaluation(
             vehicle_ids=request.vehicle_ids,
             at=request.at,

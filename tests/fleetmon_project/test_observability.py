@@ -52,6 +52,20 @@ def test_metrics_report_ingestion_and_backlog(api, fleet):
     assert 'fleetmon_queue_depth{queue="evaluation"}' in text
 
 
+def test_metrics_report_dead_letters_given_up_and_still_retrying(fleet):
+    from monitors.models import DeadLetter
+
+    now = datetime.now(timezone.utc)
+    common = {"kind": "vehicle", "fleet": fleet, "error": "boom", "first_failed_at": now, "last_failed_at": now}
+    for vehicle, given_up in ((VehicleFactory(fleet=fleet), now), (VehicleFactory(fleet=fleet), None)):
+        DeadLetter.objects.create(**common, vehicle=vehicle, vehicle_ids=[vehicle.pk], attempts=1, given_up_at=given_up)
+    DeadLetter.objects.create(**{**common, "kind": "boundary"}, vehicle_ids=[], attempts=10, given_up_at=now)
+    text = Client().get("/metrics").content.decode()
+    assert 'fleetmon_dead_letters_open{state="given_up"} 2.0' in text
+    assert 'fleetmon_dead_letters_open{state="retrying"} 1.0' in text
+    assert "# TYPE fleetmon_dead_letters_total counter" in text
+
+
 def test_metrics_token_is_enforced_when_set(settings):
     settings.FLEETMON_METRICS_TOKEN = "s3cret"
     refused = Client().get("/metrics")

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from monitors import engine, sweeps
 from monitors.compiled import compiled_monitor
-from monitors.models import BoundaryEvaluation, Event, Monitor, MonitorVehicleState
+from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.services import monitor_delete, monitor_set_status
 from telemetry.models import TelemetryPoint
 from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
@@ -222,19 +222,19 @@ def test_window_close_whose_message_was_lost_is_evaluated_by_a_later_sweep(fleet
     assert run(lost) == 0
 
 
-def test_boundary_evaluation_that_keeps_failing_is_given_up(fleet, vehicle, caplog):
+def test_boundary_evaluation_that_keeps_failing_is_given_up(fleet, vehicle, settings):
     monitor = time_zone_monitor(fleet)
     feed(vehicle, (600, OUTSIDE, {"vehicle.kinetic.moving": True}))
     close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
     Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
     sweeps.time_boundaries_sweep(now=close)
     later = close
-    for _ in range(sweeps.BOUNDARY_MAX_ATTEMPTS - 1):  # every message lost, or failing
+    for _ in range(settings.FLEETMON_EVALUATION_MAX_ATTEMPTS - 1):  # every message lost, or failing
         later += sweeps.BOUNDARY_RESCUE_AFTER
         assert len(sweeps.time_boundaries_sweep(now=later)) == 1
     assert sweeps.time_boundaries_sweep(now=later + sweeps.BOUNDARY_RESCUE_AFTER) == []
     assert not BoundaryEvaluation.objects.exists()
-    assert any("gave up the window boundary evaluation" in record.getMessage() for record in caplog.records)
+    assert DeadLetter.objects.get().at == close  # kept for a replay (tests/monitors/test_dead_letters.py)
 
 
 def test_monitor_whose_windows_cannot_be_computed_is_retried_later(fleet, vehicle, monkeypatch):
@@ -268,17 +268,45 @@ def test_point_dated_before_a_window_close_arriving_after_it_does_not_refire(fle
 def test_points_dated_within_a_pause_are_never_notified_even_when_late(fleet, vehicle):
     monitor = battery_monitor(fleet)
     feed(vehicle, (0, None, {"vehicle.energy.electric.level": 60}))
-    monitor_set_status(monitor=monitor, status="Paused")
-    monitor_set_status(monitor=monitor, status="Running")
-    monitor.refresh_from_db()
-    during = monitor.paused_at + (monitor.resumed_at - monitor.paused_at) / 2
-    offset = (during - T0).total_seconds()
+    monitor_set_status(monitor=monitor, status="Paused", now=T0 + timedelta(minutes=10))
+    monitor_set_status(monitor=monitor, status="Running", now=T0 + timedelta(minutes=20))
     # Posted after the resume, dated within the pause: low, then back up.
-    feed(vehicle, (offset, None, {"vehicle.energy.electric.level": 40}))
+    feed(vehicle, (15 * 60, None, {"vehicle.energy.electric.level": 40}))
     assert events(monitor) == []
-    after = (monitor.resumed_at - T0).total_seconds() + 1
+    after = 20 * 60 + 1
     feed(vehicle, (after, None, {"vehicle.energy.electric.level": 45}))
     assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=after)]
+
+
+def test_every_pause_is_honoured_for_late_points_not_only_the_last(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    minute = 60
+    for paused, resumed in ((10, 20), (30, 40)):
+        monitor_set_status(monitor=monitor, status="Paused", now=T0 + timedelta(minutes=paused))
+        monitor_set_status(monitor=monitor, status="Running", now=T0 + timedelta(minutes=resumed))
+    monitor.refresh_from_db()
+    assert [start for start, _ in monitor.pause_intervals] == [T0 + timedelta(minutes=10), T0 + timedelta(minutes=30)]
+
+    # All late, after the second resume. Within the first pause: skipped.
+    feed(vehicle, (15 * minute, None, {"vehicle.energy.electric.level": 40}), late_by=3600)
+    assert events(monitor) == []
+    # Between the pauses (the first resume's instant included): evaluated.
+    feed(vehicle, (20 * minute, None, {"vehicle.energy.electric.level": 30}), late_by=3600)
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(minutes=20)]
+    feed(vehicle, (25 * minute, None, {"vehicle.energy.electric.level": 60}), late_by=3600)
+    # Within the second pause: skipped; back up within it is not seen either.
+    feed(vehicle, (35 * minute, None, {"vehicle.energy.electric.level": 20}), late_by=3600)
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(minutes=20)]
+    feed(vehicle, (45 * minute, None, {"vehicle.energy.electric.level": 20}), late_by=60)
+    assert [e.event_date for e in events(monitor)] == [T0 + timedelta(minutes=20), T0 + timedelta(minutes=45)]
+
+
+def test_a_pause_not_yet_ended_skips_nothing(fleet, vehicle):
+    monitor = battery_monitor(fleet)
+    monitor.pause_started(T0)
+    assert monitor.pause_intervals == []
+    monitor.pause_ended(T0 + timedelta(minutes=1))
+    assert monitor.pause_intervals == [(T0, T0 + timedelta(minutes=1))]
 
 
 def test_time_trigger_needs_the_vehicle_in_use(fleet, vehicle):
