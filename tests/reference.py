@@ -3,6 +3,7 @@ so that what FleetMon answers or sends is checked by an OpenAPI validator, not b
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,3 +33,29 @@ def assert_api_schema(body: Any, schema: str) -> None:
 def assert_webhook_schema(body: Any, schema: str) -> None:
     """`body` validates against `components.schemas.<schema>` of the webhook template."""
     _validator("stellantis-b2b-webhook-template.yaml", schema).validate(body)
+
+
+def _links_optional(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: [name for name in value if name != "_links"] if key == "required" and isinstance(value, list)
+            else _links_optional(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_links_optional(item) for item in node]
+    return node
+
+
+@cache
+def _validator_without_links(schema: str) -> OAS30Validator:
+    components = _links_optional(_components("stellantis-b2b-api.yaml"))
+    return OAS30Validator({"$ref": f"#/components/schemas/{schema}", "components": components})
+
+
+def assert_api_schema_without_links(body: Any, schema: str) -> None:
+    """`body` validates against the API's `<schema>` with `_links` required nowhere, and has no
+    `_links` at any depth: the webhook template's extensions are the API's models "without HAL
+    links"."""
+    assert "_links" not in json.dumps(body), "an extension body carries HAL links"
+    _validator_without_links(schema).validate(body)
