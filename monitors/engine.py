@@ -24,7 +24,7 @@ from monitors.extensions import build_extensions
 from monitors.models import BoundaryEvaluation, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState
-from telemetry.state import LatestState, decode_records, encode_records, merge_point
+from telemetry.state import LatestState, encode_records, merge_point, state_from_row
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +48,6 @@ class _Runtime:
             if monitor.paused_at <= instant < monitor.resumed_at:
                 return True
         return since is not None and instant < since
-
-
-def _latest(row: VehicleState) -> LatestState:
-    return LatestState(
-        data=decode_records(row.data),
-        latitude=row.latitude,
-        longitude=row.longitude,
-        position_at=row.position_at,
-        last_seen_at=row.last_seen_at,
-    )
 
 
 def _copy_latest(row: VehicleState, latest: LatestState) -> None:
@@ -283,7 +273,7 @@ def vehicles_evaluate(
         changed_rows, dirty_states, raised, evaluations = [], [], [], 0
         for row in rows:
             points = points_by_vehicle.get(row.vehicle_id, [])
-            latest = _latest(row)
+            latest = state_from_row(row)
             if not points and (at is None or latest.last_seen_at is None):
                 # A vehicle that never reported is not evaluated: `!inZone` must not fire on silence.
                 continue

@@ -33,6 +33,17 @@ class LatestState:
     last_seen_at: datetime | None = None
 
 
+def state_from_row(row: Any) -> LatestState:
+    """The state a `VehicleState` row holds (typed loosely: this module stays free of models)."""
+    return LatestState(
+        data=decode_records(row.data),
+        latitude=row.latitude,
+        longitude=row.longitude,
+        position_at=row.position_at,
+        last_seen_at=row.last_seen_at,
+    )
+
+
 @dataclass(frozen=True)
 class MergeResult:
     updated: bool  # the point brought anything newer than the state (else: nothing to evaluate)
