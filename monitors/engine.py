@@ -181,7 +181,9 @@ class VehicleEvaluator:
     def _extensions(self, monitor: Monitor, latest: LatestState) -> list[dict]:
         # Extra data must not cost the event itself: without it, the event still goes out.
         try:
-            return build_extensions(monitor.extended_event_param, latest)
+            return build_extensions(
+                monitor.extended_event_param, latest, vin=self.vehicle.vin, vehicle_id=self.vehicle.pk
+            )
         except Exception:
             _monitor_failed(monitor, self.vehicle, "given its extensions")
             return []

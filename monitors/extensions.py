@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from fleetmon_project.isodates import format_rfc3339
+from telemetry.alerts import ALERT_KEY, active_alerts, alert_body
 from telemetry.datakeys import DATA_KEYS, TELEMETRY_PREFIX
 from telemetry.state import KeyRecord, LatestState
 
@@ -25,23 +26,27 @@ def _stamped(record: KeyRecord) -> dict[str, Any]:
     return {"value": record.value, "createdAt": format_rfc3339(record.at)}
 
 
-def _alerts(record: KeyRecord) -> list[dict[str, Any]]:
-    # The template wants alert objects; `vehicle.alert` reports bare codes, which become
-    # `{"value", "createdAt"}` like every other stamped value.
-    items = record.value if isinstance(record.value, list) else [record.value]
-    return [item if isinstance(item, dict) else {"value": item, "createdAt": format_rfc3339(record.at)} for item in items]
+def _alerts(state: LatestState, *, vin: str, vehicle_id: str) -> list[dict[str, Any]] | None:
+    """The alerts active at the event, as the reference's Alert without `_links` (the
+    template's extension bodies carry none), dated from when the state saw each start. A
+    vehicle that never reported `vehicle.alert` may have sent whole `vehicle.alerts`: as sent."""
+    record = state.data.get(ALERT_KEY)
+    if record is not None:
+        return [alert_body(vin=vin, alert=alert) for alert in active_alerts(vehicle_id=vehicle_id, record=record)]
+    verbatim = state.data.get("vehicle.alerts")
+    return None if verbatim is None else verbatim.value
 
 
-def _extension(param: str, state: LatestState) -> dict[str, Any] | None:
+def _extension(param: str, state: LatestState, *, vin: str, vehicle_id: str) -> dict[str, Any] | None:
     if param == "vehicle.position":
         if state.position_at is None:
             return None
         position = {"latitude": state.latitude, "longitude": state.longitude, "createdAt": format_rfc3339(state.position_at)}
         return {"type": "vehicle.position", "body": {"position": position}}
-    record = state.data.get(param)
     if param == "vehicle.alerts":
-        record = record or state.data.get("vehicle.alert")
-        return {"type": param, "body": {"alerts": _alerts(record)}} if record else None
+        alerts = _alerts(state, vin=vin, vehicle_id=vehicle_id)
+        return None if alerts is None else {"type": param, "body": {"alerts": alerts}}
+    record = state.data.get(param)
     if record is None:
         return None
     return {"type": param, "body": {_BODY_FIELD[param]: record.value}}
@@ -58,15 +63,16 @@ def _telemetry(param: str, state: LatestState) -> dict[str, Any]:
     return {key.removeprefix(TELEMETRY_PREFIX): _stamped(state.data[key]) for key in keys}
 
 
-def build_extensions(params: Sequence[str], state: LatestState) -> list[dict[str, Any]]:
-    """One extension per requested type; all telemetry requests share one `vehicle.telemetry`
-    extension (their union), placed where the first of them was asked for."""
+def build_extensions(params: Sequence[str], state: LatestState, *, vin: str, vehicle_id: str) -> list[dict[str, Any]]:
+    """One extension per requested type, for the vehicle `vehicle_id` (`vin`); all telemetry
+    requests share one `vehicle.telemetry` extension (their union), placed where the first of
+    them was asked for."""
     extensions: list[dict[str, Any]] = []
     telemetry: dict[str, Any] = {}
     telemetry_at: int | None = None
     for param in params:
         if param == "vehicle.position" or param in _BODY_FIELD:
-            extension = _extension(param, state)
+            extension = _extension(param, state, vin=vin, vehicle_id=vehicle_id)
             if extension is not None:
                 extensions.append(extension)
         elif param == "vehicle.telemetry" or param.startswith(TELEMETRY_PREFIX) or param in DATA_KEYS:
