@@ -53,7 +53,7 @@ POSITION_EXTRAS = ("heading", "signalQuality", "type", "fixStatus")
 _STAMP_FIELDS = ("createdAt", "updatedAt")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: sections are constants, and hashed on the hot path
 class Section:
     status: Path | None  # where it sits in a Status (None: not in a Status)
     telemetry: str | None  # its dotted path in a Telemetry item, a TelemetryEnum value where one exists
@@ -112,7 +112,7 @@ SECTIONS: tuple[Section, ...] = (
     PRECONDITIONING,
     STOLEN,
 )
-SECTION_KEYS: frozenset[str] = frozenset(section.key for section in SECTIONS)
+SECTIONS_BY_KEY: dict[str, Section] = {section.key: section for section in SECTIONS}
 
 
 @dataclass(frozen=True)
@@ -172,8 +172,8 @@ def _autonomy(sections: Mapping[Section, Any]) -> int | None:
 
 def _belt_warning(sections: Mapping[Section, Any]) -> str | None:
     safety = sections.get(SAFETY)
-    belts = safety.get("beltStatus") if isinstance(safety, Mapping) else None
-    states = [belt.get("belt") for belt in belts or () if isinstance(belt, Mapping)]
+    belts = safety.get("beltStatus") if isinstance(safety, dict) else None
+    states = [belt.get("belt") for belt in belts or () if isinstance(belt, dict)]
     if not states:
         return None
     return "Omission" if "Omission" in states else "Normal"
@@ -193,7 +193,7 @@ DERIVED: dict[str, tuple[str, Callable[[Mapping[Section, Any]], Any]]] = {
 
 def _get(obj: Any, path: Path) -> Any:
     for name in path:
-        if not isinstance(obj, Mapping):
+        if not isinstance(obj, dict):
             return None
         obj = obj.get(name)
     return obj
@@ -209,7 +209,7 @@ def _put(obj: dict[str, Any], path: Path, value: Any) -> None:
 
 
 def _items(value: Any) -> list[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _item_index(items: Sequence[Mapping[str, Any]], item_type: str) -> int | None:
@@ -228,7 +228,7 @@ def _path_text(base: str, path: Sequence[str | int]) -> str:
 
 
 def _stored(row: Row, value: Any) -> Any:
-    if isinstance(value, Mapping) and row.container is dict:
+    if isinstance(value, dict) and row.container is dict:
         # Its own dates would make every poll an onChange.
         return {name: item for name, item in value.items() if name not in _STAMP_FIELDS}
     return value
@@ -244,7 +244,7 @@ def _rendered(row: Row, value: Any) -> Any:
 
 def without_links(value: Any) -> Any:
     """`value` without HAL `_links`, at any depth (webhook extensions carry none)."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return {name: without_links(item) for name, item in value.items() if name != "_links"}
     if isinstance(value, list):
         return [without_links(item) for item in value]
@@ -255,7 +255,7 @@ def without_links(value: Any) -> Any:
 
 
 def _is_telemetry(body: Mapping[str, Any]) -> bool:
-    return isinstance(body.get("vehicle"), Mapping)
+    return isinstance(body.get("vehicle"), dict)
 
 
 def _received_sections(body: Mapping[str, Any]) -> dict[Section, Any]:
@@ -269,11 +269,8 @@ def _received_sections(body: Mapping[str, Any]) -> dict[Section, Any]:
     return found
 
 
-def derive_data(status: Mapping[str, Any]) -> dict[str, Any]:
-    """The data keys of a reference Status or Telemetry item (validated by `status_problems`):
-    every table key present, the derived keys, and each section verbatim (module docstring)."""
-    sections = _received_sections(status)
-    data: dict[str, Any] = {section.key: value for section, value in sections.items()}
+def _derive(sections: Mapping[Section, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
     for row in ROWS:
         holder = sections.get(row.section)
         if holder is None:
@@ -292,13 +289,42 @@ def derive_data(status: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+def derive_data(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The data keys of a reference Status or Telemetry item (checked by `status_problems`):
+    each section verbatim (module docstring), every table key present and the derived keys."""
+    sections = _received_sections(status)
+    return {**{section.key: value for section, value in sections.items()}, **_derive(sections)}
+
+
+def derive_section_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The table and derived keys given by the sections a point sent as `vehicle.telemetry.<section>`
+    data keys (checked by `section_problems`), so both ways of sending a section agree."""
+    sections = {SECTIONS_BY_KEY[key]: value for key, value in data.items() if key in SECTIONS_BY_KEY}
+    return _derive(sections) if sections else {}
+
+
 def status_problems(status: Any, base: str, report: Report) -> None:
     """Report what makes `status` (a reference Status or Telemetry item) unusable: wrong
     types on the way to a table key or of the key's value. Unknown properties are tolerated,
     as the reference asks of its clients."""
-    if not isinstance(status, Mapping):
+    if not isinstance(status, dict):
         report(base, "must be an object (a reference Status)")
         return
+    report = _once(report)
+    telemetry = _is_telemetry(status)
+    for section in SECTIONS:
+        path = section.telemetry_path if telemetry else section.status
+        value = _checked_path(status, path, base, report) if path else None
+        if value is not None:
+            _check_section(section, value, _path_text(base, path or ()), report)
+
+
+def section_problems(key: str, value: Any, path: str, report: Report) -> None:
+    """Report what makes `value` unusable as the section stored under data key `key`."""
+    _check_section(SECTIONS_BY_KEY[key], value, path, _once(report))
+
+
+def _once(report: Report) -> Report:
     reported: set[str] = set()
 
     def report_once(path: str, message: str) -> None:  # several keys can share a wrong parent
@@ -306,48 +332,39 @@ def status_problems(status: Any, base: str, report: Report) -> None:
             reported.add(path)
             report(path, message)
 
-    _section_problems(status, base, report_once)
+    return report_once
 
 
-def _section_problems(status: Mapping[str, Any], base: str, report: Report) -> None:
-    telemetry = _is_telemetry(status)
-    for section in SECTIONS:
-        path = section.telemetry_path if telemetry else section.status
-        if not path:
-            continue
-        value = _checked_path(status, path, base, report)
-        if value is None:
-            continue
-        section_text = _path_text(base, path)
-        if not section.typed_items:
-            if not isinstance(value, Mapping):
-                report(section_text, "must be an object")
+def _check_section(section: Section, value: Any, section_text: str, report: Report) -> None:
+    holders: list[tuple[tuple[int, ...], Mapping[str, Any]]] = []
+    if not section.typed_items:
+        if not isinstance(value, dict):
+            report(section_text, "must be an object")
+            return
+        holders.append(((), value))
+    elif not isinstance(value, list):
+        report(section_text, "must be an array of objects")
+        return
+    else:
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                report(_path_text(section_text, [index]), "must be an object")
+            elif section is ENERGIES and not isinstance(item.get("type"), str):
+                report(_path_text(section_text, [index, "type"]), "is required: Fuel or Electric")
+            else:
+                holders.append(((index,), item))
+    for row in _ROWS_BY_SECTION[section]:
+        for prefix, holder in holders:
+            if row.item_type is not None and holder.get("type", "Thermic") != row.item_type:
                 continue
-            holders = [((), value)]
-        elif not isinstance(value, list):
-            report(section_text, "must be an array of objects")
-            continue
-        else:
-            holders = []
-            for index, item in enumerate(value):
-                if not isinstance(item, Mapping):
-                    report(_path_text(section_text, [index]), "must be an object")
-                elif section is ENERGIES and not isinstance(item.get("type"), str):
-                    report(_path_text(section_text, [index, "type"]), "is required: Fuel or Electric")
-                else:
-                    holders.append(((index,), item))
-        for row in _ROWS_BY_SECTION[section]:
-            for prefix, holder in holders:
-                if row.item_type is not None and holder.get("type", "Thermic") != row.item_type:
-                    continue
-                found = _checked_path(holder, row.path, _path_text(section_text, prefix), report)
-                if found is not None:
-                    _check_value(row, found, _path_text(section_text, [*prefix, *row.path]), report)
+            found = _checked_path(holder, row.path, _path_text(section_text, prefix), report)
+            if found is not None:
+                _check_value(row, found, _path_text(section_text, [*prefix, *row.path]), report)
 
 
 def _checked_path(obj: Mapping[str, Any], path: Path, base: str, report: Report) -> Any:
     for depth, name in enumerate(path):
-        if not isinstance(obj, Mapping):
+        if not isinstance(obj, dict):
             report(_path_text(base, path[:depth]), "must be an object")
             return None
         obj = obj.get(name)
@@ -373,11 +390,11 @@ def feature_coordinates(feature: Mapping[str, Any], base: str, report: Report) -
     if feature.get("type", "Feature") != "Feature":
         report(_path_text(base, ["type"]), "must be 'Feature'")
     properties = feature.get("properties")
-    if properties is not None and not isinstance(properties, Mapping):
+    if properties is not None and not isinstance(properties, dict):
         report(_path_text(base, ["properties"]), "must be an object")
     elif properties:
         _position_properties(properties, _path_text(base, ["properties"]), report)
-    if not isinstance(geometry, Mapping):
+    if not isinstance(geometry, dict):
         report(_path_text(base, ["geometry"]), "is required: a GeoJSON Point")
         return None
     path = _path_text(base, ["geometry", "coordinates"])
@@ -414,7 +431,7 @@ def _position_properties(properties: Mapping[str, Any], base: str, report: Repor
 def position_extras(feature: Mapping[str, Any]) -> dict[str, Any]:
     """What a Position Feature says beyond its coordinates and dates, to store under `position`."""
     properties = feature.get("properties")
-    if not isinstance(properties, Mapping):
+    if not isinstance(properties, dict):
         return {}
     return {name: properties[name] for name in POSITION_EXTRAS if properties.get(name) is not None}
 
@@ -425,7 +442,7 @@ def alerts_problems(alerts: Any, base: str, report: Report) -> None:
         return
     for index, alert in enumerate(alerts):
         path = _path_text(base, [index])
-        if not isinstance(alert, Mapping):
+        if not isinstance(alert, dict):
             report(path, "must be an object (a reference Alert)")
             continue
         if not isinstance(alert.get("type"), str):
@@ -440,7 +457,7 @@ def derive_alerts(alerts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def trip_problems(trip: Any, base: str, report: Report) -> None:
-    if not isinstance(trip, Mapping):
+    if not isinstance(trip, dict):
         report(base, "must be an object (a reference Trip)")
         return
     if not isinstance(trip.get("id"), str) or not trip["id"]:
@@ -453,7 +470,7 @@ def trip_problems(trip: Any, base: str, report: Report) -> None:
         report(_path_text(base, ["done"]), "must be a boolean")
     faults = trip.get("faults")
     if faults is not None and not (
-        isinstance(faults, list) and all(isinstance(f, Mapping) and isinstance(f.get("fault"), str) for f in faults)
+        isinstance(faults, list) and all(isinstance(f, dict) and isinstance(f.get("fault"), str) for f in faults)
     ):
         report(_path_text(base, ["faults"]), "must be an array of {fault, cause} objects")
 
@@ -508,7 +525,7 @@ def _fill(
 ) -> list[tuple[Path, datetime]]:
     marks: list[tuple[Path, datetime]] = []
     if received_at is not None:
-        marks = [((), received_at)] + [(path, received_at) for path in clear if path and isinstance(_get(obj, path), Mapping)]
+        marks = [((), received_at)] + [(path, received_at) for path in clear if path and isinstance(_get(obj, path), dict)]
     for row, value, at in keys:
         rendered = _rendered(row, value)
         if rendered is not None:
@@ -521,7 +538,7 @@ def _fill(
 def _render(section: Section, records: Records, *, stamps: tuple[Path, ...]) -> tuple[Any, datetime] | None:
     """The section from its verbatim copy and its keys, with the date of its newest value."""
     received = records.get(section.key)
-    expected = list if section.typed_items else Mapping
+    expected = list if section.typed_items else dict
     if received is not None and not isinstance(received[0], expected):
         received = None  # written before sections were checked: not a shape we can show
     keys = [(row, *records[row.key]) for row in _ROWS_BY_SECTION[section] if row.key in records]
@@ -558,7 +575,7 @@ def position_feature(*, vin: str, state: LatestState) -> dict[str, Any] | None:
         return None
     properties: dict[str, Any] = {"vin": vin, "createdAt": format_rfc3339(state.position_at)}
     extras = state.data.get(POSITION_KEY)
-    if extras is not None and extras.at == state.position_at and isinstance(extras.value, Mapping):
+    if extras is not None and extras.at == state.position_at and isinstance(extras.value, dict):
         # Extras belong to the fix they came with, not to a later one reported without them.
         properties.update({name: extras.value[name] for name in POSITION_EXTRAS if name in extras.value})
     return {
@@ -629,7 +646,7 @@ def latest_telemetry_body(*, state: LatestState, types: Collection[str] | None =
 def trip_body(*, vin: str, state: LatestState) -> dict[str, Any] | None:
     """The latest Trip received, as the reference's Trip without `_links`, or None."""
     record = state.data.get(TRIP_KEY)
-    if record is None or not isinstance(record.value, Mapping):
+    if record is None or not isinstance(record.value, dict):
         return None
     trip = dict(record.value)
     trip["vin"] = vin

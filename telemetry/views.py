@@ -139,27 +139,56 @@ class VehicleDetailView(BaseAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+_REFERENCE = "the Stellantis reference's"
 POINT_SCHEMA = {
     "type": "object",
     "properties": {
         "vin": {"type": "string", "minLength": 17, "maxLength": 17},
-        "eventDate": {"type": "string", "format": "date-time", "description": "RFC 3339 with offset"},
+        "eventDate": {
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 with offset; defaults to status.createdAt when a status is sent",
+        },
         "position": {
-            "type": "object",
-            "properties": {
-                "latitude": {"type": "number", "minimum": -90, "maximum": 90},
-                "longitude": {"type": "number", "minimum": -180, "maximum": 180},
-            },
-            "required": ["latitude", "longitude"],
-            "additionalProperties": False,
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+                        "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+                    },
+                    "required": ["latitude", "longitude"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "description": f"{_REFERENCE} Position: a GeoJSON Feature, coordinates [longitude, latitude]",
+                    "required": ["geometry"],
+                },
+            ]
         },
         "data": {
             "type": "object",
-            "description": "DataTrigger keys (vehicle.energy.electric.level, ...), vehicle.telemetry.* and "
-            "extension objects (vehicle.status, ...)",
+            "description": "DataTrigger keys (vehicle.energy.electric.level, ...), vehicle.telemetry.<section> "
+            "objects and extension objects (vehicle.maintenance, ...)",
+        },
+        "status": {
+            "type": "object",
+            "description": f"{_REFERENCE} Status (or Telemetry item), as GET .../status answers it; "
+            "every data key it holds is derived",
+        },
+        "alerts": {
+            "type": "array",
+            "items": {"type": "object", "required": ["type", "active"]},
+            "description": f"{_REFERENCE} Alert objects; the active ones' types become vehicle.alert",
+        },
+        "trip": {
+            "type": "object",
+            "required": ["id"],
+            "description": f"{_REFERENCE} Trip, kept for the vehicle.trip extension; gives the vehicle.trip.* keys",
         },
     },
-    "required": ["vin", "eventDate"],
+    "required": ["vin"],
     "additionalProperties": False,
 }
 

@@ -117,8 +117,8 @@ SURROGATE = (
         (
             "post",
             "/api/v1/telemetry",
-            '[{"vin": "VF3ABCDE0FG123456", "eventDate": "2026-01-01T00:00:00Z", "data": {"vehicle.status": {"note": "\\udfff"}}}]',
-            [("[0].data.vehicle.status.note", SURROGATE)],
+            '[{"vin": "VF3ABCDE0FG123456", "eventDate": "2026-01-01T00:00:00Z", "data": {"vehicle.stolen": {"note": "\\udfff"}}}]',
+            [("[0].data.vehicle.stolen.note", SURROGATE)],
         ),
         ("post", "/api/v1/telemetry", '{"vin": "VF3ABCDE0FG123456", "data": {"\\udbff\\udbff": 1}}', [("data.\\udbff\\udbff", "field name " + SURROGATE)]),
     ],

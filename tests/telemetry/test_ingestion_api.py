@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -63,7 +64,7 @@ def test_lower_case_vin_is_accepted(api, vehicle):
 
 
 def test_extension_and_telemetry_keys_are_accepted(api, vehicle):
-    data = {"vehicle.status": {"ignition": "On"}, "vehicle.telemetry.vehicle.battery": {"voltage": 12.4}}
+    data = {"vehicle.stolen": {"state": True}, "vehicle.telemetry.vehicle.battery": {"voltage": 12.4}}
     assert api.post("/api/v1/telemetry", point(data=data), format="json").status_code == 202
 
 
@@ -80,7 +81,7 @@ def _errors(response):
         ({"vin": 12}, "[1].vin", "must be a string"),
         ({"vin": "VF3\u0000"}, "[1].vin", "NUL"),
         ({"vin": "VF3ABC"}, "[1].vin", "is not a VIN"),
-        ({"data": {"vehicle.status": {"note": "a\u0000b"}}}, "[1].data.vehicle.status.note", "NUL"),
+        ({"data": {"vehicle.stolen": {"note": "a\u0000b"}}}, "[1].data.vehicle.stolen.note", "NUL"),
         ({"vin": None}, "[1].vin", "is required"),
         ({"eventDate": "2026-13-01T00:00:00Z"}, "[1].eventDate", "not a valid date-time"),
         ({"eventDate": "2026-01-01T00:00:00"}, "[1].eventDate", "RFC 3339"),
@@ -155,7 +156,7 @@ def test_a_pretty_printed_batch_of_1000_full_points_fits_the_body_limit(api, veh
         ValueKind.ANY: {"state": "Locked"},
     }
     data = {key: sample[kind] for key, kind in DATA_KEYS.items()}
-    data["vehicle.status"] = {"ignition": "On", "doors": {"driver": "Closed", "passenger": "Closed"}}
+    data["vehicle.telemetry.vehicle.doorsState"] = {"opening": [{"identifier": "Driver", "state": "Closed"}] * 2}
     data["vehicle.telemetry.vehicle.battery"] = {"voltage": 402.5, "cellVoltages": [3.712] * 96}
     start = NOW - timedelta(hours=2)
     batch = [point(eventDate=iso(start + timedelta(seconds=i)), data=data) for i in range(1000)]
@@ -173,3 +174,102 @@ def test_an_offset_postgresql_cannot_store_is_accepted_as_utc(api, vehicle):
 
 def test_telemetry_requires_a_token(anonymous_api):
     assert anonymous_api.post("/api/v1/telemetry", point(), format="json").status_code == 401
+
+
+# --- the reference's shapes in a point -----------------------------------------------
+
+
+def reference_point(**fields):
+    from tests.telemetry.test_reference import STATUS
+
+    body = {"vin": "VF3ABCDE0FG123456", "status": copy.deepcopy(STATUS)}
+    body.update(fields)
+    return body
+
+
+def test_a_status_forwarded_verbatim_is_dated_by_its_created_at_and_gives_every_key(api, vehicle):
+    assert api.post("/api/v1/telemetry", reference_point(), format="json").status_code == 202
+    stored = TelemetryPoint.objects.get(vehicle=vehicle)
+    assert stored.event_date == datetime(2026, 6, 1, 9, 59, tzinfo=timezone.utc)
+    assert (stored.latitude, stored.longitude) == (48.85, 2.35)  # from lastPosition
+    assert stored.data["position"] == {"heading": 90, "type": "Acquire", "fixStatus": "3D", "signalQuality": 4}
+    assert stored.data["vehicle.energy.electric.level"] == 55.5
+    assert stored.data["vehicle.autonomy"] == 480
+    assert stored.data["vehicle.telemetry.vehicle.battery"]["voltage"] == 12.4
+
+
+def test_data_keys_sent_beside_a_status_win_and_the_point_position_wins_over_last_position(api, vehicle):
+    body = reference_point(
+        eventDate=iso(NOW), data={"vehicle.energy.electric.level": 10}, position={"latitude": 1.0, "longitude": 2.0}
+    )
+    assert api.post("/api/v1/telemetry", body, format="json").status_code == 202
+    stored = TelemetryPoint.objects.get(vehicle=vehicle)
+    assert stored.data["vehicle.energy.electric.level"] == 10
+    assert (stored.latitude, stored.longitude, stored.event_date) == (1.0, 2.0, NOW)
+    assert "position" not in stored.data
+
+
+def test_a_position_feature_is_accepted_with_its_extras(api, vehicle):
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [2.35, 48.85, 35.0]},
+        "properties": {"createdAt": iso(NOW), "heading": 270, "unknownToUs": 1},
+    }
+    assert api.post("/api/v1/telemetry", point(position=feature), format="json").status_code == 202
+    stored = TelemetryPoint.objects.get(vehicle=vehicle)
+    assert (stored.latitude, stored.longitude) == (48.85, 2.35)
+    assert stored.data["position"] == {"heading": 270}
+
+
+def test_a_telemetry_section_in_data_gives_its_keys_like_a_status(api, vehicle):
+    data = {"vehicle.telemetry.vehicle.energies": [{"type": "Fuel", "level": 30, "autonomy": 200}]}
+    assert api.post("/api/v1/telemetry", point(data=data), format="json").status_code == 202
+    stored = TelemetryPoint.objects.get(vehicle=vehicle).data
+    assert (stored["vehicle.energy.fuel.level"], stored["vehicle.autonomy"]) == (30, 200)
+
+
+def test_active_alerts_become_the_alert_codes(api, vehicle):
+    alerts = [
+        {"id": "a", "type": "LowBattery", "active": True, "createdAt": iso(NOW), "startedAt": iso(NOW)},
+        {"id": "b", "type": "TyrePressure", "active": False, "createdAt": iso(NOW), "startedAt": iso(NOW)},
+    ]
+    assert api.post("/api/v1/telemetry", point(alerts=alerts), format="json").status_code == 202
+    assert TelemetryPoint.objects.get(vehicle=vehicle).data["vehicle.alert"] == ["LowBattery"]
+
+
+def test_a_trip_object_is_stored_beside_the_trip_id_key(api, vehicle):
+    trip = {"_links": {"self": {"href": "x"}}, "id": "T1", "createdAt": iso(NOW), "distance": 12.5, "done": True}
+    assert api.post("/api/v1/telemetry", point(trip=trip), format="json").status_code == 202
+    data = TelemetryPoint.objects.get(vehicle=vehicle).data
+    assert data["trip"] == {"id": "T1", "createdAt": iso(NOW), "distance": 12.5, "done": True}
+    assert (data["vehicle.trip"], data["vehicle.trip.stop"], data["vehicle.trip.distance"]) == ("T1", "T1", 12.5)
+    assert data["vehicle.trip.state"] == ["Nominal"]
+
+
+@pytest.mark.parametrize(
+    "bad, field, fragment",
+    [
+        ({"status": {"vin": "VF3ABCDE0FG654321", "createdAt": "2026-01-01T00:00:00Z"}}, "[1].status.vin", "must be the point's VIN"),
+        ({"status": {"energies": [{"type": "Electric", "level": "55"}]}}, "[1].status.energies[0].level", "must be a number"),
+        ({"status": {"doorsState": []}}, "[1].status.doorsState", "must be an object"),
+        ({"status": []}, "[1].status", "must be an object"),
+        ({"eventDate": None, "status": {}}, "[1].eventDate", "is required"),
+        ({"eventDate": None, "status": {"createdAt": "soon"}}, "[1].status.createdAt", "RFC 3339"),
+        ({"position": {"type": "Feature", "geometry": {"coordinates": [200, 48]}}}, "[1].position.geometry.coordinates[0]", "longitude"),
+        ({"position": {"type": "Feature", "properties": {}}}, "[1].position.geometry", "is required"),
+        ({"position": {"geometry": {"coordinates": [2, 48]}, "properties": {"heading": 400}}}, "[1].position.properties.heading", "between 0 and 360"),
+        ({"alerts": [{"type": "LowBattery"}]}, "[1].alerts[0].active", "is required"),
+        ({"alerts": {"type": "LowBattery"}}, "[1].alerts", "must be an array"),
+        ({"trip": {"distance": 3}}, "[1].trip.id", "is required"),
+        ({"trip": {"id": "T", "vin": "VF3ABCDE0FG654321"}}, "[1].trip.vin", "must be the point's VIN"),
+        ({"data": {"vehicle.trip": {"id": "T"}}}, "[1].data.vehicle.trip", "must be a string"),
+        ({"data": {"vehicle.status": {}}}, "[1].data.vehicle.status", "point's 'status'"),
+        ({"data": {"vehicle.telemetry.vehicle.batery": {}}}, "[1].data.vehicle.telemetry.vehicle.batery", "did you mean 'vehicle.telemetry.vehicle.battery'"),
+        ({"data": {"vehicle.telemetry.vehicle.energies": {"type": "Fuel"}}}, "[1].data.vehicle.telemetry.vehicle.energies", "must be an array"),
+    ],
+)
+def test_bad_reference_objects_are_rejected_naming_the_path(api, vehicle, bad, field, fragment):
+    response = api.post("/api/v1/telemetry", [point(), point(**bad)], format="json")
+    errors = _errors(response)
+    assert field in errors, errors
+    assert fragment in errors[field]
