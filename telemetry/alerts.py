@@ -67,6 +67,7 @@ class Fix:
     latitude: float
     longitude: float
     at: datetime
+    extras: Any = None  # the point's Position extras (heading, fixStatus, ...), as stored
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,13 @@ class AlertPoint:
     value: Any
     latitude: float | None = None
     longitude: float | None = None
+    position_extras: Any = None
 
     @property
     def fix(self) -> Fix | None:
         if self.latitude is None or self.longitude is None:
             return None
-        return Fix(self.latitude, self.longitude, self.event_date)
+        return Fix(self.latitude, self.longitude, self.event_date, self.position_extras)
 
 
 @dataclass(frozen=True)

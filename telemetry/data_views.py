@@ -28,7 +28,7 @@ from telemetry import selectors
 from telemetry.alerts import Alert, Fix, alert_body
 from telemetry.datakeys import TELEMETRY_TYPES
 from telemetry.models import TelemetryPoint, Vehicle
-from telemetry.reference import position_feature, status_body, telemetry_body
+from telemetry.reference import POSITION_KEY, position_feature, status_body, telemetry_body
 from telemetry.serializers import (
     DATA_PROFILES,
     LOCALE_PATTERN,
@@ -40,7 +40,7 @@ from telemetry.serializers import (
     TelemetryQuerySerializer,
     VehicleDataQuerySerializer,
 )
-from telemetry.state import LatestState
+from telemetry.state import KeyRecord, LatestState
 
 ERRORS = {
     400: OpenApiResponse(XErrorSerializer, description="A malformed query parameter, named in `errors`"),
@@ -178,7 +178,9 @@ def render_status(request: Request, vehicle: Vehicle, state: LatestState) -> dic
 def _position(vin: str, fix: Fix | None) -> dict[str, Any] | None:
     if fix is None:
         return None
-    return position_feature(vin=vin, state=LatestState(latitude=fix.latitude, longitude=fix.longitude, position_at=fix.at))
+    extras = {} if fix.extras is None else {POSITION_KEY: KeyRecord(value=fix.extras, at=fix.at)}
+    state = LatestState(data=extras, latitude=fix.latitude, longitude=fix.longitude, position_at=fix.at)
+    return position_feature(vin=vin, state=state)
 
 
 def render_alert(request: Request, fleet_id: str, vin: str, alert: Alert) -> dict[str, Any]:

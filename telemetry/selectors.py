@@ -12,7 +12,7 @@ from django.http import Http404
 from fleetmon_project.timeranges import TimeRange
 from telemetry.alerts import ALERT_KEY, Alert, AlertPoint, alert_vehicle_id, derive_alerts
 from telemetry.models import Fleet, TelemetryPoint, Vehicle, VehicleState
-from telemetry.reference import ROWS, SECTIONS
+from telemetry.reference import POSITION_KEY, ROWS, SECTIONS
 from telemetry.state import LatestState, state_from_row
 
 
@@ -108,16 +108,16 @@ def point_list(
 def _alert_points(vehicle_ids: Sequence[str] | QuerySet) -> QuerySet:
     return (
         TelemetryPoint.objects.filter(vehicle_id__in=vehicle_ids, data__has_key=ALERT_KEY)
-        .annotate(alert=KeyTransform(ALERT_KEY, "data"))
+        .annotate(alert=KeyTransform(ALERT_KEY, "data"), extras=KeyTransform(POSITION_KEY, "data"))
         .order_by("vehicle_id", "event_date", "id")
-        .values_list("vehicle_id", "event_date", "alert", "latitude", "longitude")
+        .values_list("vehicle_id", "event_date", "alert", "latitude", "longitude", "extras")
     )
 
 
 def _derive(rows: Iterable[tuple[Any, ...]], ranges: Sequence[TimeRange] | None) -> list[Alert]:
     alerts: list[Alert] = []
     for vehicle_id, group in groupby(rows, key=itemgetter(0)):
-        points = (AlertPoint(event_date, value, lat, lon) for _, event_date, value, lat, lon in group)
+        points = (AlertPoint(*row[1:]) for row in group)
         alerts.extend(derive_alerts(vehicle_id=vehicle_id, points=points))
     if ranges is not None:
         alerts = [a for a in alerts if any(r.overlaps(a.started_at, a.ended_at) for r in ranges)]

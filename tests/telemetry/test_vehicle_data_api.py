@@ -427,3 +427,28 @@ def test_schema_lists_the_reads_with_tags_media_types_and_parameters(operations,
 def test_schema_bounds_telemetry_page_size_to_2000(operations):
     parameters = operations["/fleets/{fleet_id}/vehicles/{vehicle_id}/telemetry"]["parameters"]
     assert next(p for p in parameters if p["name"] == "pageSize")["schema"]["maximum"] == 2000
+
+
+# --- round trip --------------------------------------------------------------------------
+
+
+def test_what_a_reference_client_sends_it_reads_back_in_the_reference_shapes(api, vehicle, base):
+    from tests.telemetry.test_reference import STATUS
+
+    alert = {"id": "x", "type": "FuelLevelLow", "active": True, "createdAt": STATUS["createdAt"], "startedAt": STATUS["createdAt"]}
+    body = {"vin": VIN, "status": STATUS, "alerts": [alert]}
+    assert api.post("/api/v1/telemetry", body, format="json").status_code == 202
+    apply(vehicle)
+
+    status_body = api.get(f"{base}/status").json()
+    assert_api_schema(status_body, "Status")
+    assert status_body["lastPosition"]["properties"]["heading"] == 90
+    position = api.get(f"{base}/lastPosition").json()
+    assert_api_schema(position, "Position")
+    assert position == status_body["lastPosition"]
+    [item] = api.get(f"{base}/telemetry").json()["_embedded"]["telemetries"]
+    assert_api_schema(item, "Telemetry")
+    assert item["vehicle"]["battery"]["voltage"] == 12.4
+    [served] = api.get(f"{base}/alerts").json()["_embedded"]["alerts"]
+    assert (served["type"], served["active"], served["vin"]) == ("FuelLevelLow", True, VIN)
+    assert served["startPosition"] == position
