@@ -4,7 +4,8 @@ Each item is one of `T1/T2`, `T/D` (end = T + D), `D/T` (start = T - D, ISO 8601
 form), `T/` (up to now), `/T` (no lower limit), or a repetition `Rn/T/D[/d]` / `R/T/D[/d]`:
 a range of length `d` (default 24 hours) starting at T, T+D, T+2D… n times, or up to now.
 Timestamps are RFC 3339 with an offset; durations may use years and months (calendar
-arithmetic, as the reference's own example `P3Y6M4DT12H30M5S` does). Ranges are closed.
+arithmetic, as the reference's own example `P3Y6M4DT12H30M5S` does), and hours without the
+`T` (`P6H`, as its repetition example writes them). Ranges are closed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ MAX_ITEMS = 10  # the parameter's maxItems
 # become a billion of them.
 MAX_RANGES = 1000
 DEFAULT_REPEAT_LENGTH = timedelta(hours=24)
+# What the OpenAPI schema states of an item: its shape (dates that exist, ranges in order and
+# non-empty durations are checked by parsing).
+_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+_SPAN = r"[Pp][0-9YMWDTHSymwdths.,]+"
+ITEM_PATTERN = rf"^({_TIME}/({_TIME}|{_SPAN})?|/{_TIME}|{_SPAN}/{_TIME}|[Rr][0-9]{{0,6}}/{_TIME}/{_SPAN}(/{_SPAN})?)$"
 _CALENDAR = re.compile(r"^P(?:([0-9]{1,4})Y)?(?:([0-9]{1,6})M)?(.*)$", re.ASCII)
+# The reference's own example writes hours without the `T` (`P6H`); M before any H or S stays months.
+_MISSING_T = re.compile(r"^(P(?:[0-9]+[YMWD])*)([0-9]+(?:[.,][0-9]+)?[HS].*)$", re.ASCII)
 _REPEAT = re.compile(r"^R([0-9]{0,6})$", re.ASCII)
 
 
@@ -60,7 +68,10 @@ def _add_months(moment: datetime, months: int) -> datetime:
 
 
 def _duration(text: str) -> _Duration:
-    match = _CALENDAR.match(text.strip().upper())
+    upper = text.strip().upper()
+    if "T" not in upper:
+        upper = _MISSING_T.sub(r"\1T\2", upper)
+    match = _CALENDAR.match(upper)
     if not match:
         raise ValueError(f"'{text}' is not an ISO 8601 duration such as 'PT4H30M'")
     years, months, rest = match.groups()

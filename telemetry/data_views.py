@@ -18,6 +18,7 @@ from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_schem
 from fleetmon_project.errors import ApiError
 from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.media import GeoJSONRenderer
+from fleetmon_project.timeranges import ITEM_PATTERN, MAX_ITEMS
 from fleetmon_project.pagination import (
     HIGH_FREQUENCY_PAGING_PARAMETERS,
     MAX_HIGH_FREQUENCY_PAGE_SIZE,
@@ -118,7 +119,7 @@ PROFILE = OpenApiParameter(
 )
 TIMESTAMPS = OpenApiParameter(
     "timestamps",
-    {"type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "string"}},
+    {"type": "array", "minItems": 1, "maxItems": MAX_ITEMS, "items": {"type": "string", "pattern": ITEM_PATTERN}},
     explode=True,
     description="Time ranges, repeated: 'T1/T2', 'T/PT1H', 'PT1H/T', 'T/' (to now), '/T', 'Rn/T/D[/d]' "
     "(n ranges of length d, default P1D, every D from T; 'R/T/D[/d]' up to now). T in RFC 3339 with an "

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fleetmon_project.timeranges import MAX_RANGES, TimeRange, parse_time_range, parse_time_ranges
+from fleetmon_project.timeranges import ITEM_PATTERN, MAX_RANGES, TimeRange, parse_time_range, parse_time_ranges
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -29,6 +30,9 @@ def utc(*args: int) -> datetime:
             TimeRange(utc(2018, 1, 3, 11), utc(2021, 7, 7, 23, 30, 5)),
         ),
         ("2018-01-31T00:00:00Z/P1M", TimeRange(utc(2018, 1, 31), utc(2018, 2, 28))),
+        # As the reference's own example writes hours: without the T.
+        ("2018-01-03T12:00:00Z/P1D6H", TimeRange(utc(2018, 1, 3, 12), utc(2018, 1, 4, 18))),
+        ("2018-01-03T12:00:00Z/P1M6H", TimeRange(utc(2018, 1, 3, 12), utc(2018, 2, 3, 18))),
         ("2018-01-03T12:00:00Z/", TimeRange(utc(2018, 1, 3, 12), NOW)),
         ("/2018-01-03T12:00:00Z", TimeRange(None, utc(2018, 1, 3, 12))),
         ("PT2H/2018-01-03T12:00:00Z", TimeRange(utc(2018, 1, 3, 10), utc(2018, 1, 3, 12))),
@@ -124,3 +128,20 @@ def test_a_range_contains_its_ends_and_overlaps_intervals_touching_it():
     assert not closed.overlaps(utc(2017, 1, 1), utc(2017, 12, 31))
     assert not closed.overlaps(utc(2018, 1, 3), None)
     assert TimeRange(None, utc(2018, 1, 1)).overlaps(utc(2000, 1, 1), utc(2000, 1, 2))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2018-01-01T09:00:00+01:00/2018-01-01T12:00:00.250+01:00",
+        "2018-01-03T12:00:00+01:00/P3Y6M4DT12H30M5S",
+        "2018-01-03T12:00:00Z/",
+        "/2018-01-03T12:00:00Z",
+        "PT2H/2018-01-03T12:00:00Z",
+        "R5/2018-01-03T12:00:00Z/P6H/P2H",
+        "R/2026-04-03T12:00:00Z/P1D",
+    ],
+)
+def test_the_schema_pattern_admits_every_form(text):
+    assert re.fullmatch(ITEM_PATTERN, text)
+    assert parse_time_range(text, now=NOW)
