@@ -175,25 +175,7 @@ def _validate_point(
         raw_date, date_path = status["createdAt"], _join(base, "status.createdAt")
     event_date = _event_date(raw_date, date_path, now, result)
 
-    latitude = longitude = None
-    extras: dict[str, Any] = {}
-    position = item.get("position")
-    if position is None and isinstance(status, dict):
-        position, position_path = status.get("lastPosition"), _join(base, "status.lastPosition")
-    else:
-        position_path = _join(base, "position")
-    if position is not None:
-        if not isinstance(position, dict):
-            result.error(position_path, "must be an object: a reference Position (GeoJSON Feature) or {latitude, longitude}")
-        elif _POSITION_FIELDS[0] in position or _POSITION_FIELDS[1] in position:
-            latitude, longitude = _lat_lon(position, position_path, result)
-        else:
-            properties = position.get("properties")
-            if isinstance(properties, dict):
-                _vin_matches(properties.get("vin"), f"{position_path}.properties.vin", vin, result)
-            coordinates = reference.feature_coordinates(position, position_path, result.error)
-            if coordinates is not None:
-                (latitude, longitude), extras = coordinates, reference.position_extras(position)
+    latitude, longitude, extras = _position(item.get("position"), status, base, vin, result)
 
     alerts = item.get("alerts")
     if alerts is not None:
@@ -239,6 +221,29 @@ def _event_date(raw: Any, path: str, now: datetime, result: BatchValidation) -> 
     return event_date
 
 
+def _position(
+    position: Any, status: Any, base: str, vin: Any, result: BatchValidation
+) -> tuple[float | None, float | None, dict[str, Any]]:
+    """(latitude, longitude, Position extras) of the point's position, else of its status'."""
+    position_path = _join(base, "position")
+    if position is None and isinstance(status, dict):
+        position, position_path = status.get("lastPosition"), _join(base, "status.lastPosition")
+    if position is None:
+        return None, None, {}
+    if not isinstance(position, dict):
+        result.error(position_path, "must be an object: a reference Position (GeoJSON Feature) or {latitude, longitude}")
+        return None, None, {}
+    if "latitude" in position or "longitude" in position:
+        return (*_lat_lon(position, position_path, result), {})
+    properties = position.get("properties")
+    if isinstance(properties, dict):
+        _vin_matches(properties.get("vin"), f"{position_path}.properties.vin", vin, result)
+    coordinates = reference.feature_coordinates(position, position_path, result.error)
+    if coordinates is None:
+        return None, None, {}
+    return (*coordinates, reference.position_extras(position))
+
+
 def _lat_lon(position: Mapping[str, Any], path: str, result: BatchValidation) -> tuple[float | None, float | None]:
     for name in position:
         if name not in _POSITION_FIELDS:
@@ -246,8 +251,11 @@ def _lat_lon(position: Mapping[str, Any], path: str, result: BatchValidation) ->
     for name in _POSITION_FIELDS:
         if name not in position:
             result.error(f"{path}.{name}", "is required")
-    latitude = _coordinate(position["latitude"], f"{path}.latitude", 90, result) if "latitude" in position else None
-    longitude = _coordinate(position["longitude"], f"{path}.longitude", 180, result) if "longitude" in position else None
+    latitude = longitude = None
+    if "latitude" in position:
+        latitude = _coordinate(position["latitude"], f"{path}.latitude", 90, result)
+    if "longitude" in position:
+        longitude = _coordinate(position["longitude"], f"{path}.longitude", 180, result)
     return latitude, longitude
 
 

@@ -525,7 +525,8 @@ def _fill(
 ) -> list[tuple[Path, datetime]]:
     marks: list[tuple[Path, datetime]] = []
     if received_at is not None:
-        marks = [((), received_at)] + [(path, received_at) for path in clear if path and isinstance(_get(obj, path), dict)]
+        present = [path for path in clear if path and isinstance(_get(obj, path), dict)]
+        marks = [((), received_at), *((path, received_at) for path in present)]
     for row, value, at in keys:
         rendered = _rendered(row, value)
         if rendered is not None:

@@ -15,6 +15,7 @@ from monitors.services import monitor_delete, monitor_set_status
 from telemetry.models import TelemetryPoint
 from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
 from tests.telemetry.factories import VehicleFactory
+from tests.reference import assert_api_schema_without_links
 
 pytestmark = pytest.mark.django_db
 
@@ -402,31 +403,35 @@ def test_on_change_fires_on_the_change_not_the_first_report(fleet, vehicle):
     assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=s) for s in (120, 240, 300)]
 
 
-def test_event_carries_requested_extensions(fleet, vehicle):
+def test_event_carries_requested_extensions_in_the_reference_models(fleet, vehicle):
     definition = monitor_definition(
-        extendedEventParam=["vehicle.position", "vehicle.status", "environment.air.temp", "vehicle.telemetry"]
+        extendedEventParam=["vehicle.position", "vehicle.status", "environment.air.temp", "vehicle.telemetry.vehicle.battery"]
     )
     monitor = MonitorFactory(fleet=fleet, definition=definition)
     feed(
         vehicle,
-        (0, INSIDE, {"vehicle.status": {"ignition": "On"}, "environment.air.temp": 31}),
+        (0, INSIDE, {"vehicle.telemetry.vehicle.ignition": {"type": "Start"}, "environment.air.temp": 31}),
         (60, OUTSIDE, {"vehicle.telemetry.vehicle.battery": {"voltage": 12.4}}),
     )
     [event] = events(monitor)
-    by_type = {}
-    for extension in event.extensions:
-        by_type.setdefault(extension["type"], []).append(extension["body"])
-    assert by_type["vehicle.position"][0]["position"]["latitude"] == OUTSIDE["latitude"]
-    assert by_type["vehicle.status"] == [{"status": {"ignition": "On"}}]
-    # One telemetry extension: the union of the data key and every vehicle.telemetry.* key.
-    [body] = by_type["vehicle.telemetry"]
-    assert body["telemetry"]["environment.air.temp"]["value"] == 31
-    assert body["telemetry"]["vehicle.battery"]["value"] == {"voltage": 12.4}
     assert [extension["type"] for extension in event.extensions] == [
         "vehicle.position",
         "vehicle.status",
         "vehicle.telemetry",
     ]
+    position, status, telemetry = (extension["body"] for extension in event.extensions)
+    assert position["position"]["geometry"]["coordinates"] == [OUTSIDE["longitude"], OUTSIDE["latitude"]]
+    assert_api_schema_without_links(position["position"], "Position")
+    assert status["status"]["ignition"] == {"type": "Start", "createdAt": "2026-06-01T10:00:00.000Z"}
+    assert status["status"]["createdAt"] == "2026-06-01T10:01:00.000Z"
+    assert_api_schema_without_links(status["status"], "Status")
+    # One telemetry extension: a Telemetry item with the data key's section and the type asked for.
+    assert telemetry["telemetry"] == {
+        "createdAt": "2026-06-01T10:01:00.000Z",
+        "vehicle": {"battery": {"voltage": 12.4}},
+        "environment": {"air": {"temp": 31}},
+    }
+    assert_api_schema_without_links(telemetry["telemetry"], "Telemetry")
 
 
 def test_event_alerts_are_those_active_at_its_date_with_their_own_start(fleet, vehicle):

@@ -1,4 +1,5 @@
-"""extendedEventParam: extensions built from a vehicle's latest state, in the template's shape."""
+"""extendedEventParam: extensions built from a vehicle's latest state, in the template's shape,
+each body the reference API's model for its type without HAL links."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ from datetime import datetime, timedelta, timezone
 
 from monitors.extensions import build_extensions
 from telemetry.alerts import alert_id
-from telemetry.state import KeyRecord, LatestState
-from tests.notifications.support import assert_monitor_events
-from tests.reference import assert_api_schema
+from telemetry.reference import derive_data, derive_trip
+from telemetry.state import KeyRecord, LatestState, merge_point
+from tests.notifications.support import assert_extension_models, assert_monitor_events
+from tests.reference import assert_api_schema_without_links
+from tests.telemetry.test_reference import STATUS
 
 AT = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
+STAMP = "2026-06-01T10:00:00.000Z"
+VIN = "VF3ABCDE0FG123456"
 
 
 def state(**data) -> LatestState:
@@ -24,12 +29,18 @@ def state(**data) -> LatestState:
 
 
 def body_with(extensions: list[dict]) -> dict:
-    event = {"fleetId": "f", "vin": "VR3SAMPLE00000000", "eventDate": "2026-06-01T10:00:00.000Z"}
+    event = {"fleetId": "f", "vin": VIN, "eventDate": "2026-06-01T10:00:00.000Z"}
     event.update(values=[], extensions=extensions, refresh=False)
     return {"monitorId": "m", "attributes": [], "events": [event]}
 
 
-VEHICLE = {"vin": "VR3SAMPLE00000000", "vehicle_id": "0a123bc5d1e873066454b4d9"}
+VEHICLE = {"vin": VIN, "vehicle_id": "0a123bc5d1e873066454b4d9"}
+
+
+def assert_reference_models(extensions: list[dict]) -> None:
+    """The template's MonitorEvents, and each body against the API model its type names."""
+    assert_monitor_events(body_with(extensions))
+    assert_extension_models(body_with(extensions))
 
 
 def test_active_alerts_are_reference_alerts_without_links_dated_from_their_start():
@@ -42,18 +53,17 @@ def test_active_alerts_are_reference_alerts_without_links_dated_from_their_start
     oil, ice = extension["body"]["alerts"]  # the latest started first; "A1" is no reference alert
     assert ice == {
         "id": alert_id(vehicle_id=VEHICLE["vehicle_id"], type="RiskOfIce", started_at=AT - timedelta(hours=1)),
-        "vin": VEHICLE["vin"],
+        "vin": VIN,
         "active": True,
         "type": "RiskOfIce",
         "startedAt": "2026-06-01T09:00:00.000Z",
         "createdAt": "2026-06-01T09:00:00.000Z",
-        "updatedAt": "2026-06-01T10:00:00.000Z",
+        "updatedAt": STAMP,
     }
-    assert (oil["type"], oil["severity"], oil["startedAt"]) == ("OilLevelLow", "Warning", "2026-06-01T10:00:00.000Z")
+    assert (oil["type"], oil["severity"], oil["startedAt"]) == ("OilLevelLow", "Warning", STAMP)
     for alert in (oil, ice):
-        # The reference's Alert requires `_links`, which extension bodies leave out.
-        assert_api_schema({**alert, "_links": {"self": {"href": "https://example.test/a"}}}, "Alert")
-    assert_monitor_events(body_with([extension]))
+        assert_api_schema_without_links(alert, "Alert")
+    assert_reference_models([extension])
 
 
 def test_no_active_alert_is_an_empty_list_and_alerts_sent_whole_go_as_sent():
@@ -66,17 +76,40 @@ def test_no_active_alert_is_an_empty_list_and_alerts_sent_whole_go_as_sent():
     ]
 
 
-def test_telemetry_requests_are_merged_into_one_extension():
+def test_a_status_received_comes_back_in_every_extension_as_reference_models():
+    latest = state(**derive_data(STATUS), **derive_trip({"_links": {}, "id": "T1", "distance": 3.5}))
+    params = ["vehicle.position", "vehicle.status", "vehicle.doorsState", "vehicle.trip", "vehicle.telemetry"]
+    extensions = build_extensions(params, latest, **VEHICLE)
+    assert [extension["type"] for extension in extensions] == params
+    assert_reference_models(extensions)
+    position, status, doors, trip, telemetry = (extension["body"] for extension in extensions)
+    assert position["position"]["geometry"]["coordinates"] == [2.35, 48.85]
+    assert status["status"]["vin"] == VIN and status["status"]["energies"][0]["level"] == 55.5
+    assert "_links" not in status["status"]["stolen"]  # the template's bodies carry no HAL links
+    assert doors == {"doorState": {**{k: v for k, v in STATUS["doorsState"].items() if k != "createdAt"}, "createdAt": STAMP}}
+    assert trip == {"trip": {"id": "T1", "distance": 3.5, "vin": VIN, "createdAt": STAMP}}
+    assert telemetry["telemetry"]["vehicle"]["battery"] == {"voltage": 12.4}
+
+
+def test_telemetry_requests_are_merged_into_one_telemetry_item():
     latest = state(**{"vehicle.telemetry.vehicle.battery": {"voltage": 12.4}, "environment.air.temp": 31})
+    merge_point(latest, event_date=AT + timedelta(minutes=1), data={"vehicle.energy.fuel.level": 40})
     extensions = build_extensions(
-        ["vehicle.position", "vehicle.telemetry", "vehicle.telemetry.vehicle.battery", "environment.air.temp"],
+        ["vehicle.position", "vehicle.telemetry.vehicle.battery", "environment.air.temp", "vehicle.odometer"],
         latest,
         **VEHICLE,
     )
     assert [extension["type"] for extension in extensions] == ["vehicle.position", "vehicle.telemetry"]
-    assert set(extensions[1]["body"]["telemetry"]) == {"vehicle.battery", "environment.air.temp"}
-    assert_monitor_events(body_with(extensions))
+    # The data key asks for its section; the fuel level is in no section asked for.
+    assert extensions[1]["body"]["telemetry"] == {
+        "createdAt": STAMP,
+        "vehicle": {"battery": {"voltage": 12.4}},
+        "environment": {"air": {"temp": 31}},
+    }
+    assert_reference_models(extensions)
 
 
 def test_data_never_reported_is_omitted():
-    assert build_extensions(["vehicle.alerts", "vehicle.status", "vehicle.telemetry"], state(), **VEHICLE) == []
+    params = ["vehicle.alerts", "vehicle.doorsState", "vehicle.trip", "vehicle.telemetry", "vehicle.odometer"]
+    assert build_extensions(params, state(), **VEHICLE) == []
+    assert build_extensions(["vehicle.status", "vehicle.position"], LatestState(), **VEHICLE) == []

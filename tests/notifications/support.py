@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from openapi_schema_validator import OAS30Validator
 
+from tests.reference import assert_api_schema_without_links
+
 # The reference's webhook template, verbatim (tests/fixtures/README.md).
 TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / "stellantis-b2b-webhook-template.yaml"
 
@@ -33,6 +35,26 @@ def assert_monitor_events(body: Any) -> None:
         assert set(attribute) == {"key", "value"}
     for event in body["events"]:
         assert set(event) == {"fleetId", "vin", "eventDate", "values", "extensions", "refresh"}
+
+
+# The API model of each extension body field (the template's table: "the type is the same as
+# the related one in the API spec (without HAL links)").
+EXTENSION_MODELS = {
+    "position": "Position",
+    "status": "Status",
+    "doorState": "DoorsState",
+    "trip": "Trip",
+    "telemetry": "Telemetry",
+}
+
+
+def assert_extension_models(body: Any) -> None:
+    """Every extension body of a MonitorEvents body validates against its API model."""
+    for event in body["events"]:
+        for extension in event["extensions"]:
+            for field, value in extension["body"].items():
+                if field in EXTENSION_MODELS:
+                    assert_api_schema_without_links(value, EXTENSION_MODELS[field])
 
 
 def verify_signature(*, secret: str, headers: dict[str, str], body: bytes) -> bool:

@@ -35,9 +35,18 @@ BODY = json.dumps(
                 "extensions": [
                     {
                         "type": "vehicle.position",
-                        "body": {"position": {"latitude": 49.1, "longitude": 2.5, "createdAt": "2026-11-22T10:00:00Z"}},
+                        "body": {
+                            "position": {
+                                "type": "Feature",
+                                "geometry": {"type": "Point", "coordinates": [2.5, 49.1]},
+                                "properties": {"createdAt": "2026-11-22T10:00:00Z"},
+                            }
+                        },
                     },
-                    {"type": "vehicle.status", "body": {"status": {"ignition": "On"}}},
+                    {
+                        "type": "vehicle.status",
+                        "body": {"status": {"vin": "VR3ABCDEFGH123456", "createdAt": "2026-11-22T10:00:00Z"}},
+                    },
                 ],
                 "refresh": False,
             },

@@ -277,3 +277,12 @@ def test_status_problems_name_the_path(change, path, message):
     change(status)
     [(found_path, found_message)] = problems(status)
     assert found_path == path and found_message.startswith(message)
+
+
+def test_the_documented_table_lists_every_key():
+    from pathlib import Path
+
+    semantics = (Path(__file__).resolve().parents[2] / "docs" / "semantics.md").read_text(encoding="utf-8")
+    table = semantics.split("## Reference shapes and data keys", 1)[1].split("\n## ", 1)[0]
+    for key in [row.key for row in ROWS] + list(DERIVED):
+        assert f"| `{key}` |" in table, key

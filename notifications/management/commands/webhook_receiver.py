@@ -52,7 +52,9 @@ def _value(value: dict[str, Any]) -> str:
 def _extension(extension: dict[str, Any]) -> str:
     position = (extension.get("body") or {}).get("position")
     if extension.get("type") == "vehicle.position" and position:
-        return f"position {position.get('latitude')},{position.get('longitude')}"
+        # A GeoJSON Feature: [longitude, latitude]; shown latitude first, as people read them.
+        longitude, latitude = ((position.get("geometry") or {}).get("coordinates") or [None, None])[:2]
+        return f"position {latitude},{longitude}"
     return str(extension.get("type"))
 
 
