@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from fleetmon_project.authentication import CLIENT_ID_PARAMETER
 from fleetmon_project.errors import MALFORMED_BODY, VALIDATION, ApiError
 from fleetmon_project.jsonvalues import unstorable_text
-from fleetmon_project.media import HalJSONRenderer
+from fleetmon_project.media import ReferenceJSONRenderer
 
 
 def unknown_field_message(name: str, known: list[str] | tuple[str, ...]) -> str:
@@ -64,7 +64,7 @@ class QuerySerializer(StrictSerializer):
 class BaseAPIView(APIView):
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if response.status_code >= 400 and isinstance(getattr(response, "accepted_renderer", None), HalJSONRenderer):
+        if response.status_code >= 400 and isinstance(getattr(response, "accepted_renderer", None), ReferenceJSONRenderer):
             # The reference answers its xError as application/json whatever the success type.
             response.accepted_renderer, response.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
         for header, value in getattr(request, "rate_limit", {}).items():
@@ -117,6 +117,24 @@ class XErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     timestamp = serializers.DateTimeField()
     errors = XErrorFieldSerializer(many=True, required=False)
+
+
+def collection_schema(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    """The HAL collection envelope around a hand-written item schema, for the OpenAPI schema."""
+    return {
+        "type": "object",
+        "properties": {
+            "_links": {"type": "object"},
+            "total": {"type": "integer"},
+            "totalPage": {"type": "integer"},
+            "currentPage": {"type": "integer"},
+            "_embedded": {
+                "type": "object",
+                "properties": {name: {"type": "array", "items": item}},
+            },
+        },
+        "required": ["_links", "total", "_embedded"],
+    }
 
 
 def collection_serializer(name: str, item: type[serializers.Serializer]) -> type[serializers.Serializer]:

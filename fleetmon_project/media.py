@@ -1,5 +1,6 @@
 """What the API reads and writes: JSON bodies of bounded nesting, and JSON answered as
-`application/hal+json` to clients that ask for the reference's media type."""
+`application/hal+json` (or `application/vnd.geo+json`) to clients that ask for the
+reference's media type."""
 
 from __future__ import annotations
 
@@ -16,10 +17,24 @@ MAX_JSON_DEPTH = 64
 TOO_DEEP = f"JSON is nested too deeply: at most {MAX_JSON_DEPTH} levels of arrays and objects"
 
 
-class HalJSONRenderer(JSONRenderer):
+class ReferenceJSONRenderer(JSONRenderer):
+    """JSON labelled with a media type the reference declares for its successes (never for
+    its errors, which it answers as `application/json`)."""
+
+
+class HalJSONRenderer(ReferenceJSONRenderer):
     """The reference declares its responses as `application/hal+json`; the body is the same JSON."""
 
     media_type = "application/hal+json"
+
+
+class GeoJSONRenderer(ReferenceJSONRenderer):
+    """The reference's `lastPosition` is a GeoJSON Feature served as `application/vnd.geo+json`."""
+
+    media_type = "application/vnd.geo+json"
+
+
+REFERENCE_MEDIA_TYPES = (HalJSONRenderer.media_type, GeoJSONRenderer.media_type)
 
 
 def exceeds_depth(value: Any, limit: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetmon_project.media import HalJSONRenderer
+from fleetmon_project.media import REFERENCE_MEDIA_TYPES
 
 
 def forbid_unknown_request_fields(result: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -33,12 +33,13 @@ def require_declared_bodies(result: dict[str, Any], **_: Any) -> dict[str, Any]:
 
 
 def errors_are_plain_json(result: dict[str, Any], **_: Any) -> dict[str, Any]:
-    """Success bodies are also offered as application/hal+json; errors never are (see BaseAPIView)."""
+    """Success bodies are also offered as the reference's media types; errors never are (see BaseAPIView)."""
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             if not isinstance(operation, dict):
                 continue
             for code, response in operation.get("responses", {}).items():
                 if str(code)[0] in "45":
-                    response.get("content", {}).pop(HalJSONRenderer.media_type, None)
+                    for media_type in REFERENCE_MEDIA_TYPES:
+                        response.get("content", {}).pop(media_type, None)
     return result

@@ -15,11 +15,12 @@ from drf_spectacular.utils import OpenApiParameter
 from fleetmon_project.errors import BAD_PARAMETER, ApiError
 
 MAX_PAGE_SIZE = 60
+MAX_HIGH_FREQUENCY_PAGE_SIZE = 2000  # the reference's pageSizeHighFrequency (telemetry)
 # [0-9], not \d or str.isdigit(): those also take other scripts' digits ('١', '²'), which int()
 # then reads as numbers or rejects with a ValueError. Nine digits bound every offset. The
 # reference's pattern is '\d+(-\d*)?': a bare start ('5') is the open range '5-'.
 _INDEX_RANGE = re.compile(r"^([0-9]{1,9})(-([0-9]{0,9}))?$")
-_PAGE_SIZE = re.compile(r"^[0-9]{1,2}$")
+_PAGE_SIZE = re.compile(r"^[0-9]{1,4}$")
 # Paging is stateless: the token is just the offset inside the indexRange window.
 _PAGE_TOKEN = re.compile(r"^p([0-9]{1,9})$")
 
@@ -39,6 +40,15 @@ PAGING_PARAMETERS = [
         {"type": "string", "pattern": _PAGE_TOKEN.pattern},
         description="Opaque token taken from a previous page's links",
     ),
+]
+HIGH_FREQUENCY_PAGING_PARAMETERS = [
+    PAGING_PARAMETERS[0],
+    OpenApiParameter(
+        "pageSize",
+        {"type": "integer", "minimum": 1, "maximum": MAX_HIGH_FREQUENCY_PAGE_SIZE},
+        description=f"Results per page, 1-{MAX_HIGH_FREQUENCY_PAGE_SIZE} (default {MAX_PAGE_SIZE})",
+    ),
+    PAGING_PARAMETERS[2],
 ]
 
 
@@ -70,7 +80,7 @@ class PageRequest:
     offset: int  # within the indexRange window
 
     @classmethod
-    def from_query(cls, params: Any) -> PageRequest:
+    def from_query(cls, params: Any, *, max_page_size: int = MAX_PAGE_SIZE) -> PageRequest:
         start, end = 0, None
         raw_range = params.get("indexRange")
         if raw_range is not None:
@@ -84,8 +94,8 @@ class PageRequest:
         page_size = MAX_PAGE_SIZE
         raw_size = params.get("pageSize")
         if raw_size is not None:
-            if not _PAGE_SIZE.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
-                raise _bad_parameter("pageSize", f"must be an integer from 1 to {MAX_PAGE_SIZE}")
+            if not _PAGE_SIZE.fullmatch(raw_size) or not 1 <= int(raw_size) <= max_page_size:
+                raise _bad_parameter("pageSize", f"must be an integer from 1 to {max_page_size}")
             page_size = int(raw_size)
         token = params.get("pageToken")
         offset = decode_page_token(token) if token is not None else 0
@@ -98,8 +108,9 @@ def paginate(
     items: QuerySet | Sequence[Any],
     name: str,
     render: Callable[[Any], dict[str, Any]],
+    max_page_size: int = MAX_PAGE_SIZE,
 ) -> dict[str, Any]:
-    page = PageRequest.from_query(request.query_params)
+    page = PageRequest.from_query(request.query_params, max_page_size=max_page_size)
     available = items.count() if isinstance(items, QuerySet) else len(items)
     window_end = available if page.end is None else min(available, page.end + 1)
     total = max(0, window_end - page.start)

@@ -61,7 +61,7 @@ class UnservedView(BaseAPIView):
             status_code=status.HTTP_501_NOT_IMPLEMENTED,
             message=(
                 f"FleetMon does not serve {self.feature}: it implements the reference's monitors and the "
-                "vehicle data it is sent (lastPosition, status, telemetry, alerts)."
+                "vehicle data it is sent (lastPosition, status, telemetry, alerts, /vehicles/{vin})."
             ),
         )
 

@@ -26,7 +26,7 @@ from monitors.deadletters import evaluation_failed, held_vehicles
 from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState
-from telemetry.state import LatestState, decode_records, encode_records, merge_point
+from telemetry.state import LatestState, encode_records, merge_point, state_from_row
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +52,6 @@ class _Runtime:
             return True
         since = self.state.since
         return since is not None and instant < since
-
-
-def _latest(row: VehicleState) -> LatestState:
-    return LatestState(
-        data=decode_records(row.data),
-        latitude=row.latitude,
-        longitude=row.longitude,
-        position_at=row.position_at,
-        last_seen_at=row.last_seen_at,
-    )
 
 
 def _copy_latest(row: VehicleState, latest: LatestState) -> None:
@@ -203,7 +193,9 @@ class VehicleEvaluator:
     def _extensions(self, monitor: Monitor, latest: LatestState) -> list[dict]:
         # Extra data must not cost the event itself: without it, the event still goes out.
         try:
-            return build_extensions(monitor.extended_event_param, latest, vin=self.vehicle.vin)
+            return build_extensions(
+                monitor.extended_event_param, latest, vin=self.vehicle.vin, vehicle_id=self.vehicle.pk
+            )
         except Exception:
             _monitor_failed(monitor, self.vehicle, "given its extensions")
             return []
@@ -275,7 +267,7 @@ def _evaluate(
     changed_rows, dirty_states, raised, evaluations = [], [], [], 0
     for row in rows:
         points = points_by_vehicle.get(row.vehicle_id, [])
-        latest = _latest(row)
+        latest = state_from_row(row)
         if not points and (at is None or latest.last_seen_at is None):
             # A vehicle that never reported is not evaluated: `!inZone` must not fire on silence.
             continue

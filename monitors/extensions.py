@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from fleetmon_project.isodates import format_rfc3339
+from telemetry.alerts import ALERT_KEY, active_alerts, alert_body
 from telemetry.datakeys import DATA_KEYS, EXTENSION_TYPES, TELEMETRY_PREFIX
 from telemetry.reference import (
     latest_telemetry_body,
@@ -18,7 +18,7 @@ from telemetry.reference import (
     trip_body,
     without_links,
 )
-from telemetry.state import KeyRecord, LatestState
+from telemetry.state import LatestState
 
 # Types whose body is the latest object reported as such under the data key of the same name.
 _STORED_FIELD = {
@@ -28,14 +28,18 @@ _STORED_FIELD = {
 }
 
 
-def _alerts(record: KeyRecord) -> list[dict[str, Any]]:
-    # The template wants alert objects; `vehicle.alert` reports bare codes, which become
-    # `{"value", "createdAt"}` like every other stamped value.
-    items = record.value if isinstance(record.value, list) else [record.value]
-    return [item if isinstance(item, dict) else {"value": item, "createdAt": format_rfc3339(record.at)} for item in items]
+def _alerts(state: LatestState, *, vin: str, vehicle_id: str) -> list[dict[str, Any]] | None:
+    """The alerts active at the event, as the reference's Alert (links are dropped with every
+    extension's), dated from when the state saw each start. A vehicle that never reported
+    `vehicle.alert` may have sent whole `vehicle.alerts`: as sent."""
+    record = state.data.get(ALERT_KEY)
+    if record is not None:
+        return [alert_body(vin=vin, alert=alert) for alert in active_alerts(vehicle_id=vehicle_id, record=record)]
+    verbatim = state.data.get("vehicle.alerts")
+    return None if verbatim is None else verbatim.value
 
 
-def _body(param: str, state: LatestState, vin: str) -> dict[str, Any] | None:
+def _body(param: str, state: LatestState, *, vin: str, vehicle_id: str) -> dict[str, Any] | None:
     """The extension's body for `param`, or None when nothing of it is known."""
     if param == "vehicle.position":
         position = position_feature(vin=vin, state=state)
@@ -51,8 +55,8 @@ def _body(param: str, state: LatestState, vin: str) -> dict[str, Any] | None:
         trip = trip_body(vin=vin, state=state)
         return {"trip": trip} if trip else None
     if param == "vehicle.alerts":
-        record = state.data.get(param) or state.data.get("vehicle.alert")
-        return {"alerts": _alerts(record)} if record else None
+        alerts = _alerts(state, vin=vin, vehicle_id=vehicle_id)
+        return None if alerts is None else {"alerts": alerts}
     record = state.data.get(param)
     return {_STORED_FIELD[param]: record.value} if record else None
 
@@ -74,16 +78,17 @@ def _is_telemetry(param: str) -> bool:
     return param.startswith(TELEMETRY_PREFIX) or param in DATA_KEYS
 
 
-def build_extensions(params: Sequence[str], state: LatestState, *, vin: str) -> list[dict[str, Any]]:
-    """One extension per requested type; all telemetry requests share one `vehicle.telemetry`
-    extension (a Telemetry item holding their union), placed where the first of them was asked for."""
+def build_extensions(params: Sequence[str], state: LatestState, *, vin: str, vehicle_id: str) -> list[dict[str, Any]]:
+    """One extension per requested type, for the vehicle `vehicle_id` (`vin`); all telemetry
+    requests share one `vehicle.telemetry` extension (a Telemetry item holding their union),
+    placed where the first of them was asked for."""
     extensions: list[dict[str, Any]] = []
     telemetry_at: int | None = None
     for param in params:
         if _is_telemetry(param):
             telemetry_at = len(extensions) if telemetry_at is None else telemetry_at
             continue
-        body = _body(param, state, vin)
+        body = _body(param, state, vin=vin, vehicle_id=vehicle_id)
         if body is not None:
             extensions.append({"type": param, "body": without_links(body)})
     if telemetry_at is not None:

@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fleetmon_project.api import BaseAPIView, XErrorSerializer, href, json_body
+from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_schema, href, json_body
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors import selectors, services
 from fleetmon_project.isodates import format_rfc3339
@@ -23,23 +23,6 @@ ERRORS = {
 }
 MONITOR_PARAMETER = {"$ref": "#/components/schemas/MonitorParameter"}
 MONITOR_REF = OpenApiResponse({"$ref": "#/components/schemas/MonitorRef"}, description="Accepted")
-
-
-def _collection_schema(name: str, item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            "_links": {"type": "object"},
-            "total": {"type": "integer"},
-            "totalPage": {"type": "integer"},
-            "currentPage": {"type": "integer"},
-            "_embedded": {
-                "type": "object",
-                "properties": {name: {"type": "array", "items": item}},
-            },
-        },
-        "required": ["_links", "total", "_embedded"],
-    }
 
 
 def monitor_links(request: Request, monitor: Monitor) -> dict[str, Any]:
@@ -86,7 +69,7 @@ class MonitorCollectionView(BaseAPIView):
     @extend_schema(
         operation_id="getFleetMonitors",
         parameters=PAGING_PARAMETERS,
-        responses={200: OpenApiResponse(_collection_schema("monitors", {"$ref": "#/components/schemas/Monitor"})), **ERRORS},
+        responses={200: OpenApiResponse(collection_schema("monitors", {"$ref": "#/components/schemas/Monitor"})), **ERRORS},
     )
     def get(self, request: Request, fleet_id: str) -> Response:
         fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
@@ -182,7 +165,7 @@ class MonitorEventsView(BaseAPIView):
             OpenApiParameter("until", {"type": "string", "format": "date-time"}, description="Strictly before (RFC 3339)"),
         ],
         responses={
-            200: OpenApiResponse(_collection_schema("events", EVENT_SCHEMA)),
+            200: OpenApiResponse(collection_schema("events", EVENT_SCHEMA)),
             **ERRORS,
         },
     )

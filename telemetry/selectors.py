@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, Collection, Iterable, Sequence
+
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTransform
 from django.http import Http404
 
-from telemetry.models import ApiClient, Fleet, Vehicle
+from fleetmon_project.timeranges import TimeRange
+from telemetry.alerts import ALERT_KEY, Alert, AlertPoint, alert_vehicle_id, derive_alerts
+from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle, VehicleState
+from telemetry.reference import POSITION_KEY, ROWS, SECTIONS
+from telemetry.state import LatestState, state_from_row
 
 
 def fleet_list(*, owner: AbstractBaseUser) -> QuerySet[Fleet]:
@@ -39,3 +48,113 @@ def api_client_get_active(*, client_id: str) -> ApiClient | None:
         .filter(client_id=client_id, is_active=True, owner__is_active=True)
         .first()
     )
+
+
+def vehicle_get_by_vin(*, owner: AbstractBaseUser, vin: str) -> Vehicle:
+    """A VIN in none of the owner's fleets is unknown, whoever else has it."""
+    vehicle = Vehicle.objects.filter(fleet__owner=owner, vin=vin.upper()).first()
+    if vehicle is None:
+        raise Http404("vehicle not found")
+    return vehicle
+
+
+def vin_map(*, fleet: Fleet) -> dict[str, str]:
+    """The VIN of each of the fleet's vehicles, by vehicle id."""
+    return dict(fleet.vehicles.values_list("pk", "vin"))
+
+
+def vehicle_state_get(*, vehicle: Vehicle) -> LatestState:
+    """What FleetMon knows of the vehicle; an empty state before its first applied point."""
+    row = VehicleState.objects.filter(vehicle=vehicle).first()
+    return LatestState() if row is None else state_from_row(row)
+
+
+def vehicle_list_with_state(*, fleet: Fleet) -> QuerySet[Vehicle]:
+    """The fleet's vehicles that have reported, with their state row joined (`vehicle_state`
+    reads it): one that never did has no status to show."""
+    return vehicle_list(fleet=fleet).filter(state__last_seen_at__isnull=False).select_related("state")
+
+
+def vehicle_state(vehicle: Vehicle) -> LatestState:
+    """The state of a vehicle of `vehicle_list_with_state`, without another query."""
+    try:
+        return state_from_row(vehicle.state)
+    except VehicleState.DoesNotExist:
+        return LatestState()
+
+
+def _within(ranges: Sequence[TimeRange]) -> Q:
+    condition = Q()
+    for time_range in ranges:
+        part = Q(event_date__lte=time_range.end)
+        if time_range.start is not None:
+            part &= Q(event_date__gte=time_range.start)
+        condition |= part
+    return condition
+
+
+def telemetry_keys(types: Collection[str] | None) -> list[str]:
+    """The data keys a Telemetry item of the TelemetryEnum `types` (all when None) shows: its
+    sections' verbatim copies and their table keys (telemetry.reference); a type also selects
+    the sections below it (`vehicle` covers `vehicle.kinetic`), as `telemetry_body` does."""
+    sections = {
+        section
+        for section in SECTIONS
+        if section.telemetry is not None
+        and (types is None or any(section.telemetry == kind or section.telemetry.startswith(kind + ".") for kind in types))
+    }
+    return sorted({section.key for section in sections} | {row.key for row in ROWS if row.section in sections})
+
+
+def point_list(
+    *, vehicle: Vehicle, ranges: Sequence[TimeRange] | None = None, types: Collection[str] | None = None
+) -> QuerySet[TelemetryPoint]:
+    """The vehicle's stored points that carry data of the TelemetryEnum `types` (any a
+    Telemetry item shows, without), newest first as the reference serves them. By key, in
+    SQL, so that a page costs the same whatever the history."""
+    points = vehicle.points.filter(data__has_any_keys=telemetry_keys(types)).order_by("-event_date", "-id")
+    return points if ranges is None else points.filter(_within(ranges))
+
+
+def _alert_points(vehicle_ids: Sequence[str] | QuerySet) -> QuerySet:
+    return (
+        TelemetryPoint.objects.filter(vehicle_id__in=vehicle_ids, data__has_key=ALERT_KEY)
+        .annotate(alert=KeyTransform(ALERT_KEY, "data"), extras=KeyTransform(POSITION_KEY, "data"))
+        .order_by("vehicle_id", "event_date", "id")
+        .values_list("vehicle_id", "event_date", "alert", "latitude", "longitude", "extras")
+    )
+
+
+def _derive(rows: Iterable[tuple[Any, ...]], ranges: Sequence[TimeRange] | None) -> list[Alert]:
+    alerts: list[Alert] = []
+    for vehicle_id, group in groupby(rows, key=itemgetter(0)):
+        points = (AlertPoint(*row[1:]) for row in group)
+        alerts.extend(derive_alerts(vehicle_id=vehicle_id, points=points))
+    if ranges is not None:
+        alerts = [a for a in alerts if any(r.overlaps(a.started_at, a.ended_at) for r in ranges)]
+    return sorted(alerts, key=lambda a: (a.started_at, a.type, a.vehicle_id), reverse=True)
+
+
+def alert_list(*, vehicle: Vehicle, ranges: Sequence[TimeRange] | None = None) -> list[Alert]:
+    """The vehicle's alerts active at some instant of `ranges`, newest start first. Derived
+    from every point that carries `vehicle.alert`: a start may lie before the ranges."""
+    return _derive(_alert_points([vehicle.pk]).iterator(), ranges)
+
+
+def fleet_alert_list(*, fleet: Fleet, ranges: Sequence[TimeRange] | None = None) -> list[Alert]:
+    return _derive(_alert_points(fleet.vehicles.values("pk")).iterator(), ranges)
+
+
+def alert_get(*, vehicle: Vehicle, alert_id: str) -> Alert:
+    for alert in alert_list(vehicle=vehicle):
+        if alert.id == alert_id:
+            return alert
+    raise Http404("alert not found")
+
+
+def fleet_alert_get(*, fleet: Fleet, alert_id: str) -> tuple[Vehicle, Alert]:
+    """An alert id names its vehicle; one of another fleet is not found, like a forged one."""
+    vehicle = fleet.vehicles.filter(pk=alert_vehicle_id(alert_id)).first()
+    if vehicle is None:
+        raise Http404("alert not found")
+    return vehicle, alert_get(vehicle=vehicle, alert_id=alert_id)

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Sequence
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from fleetmon_project.api import StrictCharField, StrictSerializer
+from fleetmon_project.api import QuerySerializer, StrictCharField, StrictSerializer
+from fleetmon_project.timeranges import TimeRange, parse_time_ranges
+from telemetry.datakeys import TELEMETRY_TYPES
 from telemetry.models import VIN_PATTERN
+
+DATA_PROFILES = ("fleet", "endUser")
+TELEMETRY_EXTENSIONS = ("location", "maintenance")
+VEHICLE_EXTENSIONS = ("onboardCapabilities", "branding", "pictures")
+LOCALE_PATTERN = r"^[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*$"  # the reference means \w+(-\w+)?, e.g. fr-FR
 
 _VIN = re.compile(VIN_PATTERN)
 _FORBIDDEN_VIN_LETTERS = set("IOQ")
@@ -88,3 +97,50 @@ class VehicleSerializer(serializers.Serializer):
     vin = serializers.CharField()
     createdAt = serializers.DateTimeField()
     _links = VehicleLinksSerializer()
+
+
+class TimestampsField(serializers.ListField):
+    """The reference's `timestamps` (repeated in the query), as merged `TimeRange`s; "now"
+    (the end of `T/` and of unbounded repetitions) comes from the serializer's context."""
+
+    child = StrictCharField()
+
+    def to_internal_value(self, data: Any) -> list[TimeRange]:
+        try:
+            return parse_time_ranges(super().to_internal_value(data), now=self.context["now"])
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+def _choices(choices: Sequence[str], *, max_length: int) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=choices), min_length=1, max_length=max_length, required=False
+    )
+
+
+class VehicleDataQuerySerializer(QuerySerializer):
+    """What every vehicle-data read takes: the reference's `profile`, accepted and ignored
+    (FleetMon serves the fleet manager's view; an end user's is no narrower here)."""
+
+    profile = serializers.ChoiceField(choices=DATA_PROFILES, required=False)
+
+
+class PagedVehicleDataQuerySerializer(VehicleDataQuerySerializer):
+    # Checked by fleetmon_project.pagination, which names them in its errors.
+    indexRange = StrictCharField(required=False)
+    pageSize = StrictCharField(required=False)
+    pageToken = StrictCharField(required=False)
+
+
+class AlertQuerySerializer(PagedVehicleDataQuerySerializer):
+    timestamps = TimestampsField(required=False)
+
+
+class TelemetryQuerySerializer(AlertQuerySerializer):
+    type = _choices(TELEMETRY_TYPES, max_length=len(TELEMETRY_TYPES))
+    extension = _choices(TELEMETRY_EXTENSIONS, max_length=len(TELEMETRY_EXTENSIONS))  # accepted, ignored
+
+
+class CapabilitiesQuerySerializer(QuerySerializer):
+    locale = StrictCharField(required=False, max_length=35, validators=[RegexValidator(LOCALE_PATTERN)])  # ignored
+    extension = _choices(VEHICLE_EXTENSIONS, max_length=len(VEHICLE_EXTENSIONS))  # accepted, ignored

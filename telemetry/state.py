@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
+from telemetry.alerts import ALERT_KEY, alert_starts
+
 
 @dataclass
 class KeyRecord:
@@ -17,6 +19,9 @@ class KeyRecord:
     at: datetime
     previous: Any = None
     has_previous: bool = False
+    # `vehicle.alert` only: when each listed alert type started, so that the active alerts
+    # (webhook extensions) know their startedAt without reading past points.
+    started: dict[str, datetime] | None = None
 
 
 @dataclass
@@ -26,6 +31,17 @@ class LatestState:
     longitude: float | None = None
     position_at: datetime | None = None
     last_seen_at: datetime | None = None
+
+
+def state_from_row(row: Any) -> LatestState:
+    """The state a `VehicleState` row holds (typed loosely: this module stays free of models)."""
+    return LatestState(
+        data=decode_records(row.data),
+        latitude=row.latitude,
+        longitude=row.longitude,
+        position_at=row.position_at,
+        last_seen_at=row.last_seen_at,
+    )
 
 
 @dataclass(frozen=True)
@@ -47,9 +63,13 @@ def merge_point(
     for key, value in data.items():
         record = state.data.get(key)
         if record is None:
-            state.data[key] = KeyRecord(value=value, at=event_date)
+            record = state.data[key] = KeyRecord(value=value, at=event_date)
+            if key == ALERT_KEY:
+                record.started = alert_starts({}, value, event_date)
             updated = True
         elif event_date >= record.at:
+            if key == ALERT_KEY:
+                record.started = alert_starts(_alert_starts(record), value, event_date)
             if value != record.value:
                 record.previous, record.has_previous = record.value, True
                 changed.add(key)
@@ -65,11 +85,27 @@ def merge_point(
     return MergeResult(updated=updated, changed_keys=frozenset(changed))
 
 
-def encode_records(records: Mapping[str, KeyRecord]) -> dict[str, dict[str, Any]]:
-    return {
-        key: {"value": r.value, "at": r.at.isoformat(), "previous": r.previous, "hasPrevious": r.has_previous}
-        for key, r in records.items()
+def _alert_starts(record: KeyRecord) -> dict[str, datetime]:
+    if record.started is not None:
+        return record.started
+    # Stored before the state kept starts: the record's own date is the earliest known.
+    return alert_starts({}, record.value, record.at)
+
+
+def _encode(record: KeyRecord) -> dict[str, Any]:
+    encoded = {
+        "value": record.value,
+        "at": record.at.isoformat(),
+        "previous": record.previous,
+        "hasPrevious": record.has_previous,
     }
+    if record.started is not None:
+        encoded["started"] = {code: at.isoformat() for code, at in record.started.items()}
+    return encoded
+
+
+def encode_records(records: Mapping[str, KeyRecord]) -> dict[str, dict[str, Any]]:
+    return {key: _encode(r) for key, r in records.items()}
 
 
 def decode_records(stored: Mapping[str, Mapping[str, Any]]) -> dict[str, KeyRecord]:
@@ -79,6 +115,7 @@ def decode_records(stored: Mapping[str, Mapping[str, Any]]) -> dict[str, KeyReco
             at=datetime.fromisoformat(r["at"]),
             previous=r.get("previous"),
             has_previous=bool(r.get("hasPrevious")),
+            started={code: datetime.fromisoformat(at) for code, at in r["started"].items()} if "started" in r else None,
         )
         for key, r in stored.items()
     }

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import transaction
 
+from fleetmon_project.isodates import format_rfc3339
 from monitors import engine, sweeps
 from monitors.compiled import compiled_monitor
 from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
@@ -370,7 +371,7 @@ def test_a_monitor_that_cannot_be_evaluated_does_not_stop_the_others(fleet, vehi
 def test_extensions_that_cannot_be_built_do_not_cost_the_event(fleet, vehicle, monkeypatch):
     monitor = battery_monitor(fleet)
 
-    def broken(params, state):
+    def broken(params, state, **vehicle):
         raise TypeError("unexpected data shape")
 
     monkeypatch.setattr(engine, "build_extensions", broken)
@@ -459,6 +460,22 @@ def test_event_carries_requested_extensions_in_the_reference_models(fleet, vehic
         "environment": {"air": {"temp": 31}},
     }
     assert_api_schema_without_links(telemetry["telemetry"], "Telemetry")
+
+
+def test_event_alerts_are_those_active_at_its_date_with_their_own_start(fleet, vehicle):
+    monitor = MonitorFactory(fleet=fleet, definition=monitor_definition(extendedEventParam=["vehicle.alerts"]))
+    feed(
+        vehicle,
+        (0, INSIDE, {"vehicle.alert": ["RiskOfIce", "FuelLevelLow"]}),
+        (30, INSIDE, {"vehicle.alert": ["RiskOfIce"]}),
+        (60, OUTSIDE, {"vehicle.alert": ["RiskOfIce", "OilLevelLow"]}),
+    )
+    [event] = events(monitor)
+    [extension] = event.extensions
+    assert [(a["type"], a["startedAt"], a["vin"]) for a in extension["body"]["alerts"]] == [
+        ("OilLevelLow", format_rfc3339(T0 + timedelta(seconds=60)), vehicle.vin),
+        ("RiskOfIce", format_rfc3339(T0), vehicle.vin),
+    ]
 
 
 def test_vehicle_that_never_reported_is_not_evaluated_on_sweeps(fleet, vehicle):

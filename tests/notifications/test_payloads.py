@@ -47,7 +47,8 @@ def test_extensions_built_from_a_received_status_go_out_as_the_api_models(fleet)
     merge_point(state, event_date=datetime(2026, 6, 1, tzinfo=timezone.utc), data=data, latitude=48.8, longitude=2.3)
     params = ["vehicle.position", "vehicle.status", "vehicle.doorsState", "vehicle.trip", "vehicle.telemetry.vehicle"]
     monitor = webhook_monitor(fleet=fleet, target="http://127.0.0.1:9/hook")
-    event = EventFactory(monitor=monitor, extensions=build_extensions(params, state, vin=VIN))
+    extensions = build_extensions(params, state, vin=VIN, vehicle_id="0a123bc5d1e873066454b4d9")
+    event = EventFactory(monitor=monitor, extensions=extensions)
     parsed = json.loads(payloads.monitor_events_body(monitor_id=monitor.pk, attributes=[], events=[event.to_monitor_event()]))
     assert [extension["type"] for extension in parsed["events"][0]["extensions"]] == [
         "vehicle.position", "vehicle.status", "vehicle.doorsState", "vehicle.trip", "vehicle.telemetry"

@@ -70,3 +70,38 @@ def test_records_round_trip_through_json_form():
     merge_point(state, event_date=T0 + timedelta(seconds=1), data={"vehicle.alert": ["b"]})
     decoded = decode_records(encode_records(state.data))
     assert decoded == state.data
+
+
+def test_the_state_keeps_when_each_listed_alert_started():
+    state = LatestState()
+    merge_point(state, event_date=T0, data={"vehicle.alert": ["RiskOfIce"]})
+    merge_point(state, event_date=T0 + timedelta(minutes=1), data={"vehicle.alert": ["RiskOfIce", "OilLevelLow"]})
+    merge_point(state, event_date=T0 + timedelta(minutes=2), data={"environment.air.temp": 2})
+    merge_point(state, event_date=T0 + timedelta(minutes=3), data={"vehicle.alert": ["OilLevelLow", "nonsense"]})
+
+    assert state.data["vehicle.alert"].started == {"OilLevelLow": T0 + timedelta(minutes=1)}
+    merge_point(state, event_date=T0 + timedelta(minutes=4), data={"vehicle.alert": ["OilLevelLow", "RiskOfIce"]})
+    assert state.data["vehicle.alert"].started == {
+        "OilLevelLow": T0 + timedelta(minutes=1),
+        "RiskOfIce": T0 + timedelta(minutes=4),  # listed again: a new alert
+    }
+
+
+def test_a_late_alert_list_does_not_move_the_starts():
+    state = LatestState()
+    merge_point(state, event_date=T0, data={"vehicle.alert": ["RiskOfIce"]})
+    merge_point(state, event_date=T0 - timedelta(minutes=1), data={"vehicle.alert": []})
+
+    assert state.data["vehicle.alert"].started == {"RiskOfIce": T0}
+
+
+def test_alert_starts_survive_encoding_and_older_records_get_them_from_their_date():
+    state = LatestState()
+    merge_point(state, event_date=T0, data={"vehicle.alert": ["RiskOfIce"], "vehicle.odometer": 5})
+    decoded = decode_records(encode_records(state.data))
+    assert decoded["vehicle.alert"].started == {"RiskOfIce": T0}
+    assert decoded["vehicle.odometer"].started is None
+
+    legacy = LatestState(data=decode_records({"vehicle.alert": {"value": ["RiskOfIce"], "at": T0.isoformat()}}))
+    merge_point(legacy, event_date=T0 + timedelta(minutes=1), data={"vehicle.alert": ["RiskOfIce", "OilLevelLow"]})
+    assert legacy.data["vehicle.alert"].started == {"RiskOfIce": T0, "OilLevelLow": T0 + timedelta(minutes=1)}
