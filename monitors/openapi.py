@@ -218,7 +218,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         "type": "object",
         "properties": {
             "monitorId": _STRING,
-            "status": {"type": "string", "enum": ["Created", "Running", "Paused", "Failed"]},
+            "status": {"type": "string", "enum": ["Running", "Paused", "Failed"]},
             "createdAt": {"type": "string", "format": "date-time"},
             "updatedAt": {"type": "string", "format": "date-time"},
             "_links": {"type": "object", "properties": {"fleet": _LINK, "monitor": _LINK}},
