@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitors.definition import (
     DefinitionError,
@@ -1634,3 +1636,37 @@ def test_round_trip_canonical_is_a_fixed_point() -> None:
         assert again == canonical
         # and survives JSON serialisation
         assert canonical_of(json.loads(json.dumps(canonical))) == canonical
+
+
+# --------------------------------------------------------------------------- polygons, whatever is sent
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=40,
+)
+_position = st.lists(st.floats(-180, 180) | st.integers(-200, 200), min_size=1, max_size=4)
+_closed_ring = st.lists(st.tuples(st.integers(-3, 3), st.integers(-3, 3)).map(list), min_size=3, max_size=8).map(
+    lambda positions: [*positions, positions[0]]
+)
+_rings = st.lists(_closed_ring | st.lists(_position, max_size=6), min_size=1, max_size=3)
+
+
+def _outcome(polygon: Any) -> None:
+    """Accepted, or refused with errors naming paths under the polygon: nothing else."""
+    try:
+        parse_monitor_definition(mutate(BASE, {**AS_POLYGON, POLY: polygon}))
+    except DefinitionError as exc:
+        assert all(error.field.startswith(POLY) for error in exc.errors), exc.errors
+
+
+@settings(max_examples=300, deadline=None)
+@given(polygon=_json | st.fixed_dictionaries({"type": st.sampled_from(["Polygon", "MultiPolygon"]), "coordinates": _json}))
+def test_any_json_as_a_polygon_is_accepted_or_refused_with_paths(polygon: Any) -> None:
+    _outcome(polygon)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["Polygon", "MultiPolygon"]), parts=st.lists(_rings, min_size=1, max_size=3))
+def test_near_valid_polygons_are_accepted_or_refused_with_paths(kind: str, parts: list) -> None:
+    _outcome({"type": kind, "coordinates": parts[0] if kind == "Polygon" else parts})
