@@ -26,6 +26,7 @@ from monitors import services
 from monitors.boolexp import CompiledExpression
 from monitors.forms import MonitorAdminForm
 from monitors.models import DeadLetter, Event, Monitor, MonitorStatus, MonitorVehicleState, Trigger, TriggerKind
+from monitors.zones import geojson_polygons
 # The admin is the one place that shows a monitor beside its deliveries; the pipeline itself
 # only ever imports in the other direction.
 from notifications.models import Delivery, DeliveryState
@@ -66,8 +67,10 @@ def _time_entry_summary(entry: dict[str, Any]) -> str:
 def trigger_summary(kind: str, params: dict[str, Any]) -> str:
     """One line an operator reads at a glance, from a trigger's canonical parameters."""
     if kind == TriggerKind.ZONE:
-        place = params["place"]
         where = "Out of" if params["transition"] == "Out" else "In"
+        if "polygon" in params:
+            return f"{where} {_polygon_summary(params['polygon'])}"
+        place = params["place"]
         return (
             f"{where} circle r={place['radius']:g} km around "
             f"{place['center']['latitude']:.4f}, {place['center']['longitude']:.4f}"
@@ -78,6 +81,15 @@ def trigger_summary(kind: str, params: dict[str, Any]) -> str:
     if params["op"] == "includedIn":
         return f"{params['data']} includedIn [{', '.join(values)}]"
     return " ".join([params["data"], params["op"], *values])
+
+
+def _polygon_summary(polygon: dict[str, Any]) -> str:
+    parts = geojson_polygons(polygon)
+    vertices = sum(len(ring) - 1 for rings in parts for ring in rings)  # a ring repeats its first
+    holes = sum(len(rings) - 1 for rings in parts)
+    shape = "polygon" if polygon["type"] == "Polygon" else f"{len(parts)} polygons"
+    text = f"{shape} of {vertices} vertices"
+    return text + (f" with {holes} hole{'s' if holes > 1 else ''}" if holes else "")
 
 
 # --------------------------------------------------------------------------- readable expression
@@ -120,20 +132,24 @@ def _combination_html(combination: list[tuple[str, bool]]) -> SafeString:
     )
 
 
-def zone_circles(definition: dict[str, Any]) -> list[dict[str, Any]]:
-    """The zone triggers as the map script draws them."""
-    return [
-        {
-            "name": trigger["name"],
-            "transition": trigger["zone"]["transition"],
-            "latitude": trigger["zone"]["place"]["center"]["latitude"],
-            "longitude": trigger["zone"]["place"]["center"]["longitude"],
-            "radius_km": trigger["zone"]["place"]["radius"],
-            "summary": trigger_summary(TriggerKind.ZONE, trigger["zone"]),
+def zone_shapes(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """The zone triggers as the map script draws them: circles, and polygons as GeoJSON."""
+    triggers = definition["triggerParam"]["triggers"]
+    return [_zone_shape(trigger["name"], trigger["zone"]) for trigger in triggers if "zone" in trigger]
+
+
+def _zone_shape(name: str, zone: dict[str, Any]) -> dict[str, Any]:
+    shape: dict[str, Any] = {"name": name, "transition": zone["transition"]}
+    if "polygon" in zone:
+        shape["polygon"] = zone["polygon"]
+    else:
+        place = zone["place"]
+        shape |= {
+            "latitude": place["center"]["latitude"],
+            "longitude": place["center"]["longitude"],
+            "radius_km": place["radius"],
         }
-        for trigger in definition["triggerParam"]["triggers"]
-        if "zone" in trigger
-    ]
+    return shape | {"summary": trigger_summary(TriggerKind.ZONE, zone)}
 
 
 # --------------------------------------------------------------------------- timeline
@@ -377,7 +393,7 @@ class MonitorAdmin(admin.ModelAdmin):
         self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False,
         form_url: str = "", obj: Monitor | None = None,
     ) -> HttpResponse:
-        context["zone_circles"] = zone_circles(obj.definition) if obj is not None else []
+        context["zone_shapes"] = zone_shapes(obj.definition) if obj is not None else []
         if obj is not None:
             context["timeline"] = monitor_timeline(obj, timezone.now())
             context["recent_deliveries"] = list(Delivery.objects.filter(monitor=obj).order_by("-created_at", "-id")[:10])

@@ -35,6 +35,7 @@ from monitors.boolexp import BoolExpError, CompiledExpression, compile_expressio
 from fleetmon_project.isodates import format_rfc3339, parse_iso_duration, parse_rfc3339
 from fleetmon_project.jsonvalues import finite_float, unstorable_text
 from monitors.timewindows import EARLIEST_INSTANT, LATEST_INSTANT, MAX_DAILY_DURATION
+from monitors.zones import MAX_POLYGON_VERTICES, geojson_polygons, polygon_problems
 from telemetry.datakeys import (
     DATA_KEY_ENUMS,
     DATA_KEY_OPS,
@@ -104,6 +105,16 @@ MAX_BATCH_SIZE = 1000
 # No two points of the WGS-84 ellipsoid are farther apart than half the equator
 # (pi x 6378.137 km), so every larger circle covers the whole planet.
 MAX_RADIUS_KM = 20037.5
+POLYGON_TYPES = ("Polygon", "MultiPolygon")
+MIN_RING_POSITIONS = 4  # RFC 7946: a closed LinearRing, a triangle at the least
+# Beyond this many errors in one polygon's coordinates the rest are counted, not listed.
+MAX_POLYGON_ERRORS = 20
+_RINGS_SHAPE = "rings (the outer one, then its holes), each an array of [longitude, latitude] positions"
+_COORDINATES_SHAPE = {
+    "Polygon": f"an array of {_RINGS_SHAPE}",
+    "MultiPolygon": f"an array of polygons, each an array of {_RINGS_SHAPE}",
+}
+_NESTING = {"Polygon": 3, "MultiPolygon": 4}  # arrays around each number of a position
 
 ATTRIBUTE_TYPES = ("Header", "Query", "Body")
 WEBHOOK_VARIABLES = ("vin", "vid", "monitorID", "fleetID")
@@ -870,13 +881,22 @@ def _substitute_invalid_names(
 
 
 def _zone(errors: _Errors, value: object, path: str) -> dict[str, Any]:
-    obj = _object(errors, value, path, ("transition", "place"), aliases={"circle": "place"})
+    obj = _object(errors, value, path, ("transition", "place", "polygon"), aliases={"circle": "place"})
     if obj is None:
         return {}
-    return {
-        "transition": _field(errors, obj, "transition", lambda v, p: _enum(errors, v, p, TRANSITIONS)),
-        "place": _field(errors, obj, "place", lambda v, p: _place(errors, v, p)),
-    }
+    zone = {"transition": _field(errors, obj, "transition", lambda v, p: _enum(errors, v, p, TRANSITIONS))}
+    circle = obj.path_of("place").rsplit(".", 1)[-1]  # 'place' or its alias, as written
+    if obj.has("place") and obj.has("polygon"):
+        errors.add(path, f"both '{circle}' and 'polygon' are given; a zone is either a circle or a polygon")
+    if obj.has("polygon"):
+        zone["polygon"] = _polygon(errors, obj.get("polygon"), obj.path_of("polygon"))
+    if obj.has("place") or not obj.has("polygon"):
+        zone["place"] = (
+            _place(errors, obj.get("place"), obj.path_of("place"))
+            if _required(errors, obj, "place", "is required: a circle as 'place' (or 'circle'), or a 'polygon'")
+            else None
+        )
+    return zone
 
 
 def _place(errors: _Errors, value: object, path: str) -> dict[str, Any]:
@@ -908,6 +928,123 @@ def _place(errors: _Errors, value: object, path: str) -> dict[str, Any]:
                     )
                 center[name] = number
     return {"radius": radius, "center": center}
+
+
+def _polygon(errors: _Errors, value: object, path: str) -> dict[str, Any]:
+    """A GeoJSON Polygon or MultiPolygon (RFC 7946), kept as written (altitudes included)."""
+    obj = _object(errors, value, path, ("type", "coordinates"))
+    if obj is None:
+        return {}
+    kind = _field(errors, obj, "type", lambda v, p: _enum(errors, v, p, POLYGON_TYPES))
+    if not _required(errors, obj, "coordinates") or kind is None:
+        return {"type": kind}  # without the type, the nesting of the coordinates is unknown
+    path = obj.path_of("coordinates")
+    raw = obj.get("coordinates")
+    nesting = _nesting(raw)
+    if nesting is not None and nesting != _NESTING[kind]:
+        other = next((other for other, expected in _NESTING.items() if expected == nesting), None)
+        hint = f"; or is its type '{other}'?" if other else ""
+        errors.add(
+            path,
+            f"nests its numbers {nesting} arrays deep where a {kind} nests them {_NESTING[kind]} deep: "
+            f"its coordinates are {_COORDINATES_SHAPE[kind]}{hint}",
+        )
+        return {"type": kind}
+    count = _position_count(raw, _NESTING[kind] - 1)
+    if count > MAX_POLYGON_VERTICES:
+        errors.add(
+            path,
+            f"has {count:,} positions; a zone has at most {MAX_POLYGON_VERTICES:,} positions "
+            "in all its rings and parts together",
+        )
+        return {"type": kind}
+    found = _Errors()
+    if kind == "MultiPolygon":
+        parts = _array(found, raw, path)
+        if parts is not None and not parts:
+            found.add(path, "must contain at least one polygon")
+        coordinates = [_rings(found, part, _index_path(path, index)) for index, part in enumerate(parts or [])]
+    else:
+        coordinates = _rings(found, raw, path)
+    # A polygon as long as the limit, every position wrong, would list ten thousand errors.
+    errors.items += found.items[:MAX_POLYGON_ERRORS]
+    if found.count() > MAX_POLYGON_ERRORS:
+        errors.add(path, f"{found.count() - MAX_POLYGON_ERRORS:,} more errors in these coordinates are not listed")
+    polygon = {"type": kind, "coordinates": coordinates}
+    if not found.items:
+        for where, message in polygon_problems(geojson_polygons(polygon)):
+            # A Polygon is the one part of its problems' (part, ring) locations.
+            steps = where[1:] if kind == "Polygon" else where
+            errors.add(path + "".join(f"[{step}]" for step in steps), message)
+    return polygon
+
+
+def _nesting(value: object) -> int | None:
+    """How deep the first number lies in nested arrays; None when there is none to find."""
+    depth = 0
+    while isinstance(value, list) and value:
+        value, depth = value[0], depth + 1
+    return depth if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _position_count(value: object, depth: int) -> int:
+    """How many items arrays nested `depth` deep hold: positions, at the depth of rings."""
+    if not isinstance(value, list):
+        return 0
+    return len(value) if depth == 1 else sum(_position_count(item, depth - 1) for item in value)
+
+
+def _rings(errors: _Errors, value: object, path: str) -> list[list[list[int | float]]]:
+    """A polygon's rings: the outer one, then its holes."""
+    rings = _array(errors, value, path)
+    if rings is not None and not rings:
+        errors.add(path, "must contain at least one ring, the outer one (holes follow it)")
+    return [_ring(errors, ring, _index_path(path, index)) for index, ring in enumerate(rings or [])]
+
+
+def _ring(errors: _Errors, value: object, path: str) -> list[list[int | float]]:
+    positions = _array(errors, value, path)
+    if positions is None:
+        return []
+    if len(positions) < MIN_RING_POSITIONS:
+        errors.add(
+            path,
+            f"a ring needs at least {MIN_RING_POSITIONS} positions, the last one repeating the first "
+            f"(got {len(positions)})",
+        )
+    ring = [_position(errors, position, _index_path(path, index)) for index, position in enumerate(positions)]
+    first, last = ring[0] if ring else None, ring[-1] if ring else None
+    if len(ring) >= MIN_RING_POSITIONS and first and last and first[:2] != last[:2]:
+        errors.add(
+            _index_path(path, len(ring) - 1),
+            f"must repeat the first position {_shown_position(first)} to close the ring "
+            f"(got {_shown_position(last)})",
+        )
+    return ring
+
+
+def _position(errors: _Errors, value: object, path: str) -> list[int | float]:
+    """[longitude, latitude] or [longitude, latitude, altitude]; [] when invalid."""
+    if not isinstance(value, list) or not 2 <= len(value) <= 3:
+        got = f" (got {len(value)} items)" if isinstance(value, list) else ""
+        errors.add(path, f"must be a position [longitude, latitude] or [longitude, latitude, altitude]{got}")
+        return []
+    before = errors.count()
+    numbers = [_number(errors, item, _index_path(path, index)) for index, item in enumerate(value)]
+    for index, (name, limit) in enumerate((("longitude", 180), ("latitude", 90))):
+        number = numbers[index]
+        if number is not None and not -limit <= number <= limit:
+            swapped = index == 1 and numbers[0] is not None and -90 <= numbers[0] <= 90
+            hint = "; GeoJSON positions are [longitude, latitude], longitude first" if swapped else ""
+            errors.add(
+                _index_path(path, index),
+                f"a {name} must be between -{limit} and {limit} (got {_shown(number)}){hint}",
+            )
+    return list(value) if errors.count() == before else []
+
+
+def _shown_position(position: Sequence[int | float]) -> str:
+    return "[" + ", ".join(_shown(number) for number in position) + "]"
 
 
 # --------------------------------------------------------------------------- time

@@ -21,7 +21,7 @@ from functools import cached_property
 
 from monitors.boolexp import CompiledExpression, compile_expression
 from monitors.timewindows import TimeTriggerSpec, is_within, next_boundary, parse_time_trigger
-from monitors.zones import is_inside_circle
+from monitors.zones import ZoneArea, is_inside_circle, is_inside_polygon, polygon_area
 from telemetry.state import KeyRecord
 from telemetry.datakeys import DATA_KEYS, MOVING_KEY, ValueKind
 
@@ -83,6 +83,19 @@ class _ZoneTrigger:
 
 
 @dataclass(frozen=True)
+class _PolygonZoneTrigger:
+    wants_inside: bool
+    area: ZoneArea  # prepared: GEOS indexes its edges once per compiled monitor, not per point
+
+    def is_satisfied(self, snapshot: VehicleSnapshot, instant: datetime) -> bool:
+        position = snapshot.position
+        if position is None:
+            return False
+        inside = is_inside_polygon(self.area, latitude=position.latitude, longitude=position.longitude)
+        return inside == self.wants_inside
+
+
+@dataclass(frozen=True)
 class _TimeTrigger:
     spec: TimeTriggerSpec
     activity_window: timedelta
@@ -105,7 +118,7 @@ class _DataTrigger:
         return self.matches(state.value)
 
 
-_Trigger = _ZoneTrigger | _TimeTrigger | _DataTrigger
+_Trigger = _ZoneTrigger | _PolygonZoneTrigger | _TimeTrigger | _DataTrigger
 
 
 @dataclass(frozen=True)
@@ -165,9 +178,12 @@ def compile_monitor(definition: Mapping, *, activity_window_s: int = 300) -> Com
 def _compile_trigger(trigger: Mapping, activity_window: timedelta) -> _Trigger:
     if "zone" in trigger:
         zone = trigger["zone"]
+        wants_inside = zone["transition"] == "In"
+        if "polygon" in zone:
+            return _PolygonZoneTrigger(wants_inside=wants_inside, area=polygon_area(zone["polygon"]))
         place = zone["place"]
         return _ZoneTrigger(
-            wants_inside=zone["transition"] == "In",
+            wants_inside=wants_inside,
             center_latitude=float(place["center"]["latitude"]),
             center_longitude=float(place["center"]["longitude"]),
             radius_km=float(place["radius"]),

@@ -2,7 +2,8 @@
 
 Validation itself lives in `monitors.definition`; these schemas document the canonical form
 that GET returns and POST/PUT accept (aliases from the user's documentation — flat
-`callback`, `maxRetryNumber`, `zone.circle`, `occurrence` — are accepted too).
+`callback`, `maxRetryNumber`, `zone.circle`, `occurrence` — are accepted too), plus FleetMon's
+one extension of the contract: `zone.polygon`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from monitors.definition import (
     MIN_REFRESH_EVENT,
     OPS,
 )
+from monitors.zones import MAX_LONGITUDE_SPAN, MAX_POLYGON_VERTICES
 from telemetry.datakeys import DATA_KEY_ENUMS, DATA_KEY_OPS, DATA_KEYS, EXTENSION_TYPES
 
 _STRING = {"type": "string"}
@@ -43,6 +45,21 @@ def _ops_by_key() -> str:
         groups.setdefault(DATA_KEY_OPS[key], []).append(key)
     return "; ".join(f"{'/'.join(ops)}: {', '.join(keys)}" for ops, keys in groups.items())
 
+
+_POSITION = {
+    "type": "array",
+    "minItems": 2,
+    "maxItems": 3,
+    "items": {"type": "number"},
+    "description": "[longitude, latitude] or [longitude, latitude, altitude] (altitude ignored); "
+    "longitude -180 … 180, latitude -90 … 90",
+}
+_POLYGON_RINGS = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "array", "minItems": 4, "items": _POSITION},
+    "description": "The outer ring, then its holes; each ring ends with its first position",
+}
 
 COMPONENTS: dict[str, dict[str, Any]] = {
     "Attribute": _object(
@@ -118,9 +135,31 @@ COMPONENTS: dict[str, dict[str, Any]] = {
                     ),
                 },
                 ["radius", "center"],
+                description="A circle: the Stellantis contract's only zone shape (alias `circle`).",
             ),
+            "polygon": _ref("ZonePolygon"),
         },
-        ["transition", "place"],
+        ["transition"],
+        description="Exactly one of place (or its alias circle) or polygon. A point on the zone's boundary "
+        "is inside it.",
+    ),
+    "ZonePolygon": {
+        "oneOf": [_ref("GeoJSONPolygon"), _ref("GeoJSONMultiPolygon")],
+        "description": "A FleetMon extension: a GeoJSON (RFC 7946) Polygon or MultiPolygon, returned as given. "
+        "Edges are straight lines in longitude/latitude and never cross the antimeridian (a part spans at most "
+        f"{MAX_LONGITUDE_SPAN:g}° of longitude: split one that crosses it); rings are closed, holes lie inside "
+        f"their outer ring, nothing crosses itself; at most {MAX_POLYGON_VERTICES:,} positions in all.",
+    },
+    "GeoJSONPolygon": _object(
+        {"type": {"type": "string", "enum": ["Polygon"]}, "coordinates": _POLYGON_RINGS},
+        ["type", "coordinates"],
+    ),
+    "GeoJSONMultiPolygon": _object(
+        {
+            "type": {"type": "string", "enum": ["MultiPolygon"]},
+            "coordinates": {"type": "array", "minItems": 1, "items": _POLYGON_RINGS},
+        },
+        ["type", "coordinates"],
     ),
     "TimeTriggerEntry": _object(
         {

@@ -1,18 +1,27 @@
-"""Circle membership for zone triggers: WGS-84 geodesic distance, computed only when it matters.
+"""Zone membership: circles by WGS-84 geodesic distance, polygons by shapely in lon/lat.
 
-The exact answer is ``geodesic(center, point).km <= radius_km`` on the WGS-84 ellipsoid,
+Circles: the exact answer is ``geodesic(center, point).km <= radius_km`` on the WGS-84 ellipsoid,
 but geopy's geodesic costs ~150 µs, and telemetry evaluates every zone trigger of every
 monitor on each position. A great-circle (haversine) distance on the mean-radius sphere
 is ~100x cheaper and differs from the geodesic one by less than 0.6 % (the ellipsoid's
 radius of curvature ranges over 6335–6400 km against a mean of 6371 km), so it settles
 every point except those in a thin band around the circle, where the geodesic decides.
+
+Polygons: RFC 7946 positions are planar `[longitude, latitude]` and so are the edges between
+them (straight lines on a plate carrée map, not great circles). A polygon is prepared once
+(GEOS builds its edge index) when its monitor is compiled; each point then costs a few µs.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping, Sequence
 
+import shapely
 from geopy.distance import geodesic
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.validation import explain_validity
 
 # IUGG mean Earth radius: the sphere that stays closest to WGS-84 in relative error.
 EARTH_MEAN_RADIUS_KM = 6371.0088
@@ -55,3 +64,126 @@ def is_inside_circle(
         return False
     exact_km = geodesic((center_latitude, center_longitude), (latitude, longitude)).km
     return exact_km <= radius_km + BOUNDARY_TOLERANCE_KM
+
+
+# --- polygons -------------------------------------------------------------------------
+
+Position = tuple[float, float]  # (longitude, latitude), altitude dropped
+Rings = Sequence[Sequence[Position]]  # the outer ring, then the holes
+ZoneArea = Polygon | MultiPolygon
+
+# Every position of every ring and part, closing ones included. GEOS handles far more, but
+# a zone is drawn by a person; ten thousand vertices already trace a country's border at a
+# few hundred metres, and the bound keeps one definition's size and compile time small.
+MAX_POLYGON_VERTICES = 10_000
+# Edges are straight in lon/lat, so a ring wider than half the globe cannot mean "across the
+# antimeridian": it would silently cover the other side of the Earth instead.
+MAX_LONGITUDE_SPAN = 180.0
+
+# GEOS's explain_validity reasons, as an operator reads them.
+_REASONS = {
+    "Self-intersection": "edges cross each other",
+    "Ring Self-intersection": "the ring touches itself",
+    "Hole lies outside shell": "a hole lies outside the outer ring",
+    "Holes are nested": "a hole lies inside another hole",
+    "Interior is disconnected": "the holes cut the polygon's inside into separate pieces",
+    "Nested shells": "one polygon lies inside another",
+    "Duplicate Rings": "two rings are the same",
+}
+_EXPLANATION = re.compile(r"(?P<reason>[^\[]+)\[(?P<x>\S+) (?P<y>\S+)\]")
+
+
+def geojson_polygons(geometry: Mapping) -> list[list[list[Position]]]:
+    """The parts of a GeoJSON Polygon or MultiPolygon, each a list of rings of (lon, lat)."""
+    parts = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+    return [
+        [[(float(position[0]), float(position[1])) for position in ring] for ring in rings] for rings in parts
+    ]
+
+
+def polygon_area(geometry: Mapping) -> ZoneArea:
+    """The shape of a valid GeoJSON Polygon or MultiPolygon, prepared for repeated tests."""
+    parts = [Polygon(rings[0], rings[1:]) for rings in geojson_polygons(geometry)]
+    area = parts[0] if geometry["type"] == "Polygon" else MultiPolygon(parts)
+    shapely.prepare(area)
+    return area
+
+
+def is_inside_polygon(area: ZoneArea, *, latitude: float, longitude: float) -> bool:
+    """Whether the point lies in the area or on its boundary (an edge or a vertex)."""
+    return bool(shapely.intersects_xy(area, longitude, latitude))
+
+
+def polygon_problems(parts: Sequence[Rings]) -> list[tuple[tuple[int, ...], str]]:
+    """Why structurally sound parts do not make a valid (Multi)Polygon, as (where, message).
+
+    `where` is () for the whole geometry, (part,) for one part and (part, ring) for one
+    ring, so that the caller can name the exact JSON path. Empty when the shape is valid.
+    """
+    problems: list[tuple[tuple[int, ...], str]] = []
+    shapes = []
+    for index, rings in enumerate(parts):
+        found = _part_problems(rings)
+        problems += [((index, *where), message) for where, message in found]
+        if not found:
+            shapes.append(Polygon(rings[0], rings[1:]))
+    if problems or len(shapes) < 2:
+        return problems
+    whole = MultiPolygon(shapes)
+    if not whole.is_valid:
+        problems.append(((), f"the polygons must not overlap (they may touch at points): {_explained(whole)}"))
+    return problems
+
+
+def _part_problems(rings: Rings) -> list[tuple[tuple[int, ...], str]]:
+    longitudes = [longitude for longitude, _ in rings[0]]
+    span = max(longitudes) - min(longitudes)
+    if span > MAX_LONGITUDE_SPAN:
+        return [
+            (
+                (),
+                f"spans {span:g}° of longitude ({min(longitudes):g} to {max(longitudes):g}), more than "
+                f"{MAX_LONGITUDE_SPAN:g}°: edges are straight lines in longitude/latitude and never cross "
+                "the antimeridian, so this polygon goes the long way round the Earth; to cross the "
+                "antimeridian, split it at longitude ±180 into the parts of a MultiPolygon",
+            )
+        ]
+    ring_problems = [((index,), problem) for index, ring in enumerate(rings) if (problem := _ring_problem(ring))]
+    if ring_problems:
+        return ring_problems
+    shell = rings[0]
+    hole_problems = []
+    for index, hole in enumerate(rings[1:], start=1):
+        with_hole = Polygon(shell, [hole])
+        if not with_hole.is_valid:
+            hole_problems.append(((index,), f"this hole is not inside the outer ring: {_explained(with_hole)}"))
+    if hole_problems:
+        return hole_problems
+    polygon = Polygon(shell, rings[1:])
+    if not polygon.is_valid:
+        return [((), f"is not a valid polygon: {_explained(polygon)}")]
+    return []
+
+
+def _ring_problem(ring: Sequence[Position]) -> str | None:
+    distinct = len(set(ring))
+    if distinct < 3:
+        return f"a ring needs at least 3 distinct positions (got {distinct})"
+    alone = Polygon(ring)
+    # Not alone.area: a figure-eight's two loops cancel out to zero as well.
+    if alone.convex_hull.area == 0:
+        return "encloses no area: its positions lie on one line"
+    if not alone.is_valid:
+        return f"is not a valid ring: {_explained(alone)}"
+    return None
+
+
+def _explained(shape: ZoneArea) -> str:
+    """explain_validity in words, its location as a GeoJSON position [longitude, latitude]."""
+    explanation = explain_validity(shape)
+    match = _EXPLANATION.fullmatch(explanation)
+    if match is None:
+        return explanation
+    reason = match["reason"].strip()
+    words = _REASONS.get(reason, reason[:1].lower() + reason[1:])
+    return f"{words} near [{float(match['x']):g}, {float(match['y']):g}] ([longitude, latitude])"

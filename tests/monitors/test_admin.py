@@ -17,6 +17,9 @@ from tests.telemetry.factories import FleetFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
 
+# [longitude, latitude]: a square around Lyon and a triangular hole in it.
+SQUARE = [[4.7, 45.6], [5.0, 45.6], [5.0, 45.9], [4.7, 45.9], [4.7, 45.6]]
+TRIANGLE = [[4.8, 45.7], [4.9, 45.7], [4.85, 45.8], [4.8, 45.7]]
 CHANGELIST = reverse("admin:monitors_monitor_changelist")
 ADD = reverse("admin:monitors_monitor_add")
 
@@ -338,6 +341,23 @@ def test_change_page_shows_triggers_expression_and_map(admin_client):
     ]
 
 
+def test_change_page_maps_a_polygon_zone_as_stored(admin_client):
+    polygon = {"type": "Polygon", "coordinates": [SQUARE, TRIANGLE]}
+    monitor = MonitorFactory(
+        definition=monitor_definition(
+            triggerParam={"triggers": [{"name": "depot", "zone": {"transition": "In", "polygon": polygon}}], "boolExp": "depot"}
+        )
+    )
+
+    page = admin_client.get(change_url(monitor)).content.decode()
+
+    zones = json.loads(re.search(r'<script id="fleetmon-zones" type="application/json">(.*?)</script>', page).group(1))
+    assert zones == [
+        {"name": "depot", "transition": "In", "polygon": polygon, "summary": "In polygon of 7 vertices with 1 hole"}
+    ]
+    assert "monitors/vendor/leaflet-draw/leaflet.draw.js" in page, "Leaflet.draw served by us, not a CDN"
+
+
 def test_change_page_shows_the_timeline_of_events_and_deliveries(admin_client):
     monitor = MonitorFactory()
     now = timezone.now()
@@ -384,6 +404,11 @@ def test_a_fresh_monitor_has_an_empty_timeline(admin_client):
         ("data", {"data": "vehicle.status", "op": "includedIn", "value": ["moving", "parked"]},
          "vehicle.status includedIn [moving, parked]"),
         ("data", {"data": "vehicle.odometer", "op": "onChange", "value": []}, "vehicle.odometer onChange"),
+        ("zone", {"transition": "In", "polygon": {"type": "Polygon", "coordinates": [SQUARE]}}, "In polygon of 4 vertices"),
+        ("zone", {"transition": "Out", "polygon": {"type": "Polygon", "coordinates": [SQUARE, TRIANGLE]}},
+         "Out of polygon of 7 vertices with 1 hole"),
+        ("zone", {"transition": "In", "polygon": {"type": "MultiPolygon", "coordinates": [[SQUARE, TRIANGLE, TRIANGLE], [SQUARE]]}},
+         "In 2 polygons of 14 vertices with 2 holes"),
     ],
 )
 def test_trigger_summaries(kind, params, summary):

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitors.definition import (
     DefinitionError,
@@ -84,6 +87,16 @@ SUB = "subscribeParam"
 WH = "subscribeParam.callback.webhook"
 ENTRY = f"{T}.time.times[0]"
 ABS = f"{T}.time.times[1]"
+POLY = f"{Z}.zone.polygon"
+# [longitude, latitude]: a 0.2° square around central Paris and a hole in it.
+SQUARE = [[2.25, 48.78], [2.45, 48.78], [2.45, 48.98], [2.25, 48.98], [2.25, 48.78]]
+HOLE = [[2.33, 48.86], [2.37, 48.86], [2.37, 48.90], [2.33, 48.90], [2.33, 48.86]]
+POLYGON = {"type": "Polygon", "coordinates": [SQUARE, HOLE]}
+AS_POLYGON = {f"{Z}.zone.place": DELETE, POLY: POLYGON}  # the base's zone as a polygon
+BOWTIE = [[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]
+# 9,999 vertices on a circle of 1° around [0, 0], closed: 10,000 positions.
+ROUND_10_000 = [[math.cos(2 * math.pi * i / 9999), math.sin(2 * math.pi * i / 9999)] for i in range(9999)]
+ROUND_10_000.append(ROUND_10_000[0])
 
 
 # --------------------------------------------------------------------------- helpers
@@ -595,6 +608,122 @@ BAD: list[Bad] = [
         f"{Z}.zone.circle.radius",
         "must be greater than 0",
     ),
+    # ---- zone polygon
+    Bad("place and polygon both given", {POLY: POLYGON}, f"{Z}.zone", "both 'place' and 'polygon' are given; a zone is either a circle or a polygon"),
+    Bad(
+        "circle and polygon both given",
+        {f"{Z}.zone.place": DELETE, f"{Z}.zone.circle": {"radius": 1, "center": {"latitude": 0, "longitude": 0}}, POLY: POLYGON},
+        f"{Z}.zone",
+        "both 'circle' and 'polygon' are given",
+    ),
+    Bad("neither place nor polygon", {f"{Z}.zone.place": DELETE}, f"{Z}.zone.place", "is required: a circle as 'place' (or 'circle'), or a 'polygon'"),
+    Bad("polygon not an object", {**AS_POLYGON, POLY: [SQUARE]}, POLY, "must be an object"),
+    Bad("polygon type missing", {**AS_POLYGON, f"{POLY}.type": DELETE}, f"{POLY}.type", "is required"),
+    Bad("polygon type Point", {**AS_POLYGON, f"{POLY}.type": "Point"}, f"{POLY}.type", "must be one of 'Polygon', 'MultiPolygon' (got 'Point')"),
+    Bad("polygon type wrong case", {**AS_POLYGON, f"{POLY}.type": "polygon"}, f"{POLY}.type", "must be one of 'Polygon', 'MultiPolygon'"),
+    Bad("polygon bbox", {**AS_POLYGON, f"{POLY}.bbox": [2.25, 48.78, 2.45, 48.98]}, f"{POLY}.bbox", "unknown field 'bbox'"),
+    Bad("polygon coordinates missing", {**AS_POLYGON, f"{POLY}.coordinates": DELETE}, f"{POLY}.coordinates", "is required"),
+    Bad("polygon coordinates not an array", {**AS_POLYGON, f"{POLY}.coordinates": {}}, f"{POLY}.coordinates", "must be an array"),
+    Bad("polygon without rings", {**AS_POLYGON, f"{POLY}.coordinates": []}, f"{POLY}.coordinates", "must contain at least one ring, the outer one"),
+    Bad("polygon ring not an array", {**AS_POLYGON, f"{POLY}.coordinates[1]": "hole"}, f"{POLY}.coordinates[1]", "must be an array"),
+    Bad(
+        "polygon ring of three positions",
+        {**AS_POLYGON, f"{POLY}.coordinates[0]": [[0, 0], [1, 0], [0, 0]]},
+        f"{POLY}.coordinates[0]",
+        "a ring needs at least 4 positions, the last one repeating the first (got 3)",
+    ),
+    Bad(
+        "polygon ring not closed",
+        {**AS_POLYGON, f"{POLY}.coordinates[0][4]": [2.25, 48.79]},
+        f"{POLY}.coordinates[0][4]",
+        "must repeat the first position [2.25, 48.78] to close the ring (got [2.25, 48.79])",
+    ),
+    Bad(
+        "polygon ring open, four positions",
+        {**AS_POLYGON, f"{POLY}.coordinates[0]": SQUARE[:4]},
+        f"{POLY}.coordinates[0][3]",
+        "must repeat the first position [2.25, 48.78] to close the ring (got [2.25, 48.98])",
+    ),
+    Bad("polygon position not an array", {**AS_POLYGON, f"{POLY}.coordinates[0][2]": {"lon": 2.45}}, f"{POLY}.coordinates[0][2]", "must be a position [longitude, latitude] or [longitude, latitude, altitude]"),
+    Bad("polygon position of one number", {**AS_POLYGON, f"{POLY}.coordinates[0][2]": [2.45]}, f"{POLY}.coordinates[0][2]", "(got 1 items)"),
+    Bad("polygon position of four numbers", {**AS_POLYGON, f"{POLY}.coordinates[0][2]": [2.45, 48.98, 0, 0]}, f"{POLY}.coordinates[0][2]", "(got 4 items)"),
+    Bad("polygon longitude a string", {**AS_POLYGON, f"{POLY}.coordinates[0][2][0]": "2.45"}, f"{POLY}.coordinates[0][2][0]", "must be a number"),
+    Bad("polygon latitude null", {**AS_POLYGON, f"{POLY}.coordinates[1][2][1]": None}, f"{POLY}.coordinates[1][2][1]", "must be a number"),
+    Bad("polygon altitude a string", {**AS_POLYGON, f"{POLY}.coordinates[0][2]": [2.45, 48.98, "high"]}, f"{POLY}.coordinates[0][2][2]", "must be a number"),
+    Bad("polygon longitude infinite", {**AS_POLYGON, f"{POLY}.coordinates[0][2][0]": float("inf")}, f"{POLY}.coordinates[0][2][0]", "must be a finite number"),
+    Bad("polygon latitude beyond float", {**AS_POLYGON, f"{POLY}.coordinates[0][2][1]": 10**400}, f"{POLY}.coordinates[0][2][1]", "is too large for a number"),
+    Bad("polygon longitude too big", {**AS_POLYGON, f"{POLY}.coordinates[0][2][0]": 180.5}, f"{POLY}.coordinates[0][2][0]", "a longitude must be between -180 and 180 (got 180.5)"),
+    Bad("polygon latitude too small", {**AS_POLYGON, f"{POLY}.coordinates[0][2][1]": -90.5}, f"{POLY}.coordinates[0][2][1]", "a latitude must be between -90 and 90 (got -90.5)"),
+    Bad(
+        "polygon latitude first",
+        {**AS_POLYGON, f"{POLY}.coordinates[0][2]": [48.98, 102.45]},
+        f"{POLY}.coordinates[0][2][1]",
+        "a latitude must be between -90 and 90 (got 102.45); GeoJSON positions are [longitude, latitude], longitude first",
+    ),
+    Bad("polygon crossing itself", {**AS_POLYGON, f"{POLY}.coordinates": [BOWTIE]}, f"{POLY}.coordinates[0]", "is not a valid ring: edges cross each other near [1, 1] ([longitude, latitude])"),
+    Bad(
+        "polygon hole outside its shell",
+        {**AS_POLYGON, f"{POLY}.coordinates[1]": [[3, 3], [4, 3], [4, 4], [3, 3]]},
+        f"{POLY}.coordinates[1]",
+        "this hole is not inside the outer ring: a hole lies outside the outer ring near [3, 3]",
+    ),
+    Bad(
+        "polygon spanning the long way round",
+        {**AS_POLYGON, f"{POLY}.coordinates": [[[-175, 0], [175, 0], [175, 5], [-175, 5], [-175, 0]]]},
+        f"{POLY}.coordinates",
+        "spans 350° of longitude (-175 to 175), more than 180°",
+    ),
+    Bad(
+        "polygon over the vertex limit",
+        {**AS_POLYGON, f"{POLY}.coordinates": [SQUARE[:1] * 10_001]},
+        f"{POLY}.coordinates",
+        "has 10,001 positions; a zone has at most 10,000 positions in all its rings and parts together",
+    ),
+    Bad(
+        "multipolygon over the vertex limit in all",
+        {**AS_POLYGON, POLY: {"type": "MultiPolygon", "coordinates": [[SQUARE * 1000], [SQUARE * 1000, SQUARE]]}},
+        f"{POLY}.coordinates",
+        "has 10,005 positions",
+    ),
+    Bad("multipolygon without parts", {**AS_POLYGON, POLY: {"type": "MultiPolygon", "coordinates": []}}, f"{POLY}.coordinates", "must contain at least one polygon"),
+    Bad(
+        "multipolygon given polygon nesting",
+        {**AS_POLYGON, f"{POLY}.type": "MultiPolygon"},
+        f"{POLY}.coordinates",
+        "nests its numbers 3 arrays deep where a MultiPolygon nests them 4 deep: its coordinates are an array of "
+        "polygons, each an array of rings (the outer one, then its holes), each an array of [longitude, latitude] "
+        "positions; or is its type 'Polygon'?",
+    ),
+    Bad(
+        "polygon given a single ring",
+        {**AS_POLYGON, f"{POLY}.coordinates": SQUARE},
+        f"{POLY}.coordinates",
+        "nests its numbers 2 arrays deep where a Polygon nests them 3 deep: its coordinates are an array of rings",
+    ),
+    Bad(
+        "multipolygon part crossing itself",
+        {**AS_POLYGON, POLY: {"type": "MultiPolygon", "coordinates": [[SQUARE], [BOWTIE]]}},
+        f"{POLY}.coordinates[1][0]",
+        "edges cross each other near [1, 1]",
+    ),
+    Bad(
+        "multipolygon hole outside its shell",
+        {**AS_POLYGON, POLY: {"type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 0], [1, 1], [0, 0]]], [SQUARE, [[3, 3], [4, 3], [4, 4], [3, 3]]]]}},
+        f"{POLY}.coordinates[1][1]",
+        "a hole lies outside the outer ring near [3, 3]",
+    ),
+    Bad(
+        "multipolygon parts overlapping",
+        {**AS_POLYGON, POLY: {"type": "MultiPolygon", "coordinates": [[SQUARE], [[[2.3, 48.8], [2.6, 48.8], [2.6, 49.0], [2.3, 48.8]]]]}},
+        f"{POLY}.coordinates",
+        "the polygons must not overlap (they may touch at points): edges cross each other",
+    ),
+    Bad(
+        "multipolygon part spanning the long way round",
+        {**AS_POLYGON, POLY: {"type": "MultiPolygon", "coordinates": [[SQUARE], [[[-175, 0], [175, 0], [175, 5], [-175, 0]]]]}},
+        f"{POLY}.coordinates[1]",
+        "spans 350° of longitude",
+    ),
     # ---- time
     Bad("time not an object", {f"{T}.time": []}, f"{T}.time", "must be an object"),
     Bad("times missing", {f"{T}.time.times": DELETE}, f"{T}.time.times", "is required"),
@@ -993,6 +1122,58 @@ GOOD: list[Good] = [
         {"transition": "Out", "place": {"radius": 5, "center": {"latitude": 48.8, "longitude": 2.3}}},
     ),
     Good("radius float", {f"{Z}.zone.place.radius": 0.5}, f"{Z}.zone.place.radius", 0.5),
+    Good("polygon with a hole kept as given", AS_POLYGON, f"{Z}.zone", {"transition": "Out", "polygon": POLYGON}),
+    Good(
+        "polygon of integers, floats and altitudes kept as given",
+        {**AS_POLYGON, f"{POLY}.coordinates": [[[2, 48], [3.0, 48, 35], [3, 49.5, 35.5], [2, 48]]]},
+        POLY,
+        {"type": "Polygon", "coordinates": [[[2, 48], [3.0, 48, 35], [3, 49.5, 35.5], [2, 48]]]},
+    ),
+    Good(
+        "polygon keys in GeoJSON order whatever the order given",
+        {**AS_POLYGON, POLY: {"coordinates": [SQUARE], "type": "Polygon"}},
+        f"{Z}.zone",
+        {"transition": "Out", "polygon": {"type": "Polygon", "coordinates": [SQUARE]}},
+    ),
+    Good(
+        "polygon at the vertex limit",
+        {**AS_POLYGON, f"{POLY}.coordinates": [ROUND_10_000]},
+        f"{POLY}.coordinates[0][9999]",
+        ROUND_10_000[0],
+    ),
+    Good(
+        "polygon on the extreme meridians and poles",
+        {**AS_POLYGON, f"{POLY}.coordinates": [[[-180, -90], [0, -90], [0, 90], [-180, 90], [-180, -90]]]},
+        f"{POLY}.coordinates[0][3]",
+        [-180, 90],
+    ),
+    Good(
+        "multipolygon split at the antimeridian",
+        {
+            **AS_POLYGON,
+            POLY: {
+                "type": "MultiPolygon",
+                "coordinates": [
+                    [[[170, -20], [180, -20], [180, -10], [170, -10], [170, -20]]],
+                    [[[-180, -20], [-170, -20], [-170, -10], [-180, -10], [-180, -20]]],
+                ],
+            },
+        },
+        f"{POLY}.type",
+        "MultiPolygon",
+    ),
+    Good(
+        "multipolygon parts touching at a point",
+        {**AS_POLYGON, POLY: {"type": "MultiPolygon", "coordinates": [[SQUARE], [[[2.45, 48.98], [2.5, 48.98], [2.5, 49.0], [2.45, 48.98]]]]}},
+        f"{POLY}.coordinates[1][0][0]",
+        [2.45, 48.98],
+    ),
+    Good(
+        "polygon given as the zone of a circle-free In trigger",
+        {**AS_POLYGON, f"{Z}.zone.transition": "In"},
+        f"{Z}.zone.transition",
+        "In",
+    ),
     Good("radius maximum, half the Earth", {f"{Z}.zone.place.radius": 20037.5}, f"{Z}.zone.place.radius", 20037.5),
     Good("radius tiny", {f"{Z}.zone.place.radius": 1e-300}, f"{Z}.zone.place.radius", 1e-300),
     Good("latitude bounds", {f"{Z}.zone.place.center.latitude": -90}, f"{Z}.zone.place.center.latitude", -90),
@@ -1144,6 +1325,7 @@ UNKNOWN_FIELDS = [
     (f"{Z}.zone.place", "radious", "radius"),
     (f"{Z}.zone.place.center", "lat", None),
     (f"{Z}.zone.place.center", "longitud", "longitude"),
+    (f"{Z}.zone", "polygons", "polygon"),
     (f"{T}.time", "timezone", "timeZone"),
     (f"{T}.time", "time", "times"),
     (ENTRY, "recurence", "recurrence"),
@@ -1573,3 +1755,37 @@ def test_every_data_key_has_its_ops_and_enums_only_name_data_keys() -> None:
     assert set(DATA_KEY_OPS) == set(DATA_KEYS)
     assert set(DATA_KEY_ENUMS) <= set(DATA_KEYS)
     assert all(DATA_KEY_OPS[key] for key in DATA_KEYS)
+
+
+# --------------------------------------------------------------------------- polygons, whatever is sent
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=40,
+)
+_position = st.lists(st.floats(-180, 180) | st.integers(-200, 200), min_size=1, max_size=4)
+_closed_ring = st.lists(st.tuples(st.integers(-3, 3), st.integers(-3, 3)).map(list), min_size=3, max_size=8).map(
+    lambda positions: [*positions, positions[0]]
+)
+_rings = st.lists(_closed_ring | st.lists(_position, max_size=6), min_size=1, max_size=3)
+
+
+def _outcome(polygon: Any) -> None:
+    """Accepted, or refused with errors naming paths under the polygon: nothing else."""
+    try:
+        parse_monitor_definition(mutate(BASE, {**AS_POLYGON, POLY: polygon}))
+    except DefinitionError as exc:
+        assert all(error.field.startswith(POLY) for error in exc.errors), exc.errors
+
+
+@settings(max_examples=300, deadline=None)
+@given(polygon=_json | st.fixed_dictionaries({"type": st.sampled_from(["Polygon", "MultiPolygon"]), "coordinates": _json}))
+def test_any_json_as_a_polygon_is_accepted_or_refused_with_paths(polygon: Any) -> None:
+    _outcome(polygon)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["Polygon", "MultiPolygon"]), parts=st.lists(_rings, min_size=1, max_size=3))
+def test_near_valid_polygons_are_accepted_or_refused_with_paths(kind: str, parts: list) -> None:
+    _outcome({"type": kind, "coordinates": parts[0] if kind == "Polygon" else parts})

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from unittest import mock
+
 import pytest
 from django.db import transaction
 
 from fleetmon_project.isodates import format_rfc3339
-from monitors import engine, sweeps
+from monitors import engine, evaluation, sweeps
 from monitors.compiled import compiled_monitor
 from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.services import monitor_delete, monitor_set_status
@@ -84,6 +86,69 @@ def test_reentering_then_leaving_fires_again(fleet, vehicle):
     monitor = MonitorFactory(fleet=fleet)
     feed(vehicle, (0, INSIDE, None), (60, OUTSIDE, None), (120, INSIDE, None), (180, OUTSIDE, None))
     assert [e.event_date for e in events(monitor)] == [T0 + timedelta(seconds=60), T0 + timedelta(seconds=180)]
+
+
+# [longitude, latitude]: a square of about 30 km around Paris (holding INSIDE, not OUTSIDE),
+# with a hole of about 4 km around the Louvre.
+SQUARE = [[2.13, 48.73], [2.53, 48.73], [2.53, 48.99], [2.13, 48.99], [2.13, 48.73]]
+HOLE = [[2.31, 48.84], [2.36, 48.84], [2.36, 48.88], [2.31, 48.88], [2.31, 48.84]]
+IN_THE_HOLE = {"latitude": 48.86, "longitude": 2.335}
+ON_THE_HOLE_EDGE = {"latitude": 48.86, "longitude": 2.31}
+ON_THE_OUTER_EDGE = {"latitude": 48.73, "longitude": 2.3}
+IN_LYON = {"latitude": 45.764043, "longitude": 4.835659}
+
+
+def zone_monitor(fleet, transition, shape):
+    return MonitorFactory(
+        fleet=fleet,
+        definition=monitor_definition(
+            triggerParam={"triggers": [{"name": "z", "zone": {"transition": transition, **shape}}], "boolExp": "z"}
+        ),
+    )
+
+
+def event_offsets(monitor):
+    return [(event.event_date - T0).total_seconds() for event in events(monitor)]
+
+
+@pytest.mark.parametrize("transition", ["In", "Out"])
+def test_polygon_zone_fires_exactly_as_a_circle_would(fleet, vehicle, transition):
+    circle = zone_monitor(fleet, transition, {"place": {"radius": 20, "center": dict(PARIS)}})
+    polygon = zone_monitor(fleet, transition, {"polygon": {"type": "Polygon", "coordinates": [SQUARE, HOLE]}})
+    # Points both zones put on the same side (INSIDE, the circle's centre, is in the hole);
+    # the polygon's edge is ~15 km from the centre, within the circle.
+    south_of_centre = {"latitude": 48.80, "longitude": PARIS["longitude"]}
+    path = [OUTSIDE, ON_THE_OUTER_EDGE, OUTSIDE, south_of_centre, IN_LYON, ON_THE_OUTER_EDGE]
+    feed(vehicle, *[(i * 60, position, None) for i, position in enumerate(path)])
+    expected = [60, 180, 300] if transition == "In" else [0, 120, 240]
+    assert event_offsets(circle) == expected
+    assert event_offsets(polygon) == expected
+
+
+def test_leaving_a_polygon_through_its_hole_and_coming_back_fires_each_time(fleet, vehicle):
+    monitor = zone_monitor(fleet, "In", {"polygon": {"type": "Polygon", "coordinates": [SQUARE, HOLE]}})
+    path = [OUTSIDE, ON_THE_OUTER_EDGE, IN_THE_HOLE, ON_THE_HOLE_EDGE, {"latitude": 48.8, "longitude": 2.2}, IN_THE_HOLE]
+    feed(vehicle, *[(i * 60, position, None) for i, position in enumerate(path)])
+    # In at the outer edge (60), out into the hole (120), in again on the hole's edge (180).
+    assert event_offsets(monitor) == [60, 180]
+
+
+def test_a_multipolygon_is_one_zone_made_of_its_parts(fleet, vehicle):
+    lyon = [[4.7, 45.6], [5.0, 45.6], [5.0, 45.9], [4.7, 45.9], [4.7, 45.6]]
+    monitor = zone_monitor(fleet, "In", {"polygon": {"type": "MultiPolygon", "coordinates": [[SQUARE], [lyon]]}})
+    # Paris, then straight to Lyon (still in the zone), then out between them and into Lyon again.
+    between = {"latitude": 47.3, "longitude": 3.6}
+    feed(vehicle, *[(i * 60, p, None) for i, p in enumerate([OUTSIDE, ON_THE_OUTER_EDGE, IN_LYON, between, IN_LYON])])
+    assert event_offsets(monitor) == [60, 240]
+
+
+def test_a_polygon_is_built_once_per_monitor_generation_not_per_point(fleet, vehicle):
+    monitor = zone_monitor(fleet, "Out", {"polygon": {"type": "Polygon", "coordinates": [SQUARE, HOLE]}})
+    with mock.patch.object(evaluation, "polygon_area", wraps=evaluation.polygon_area) as build:
+        for i, position in enumerate([ON_THE_OUTER_EDGE, OUTSIDE, ON_THE_OUTER_EDGE, IN_LYON]):
+            feed(vehicle, (i * 60, position, None))
+    build.assert_called_once()
+    assert event_offsets(monitor) == [60, 180]
 
 
 def test_battery_sequence_fires_exactly_twice(fleet, vehicle):

@@ -62,6 +62,22 @@ def zone_trigger(name: str, transition: str, radius: float = 20, center=PARIS) -
     return {"name": name, "zone": {"transition": transition, "place": {"radius": radius, "center": center}}}
 
 
+# [longitude, latitude]: a 0.2° square around central Paris, with a hole around the Louvre.
+PARIS_SQUARE = [[2.25, 48.78], [2.45, 48.78], [2.45, 48.98], [2.25, 48.98], [2.25, 48.78]]
+LOUVRE_HOLE = [[2.33, 48.85], [2.35, 48.85], [2.35, 48.87], [2.33, 48.87], [2.33, 48.85]]
+IN_THE_HOLE = (48.86, 2.34)
+ON_THE_HOLE_EDGE = (48.86, 2.33)
+
+
+def polygon_trigger(name: str, transition: str) -> dict:
+    polygon = {"type": "Polygon", "coordinates": [PARIS_SQUARE, LOUVRE_HOLE]}
+    return {"name": name, "zone": {"transition": transition, "polygon": polygon}}
+
+
+# Circles and polygons answer In and Out alike.
+ZONE_SHAPES = pytest.mark.parametrize("zone", [zone_trigger, polygon_trigger], ids=["circle", "polygon"])
+
+
 def time_trigger(name: str, time: dict) -> dict:
     return {"name": name, "time": time}
 
@@ -469,18 +485,20 @@ def test_time_trigger_follows_daily_windows_in_its_zone():
 # --- zone triggers ----------------------------------------------------------------------
 
 
+@ZONE_SHAPES
 @pytest.mark.parametrize(
     ("transition", "position", "expected"),
     [("In", IN_PARIS, True), ("In", IN_LYON, False), ("Out", IN_LYON, True), ("Out", IN_PARIS, False)],
 )
-def test_zone_holds_while_the_latest_position_is_on_the_wanted_side(transition, position, expected):
-    compiled = monitor("z", zone_trigger("z", transition))
+def test_zone_holds_while_the_latest_position_is_on_the_wanted_side(zone, transition, position, expected):
+    compiled = monitor("z", zone("z", transition))
     assert compiled.evaluate(snapshot(position=position), NOW).result is expected
 
 
+@ZONE_SHAPES
 @pytest.mark.parametrize("transition", ["In", "Out"])
-def test_zone_without_any_position_is_neither_in_nor_out(transition):
-    compiled = monitor("z", zone_trigger("z", transition))
+def test_zone_without_any_position_is_neither_in_nor_out(zone, transition):
+    compiled = monitor("z", zone("z", transition))
     assert compiled.evaluate(snapshot(position=None), NOW).result is False
 
 
@@ -491,6 +509,30 @@ def test_zone_radius_is_in_kilometres_and_its_circle_is_inclusive():
     assert compiled.evaluate(snapshot(position=(edge.latitude, edge.longitude)), NOW).result is True
     beyond = geodesic(kilometers=2.501).destination(center, 60)
     assert compiled.evaluate(snapshot(position=(beyond.latitude, beyond.longitude)), NOW).result is False
+
+
+@pytest.mark.parametrize(
+    ("transition", "position", "expected"),
+    [("In", IN_THE_HOLE, False), ("In", ON_THE_HOLE_EDGE, True), ("Out", IN_THE_HOLE, True), ("Out", ON_THE_HOLE_EDGE, False)],
+)
+def test_polygon_zone_excludes_its_hole_but_not_the_hole_edge(transition, position, expected):
+    compiled = monitor("z", polygon_trigger("z", transition))
+    assert compiled.evaluate(snapshot(position=position), NOW).result is expected
+
+
+def test_polygon_and_circle_zones_combine_in_one_expression():
+    # In the square around Paris but out of the 1 km circle around its centre.
+    compiled = monitor("square & !centre", polygon_trigger("square", "In"), zone_trigger("centre", "In", radius=1))
+    assert compiled.evaluate(snapshot(position=IN_PARIS), NOW).result is True
+    assert compiled.evaluate(snapshot(position=(PARIS["latitude"], PARIS["longitude"])), NOW).result is False
+
+
+def test_polygon_is_built_once_when_compiled_not_per_point():
+    with mock.patch.object(evaluation, "polygon_area", wraps=evaluation.polygon_area) as build:
+        compiled = monitor("z", polygon_trigger("z", "In"))
+        for position in (IN_PARIS, IN_LYON, IN_THE_HOLE, ON_THE_HOLE_EDGE):
+            compiled.evaluate(snapshot(position=position), NOW)
+    build.assert_called_once()
 
 
 # --- boolExp ----------------------------------------------------------------------------

@@ -177,6 +177,73 @@ def test_misspelt_enum_operand_and_unlisted_op_are_400_naming_their_paths(api, f
     assert not Monitor.objects.exists()
 
 
+# A MultiPolygon as a GIS tool might write it: keys in its own order, an altitude, integers
+# beside floats, a hole in the first part.
+POLYGON_AS_GIVEN = {
+    "coordinates": [
+        [
+            [[2.13, 48.73, 35.5], [2.53, 48.73, 35.5], [2.53, 48.99, 35.5], [2.13, 48.99, 35.5], [2.13, 48.73, 35.5]],
+            [[2.31, 48.84], [2.36, 48.84], [2.36, 48.88], [2.31, 48.88], [2.31, 48.84]],
+        ],
+        [[[4, 45], [5.0, 45], [5, 46], [4, 46], [4, 45]]],
+    ],
+    "type": "MultiPolygon",
+}
+
+
+def polygon_monitor(transition="In", polygon=POLYGON_AS_GIVEN):
+    return monitor_definition(
+        triggerParam={
+            "triggers": [{"name": "inZone", "zone": {"transition": transition, "polygon": polygon}}],
+            "boolExp": "inZone",
+        }
+    )
+
+
+def test_post_then_get_returns_a_polygon_zone_as_given(api, fleet):
+    monitor_id = post(api, fleet, polygon_monitor()).json()["monitorId"]
+
+    body = api.get(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor_id}").json()
+
+    zone = body["monitor"]["triggerParam"]["triggers"][0]["zone"]
+    assert zone == {"transition": "In", "polygon": POLYGON_AS_GIVEN}
+    assert json.dumps(zone["polygon"]["coordinates"]) == json.dumps(POLYGON_AS_GIVEN["coordinates"])
+    assert list(zone) == ["transition", "polygon"] and list(zone["polygon"]) == ["type", "coordinates"]
+    assert list(Trigger.objects.filter(monitor_id=monitor_id).values_list("name", "kind")) == [("inZone", "zone")]
+
+
+def test_put_turns_a_circle_into_a_polygon(api, fleet):
+    monitor = MonitorFactory(fleet=fleet)
+    url = f"/api/v1/fleets/{fleet.pk}/monitors/{monitor.pk}"
+
+    assert api.put(url, polygon_monitor("Out"), format="json").status_code == 202
+
+    zone = api.get(url).json()["monitor"]["triggerParam"]["triggers"][0]["zone"]
+    assert zone == {"transition": "Out", "polygon": POLYGON_AS_GIVEN}
+
+
+def test_invalid_polygon_is_a_400_naming_the_position(api, fleet):
+    polygon = copy.deepcopy(POLYGON_AS_GIVEN)
+    polygon["coordinates"][0][0][3] = [2.13, 95]
+
+    response = post(api, fleet, polygon_monitor(polygon=polygon))
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["field"] == "triggerParam.triggers[0].zone.polygon.coordinates[0][0][3][1]"
+    assert error["message"] == (
+        "a latitude must be between -90 and 90 (got 95); GeoJSON positions are [longitude, latitude], longitude first"
+    )
+
+
+def test_the_schema_documents_polygon_zones(api):
+    schemas = api.get("/api/schema", {"format": "json"}).json()["components"]["schemas"]
+    assert "polygon" in schemas["ZoneTrigger"]["properties"]
+    assert schemas["ZoneTrigger"]["required"] == ["transition"]
+    assert schemas["GeoJSONMultiPolygon"]["properties"]["type"]["enum"] == ["MultiPolygon"]
+    assert "10,000 positions" in schemas["ZonePolygon"]["description"]
+
+
 @override_settings(FLEETMON_REQUIRE_HTTPS_WEBHOOKS=True)
 def test_http_target_refused_when_https_required(api, fleet):
     response = post(api, fleet, monitor_definition())

@@ -3,6 +3,7 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+import shapely
 from geopy.distance import geodesic
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -190,3 +191,120 @@ def test_agrees_with_geodesic_on_random_points(lat, lon, center_lat, center_lon,
 def test_agrees_with_geodesic_near_the_boundary(center_lat, center_lon, radius_km, ratio, bearing):
     center = (center_lat, center_lon)
     agrees_with_geodesic(destination(center, radius_km * ratio, bearing), center, radius_km)
+
+
+# --- polygons -----------------------------------------------------------------------
+
+# A 0.2° square around central Paris with a 0.04° square hole, [longitude, latitude].
+OUTER = [[2.25, 48.78], [2.45, 48.78], [2.45, 48.98], [2.25, 48.98], [2.25, 48.78]]
+HOLE = [[2.33, 48.86], [2.37, 48.86], [2.37, 48.90], [2.33, 48.90], [2.33, 48.86]]
+PARIS_WITH_HOLE = {"type": "Polygon", "coordinates": [OUTER, HOLE]}
+# Two squares of 1°, over Lyon and over Marseille.
+LYON_AND_MARSEILLE = {
+    "type": "MultiPolygon",
+    "coordinates": [
+        [[[4.3, 45.3], [5.3, 45.3], [5.3, 46.3], [4.3, 46.3], [4.3, 45.3]]],
+        [[[4.9, 42.8], [5.9, 42.8], [5.9, 43.8], [4.9, 43.8], [4.9, 42.8]]],
+    ],
+}
+
+
+def in_polygon(geometry: dict, latitude: float, longitude: float) -> bool:
+    return zones.is_inside_polygon(zones.polygon_area(geometry), latitude=latitude, longitude=longitude)
+
+
+@pytest.mark.parametrize(
+    ("where", "latitude", "longitude", "expected"),
+    [
+        ("inside, away from the hole", 48.80, 2.30, True),
+        ("in the hole", 48.88, 2.35, False),
+        ("outside", 49.20, 2.35, False),
+        ("on an outer edge", 48.78, 2.30, True),
+        ("on an outer vertex", 48.98, 2.45, True),
+        ("on the hole's edge", 48.88, 2.33, True),
+        ("on a hole vertex", 48.90, 2.37, True),
+        ("just outside an outer edge", 48.7799999, 2.30, False),
+        ("just inside the hole", 48.88, 2.3300001, False),
+    ],
+)
+def test_polygon_with_a_hole_counts_its_boundaries_as_inside(where, latitude, longitude, expected):
+    assert in_polygon(PARIS_WITH_HOLE, latitude, longitude) is expected, where
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "expected"),
+    [(45.76, 4.84, True), (43.30, 5.37, True), (44.50, 5.00, False), (45.3, 4.8, True)],
+)
+def test_multipolygon_covers_each_of_its_parts(latitude, longitude, expected):
+    assert in_polygon(LYON_AND_MARSEILLE, latitude, longitude) is expected
+
+
+def test_positions_are_longitude_first():
+    # The same square read as [latitude, longitude] would lie in the Indian Ocean.
+    assert in_polygon(PARIS_WITH_HOLE, 48.80, 2.30)
+    assert not in_polygon(PARIS_WITH_HOLE, 2.30, 48.80)
+
+
+def test_altitudes_are_ignored():
+    with_altitudes = {"type": "Polygon", "coordinates": [[[*position, 35.0] for position in OUTER]]}
+    assert in_polygon(with_altitudes, 48.80, 2.30)
+    assert not in_polygon(with_altitudes, 49.20, 2.30)
+
+
+def test_a_polygon_area_is_prepared_once_built():
+    assert shapely.is_prepared(zones.polygon_area(PARIS_WITH_HOLE))
+    assert shapely.is_prepared(zones.polygon_area(LYON_AND_MARSEILLE))
+
+
+def test_a_polygon_touching_the_antimeridian_from_each_side_works_as_two_parts():
+    split = {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [[[170, -20], [180, -20], [180, -10], [170, -10], [170, -20]]],
+            [[[-180, -20], [-170, -20], [-170, -10], [-180, -10], [-180, -20]]],
+        ],
+    }
+    assert in_polygon(split, -15, 179.9) and in_polygon(split, -15, -179.9)
+    assert not in_polygon(split, -15, 0)
+    assert zones.polygon_problems(zones.geojson_polygons(split)) == []
+
+
+def problems(*parts):
+    return zones.polygon_problems([[[tuple(position) for position in ring] for ring in rings] for rings in parts])
+
+
+def test_a_valid_polygon_has_no_problems():
+    assert problems([OUTER, HOLE]) == []
+    assert problems(*zones.geojson_polygons(LYON_AND_MARSEILLE)) == []
+
+
+@pytest.mark.parametrize(
+    ("parts", "where", "fragment"),
+    [
+        ([[[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]], (0, 0), "edges cross each other near [1, 1] ([longitude, latitude])"),
+        ([[[[0, 0], [4, 0], [2, 2], [4, 4], [0, 4], [2, 2], [0, 0]]]], (0, 0), "the ring touches itself near [2, 2]"),
+        ([[[[0, 0], [1, 0], [2, 0], [0, 0]]]], (0, 0), "encloses no area: its positions lie on one line"),
+        ([[[[0, 0], [0, 0], [1, 1], [0, 0]]]], (0, 0), "at least 3 distinct positions (got 2)"),
+        ([[OUTER, [[3, 3], [4, 3], [4, 4], [3, 3]]]], (0, 1), "a hole lies outside the outer ring near [3, 3]"),
+        ([[OUTER, [[2.40, 48.80], [2.50, 48.80], [2.50, 48.85], [2.40, 48.80]]]], (0, 1), "this hole is not inside the outer ring: edges cross"),
+        (
+            [[[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]], [[1, 1], [9, 1], [9, 9], [1, 9], [1, 1]], [[2, 2], [3, 2], [3, 3], [2, 2]]]],
+            (0,),
+            "a hole lies inside another hole near [2, 2]",
+        ),
+        (
+            [[[[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]], [[[1, 1], [3, 1], [3, 3], [1, 3], [1, 1]]]],
+            (),
+            "the polygons must not overlap (they may touch at points): edges cross each other",
+        ),
+        ([[[[-170, 0], [170, 0], [170, 10], [-170, 0]]]], (0,), "spans 340° of longitude (-170 to 170), more than 180°"),
+    ],
+)
+def test_invalid_polygons_are_explained_where_they_go_wrong(parts, where, fragment):
+    [(found_where, message)] = problems(*parts)
+    assert found_where == where
+    assert fragment in message, message
+
+
+def test_a_polygon_spanning_exactly_half_the_globe_is_accepted():
+    assert problems([[[-90, -10], [90, -10], [90, 10], [-90, 10], [-90, -10]]]) == []
