@@ -45,6 +45,8 @@ def _banner(port: str) -> str:
             f"  Health     {base}/healthz  {base}/readyz  metrics: {base}/metrics",
             "  API token  .venv/bin/python manage.py drf_create_token <username>",
             f"  Try        curl -H 'Authorization: Token <token>' {base}/api/v1/fleets",
+            "  Stellantis .venv/bin/python manage.py create_api_client <username>   (Basic + client_id)",
+            f"             curl -u <username>:<secret> '{base}/api/v1/fleets?client_id=<client_id>'",
             "  Stop       Ctrl-C",
             "",
         ]
