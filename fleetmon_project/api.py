@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -135,6 +136,18 @@ def collection_schema(name: str, item: dict[str, Any]) -> dict[str, Any]:
         },
         "required": ["_links", "total", "_embedded"],
     }
+
+
+def error_responses(*, not_found: str, bad_request: str | None = None) -> dict[int, OpenApiResponse]:
+    """The xError answers every API operation documents; `bad_request` where it takes input."""
+    responses = {
+        401: OpenApiResponse(XErrorSerializer, description="Missing or invalid credentials"),
+        404: OpenApiResponse(XErrorSerializer, description=not_found),
+        429: OpenApiResponse(XErrorSerializer, description="Rate limited"),
+    }
+    if bad_request is not None:
+        responses[400] = OpenApiResponse(XErrorSerializer, description=bad_request)
+    return dict(sorted(responses.items()))
 
 
 def collection_serializer(name: str, item: type[serializers.Serializer]) -> type[serializers.Serializer]:

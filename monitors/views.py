@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_schema, href, json_body
+from fleetmon_project.api import BaseAPIView, collection_schema, error_responses, href, json_body
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors import selectors, services
 from fleetmon_project.isodates import format_rfc3339
@@ -15,12 +15,7 @@ from monitors.models import Event, Monitor
 from monitors.serializers import EventFilterSerializer, MonitorStatusSetterSerializer
 from telemetry.selectors import fleet_get
 
-ERRORS = {
-    400: OpenApiResponse(XErrorSerializer, description="Invalid request (xError, with one entry per problem)"),
-    401: OpenApiResponse(XErrorSerializer, description="Missing or invalid token"),
-    404: OpenApiResponse(XErrorSerializer, description="Unknown fleet or monitor"),
-    429: OpenApiResponse(XErrorSerializer, description="Rate limited"),
-}
+ERRORS = error_responses(not_found="Unknown fleet or monitor", bad_request="Invalid request (xError, with one entry per problem)")
 MONITOR_PARAMETER = {"$ref": "#/components/schemas/MonitorParameter"}
 MONITOR_REF = OpenApiResponse({"$ref": "#/components/schemas/MonitorRef"}, description="Accepted")
 

@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, href
+from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, error_responses, href
 from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors.selectors import monitor_get
@@ -23,11 +23,7 @@ from notifications.serializers import (
 )
 from telemetry.selectors import fleet_get
 
-ERRORS = {
-    401: OpenApiResponse(XErrorSerializer, description="Missing or invalid token"),
-    404: OpenApiResponse(XErrorSerializer, description="Unknown fleet, monitor or delivery"),
-    429: OpenApiResponse(XErrorSerializer, description="Rate limited"),
-}
+ERRORS = error_responses(not_found="Unknown fleet, monitor or delivery")
 DELIVERY_ID = OpenApiParameter("delivery_id", int, OpenApiParameter.PATH)
 
 

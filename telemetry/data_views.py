@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_schema, href
+from fleetmon_project.api import BaseAPIView, collection_schema, error_responses, href
 from fleetmon_project.errors import ApiError
 from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.media import GeoJSONRenderer
@@ -43,12 +43,10 @@ from telemetry.serializers import (
 )
 from telemetry.state import KeyRecord, LatestState
 
-ERRORS = {
-    400: OpenApiResponse(XErrorSerializer, description="A malformed query parameter, named in `errors`"),
-    401: OpenApiResponse(XErrorSerializer, description="Missing or invalid credentials"),
-    404: OpenApiResponse(XErrorSerializer, description="Unknown fleet, vehicle or alert, or no data known yet"),
-    429: OpenApiResponse(XErrorSerializer, description="Rate limited"),
-}
+ERRORS = error_responses(
+    not_found="Unknown fleet, vehicle or alert, or no data known yet",
+    bad_request="A malformed query parameter, named in `errors`",
+)
 _OBJECT = {"type": "object"}
 _LINK = {"type": "object", "properties": {"href": {"type": "string"}}, "required": ["href"]}
 _LINKS = {"type": "object", "additionalProperties": _LINK, "required": ["self"]}

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetmon_project.errors import BAD_PARAMETER, ApiError
-from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, href, json_body
+from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, error_responses, href, json_body
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from fleetmon_project.isodates import format_rfc3339
 from telemetry import selectors, services
@@ -21,7 +21,7 @@ from telemetry.serializers import (
     VehicleSerializer,
 )
 
-ERRORS = {400: XErrorSerializer, 401: XErrorSerializer, 404: XErrorSerializer, 429: XErrorSerializer}
+ERRORS = error_responses(not_found="Unknown fleet or vehicle", bad_request="Invalid request (xError, with one entry per problem)")
 
 
 def render_fleet(request: Request, fleet: Fleet) -> dict[str, Any]:
