@@ -6,6 +6,8 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
+from fleetmon_project.isodates import parse_iso_duration
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -36,6 +38,24 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_duration(name: str, default: int, *, minimum: int) -> int:
+    """Whole seconds, written as seconds (`432000`) or as an ISO-8601 duration (`P5D`, `PT12H`)."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    text = raw.strip()
+    if text.isascii() and text.isdigit():
+        value = int(text)
+    else:
+        try:
+            value = int(parse_iso_duration(text).total_seconds())
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}={raw!r}: use seconds or an ISO-8601 duration; {exc}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum} seconds")
     return value
 
 

@@ -46,6 +46,10 @@ WEBHOOK_ATTEMPT_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
 )
 DELIVERIES_FINISHED = Counter("fleetmon_deliveries", "Deliveries finished", ["outcome"])
+WEBHOOK_ENDPOINTS_DISABLED = Counter(
+    "fleetmon_webhook_endpoints_disabled",
+    "Monitor webhooks disabled after failing for FLEETMON_ENDPOINT_DISABLE_AFTER without a success",
+)
 
 QUEUES = ("evaluation", "webhooks", "sweeps", "default")
 # A due delivery not sent within this long is reported as late.
@@ -124,7 +128,7 @@ def _registry() -> CollectorRegistry:
         MultiProcessCollector(registry)
     else:
         for metric in (POINTS_INGESTED, MONITOR_EVALUATIONS, EVALUATION_ERRORS, DEAD_LETTERS, EVENTS_RAISED,
-                       WEBHOOK_ATTEMPTS, WEBHOOK_ATTEMPT_SECONDS, DELIVERIES_FINISHED):
+                       WEBHOOK_ATTEMPTS, WEBHOOK_ATTEMPT_SECONDS, DELIVERIES_FINISHED, WEBHOOK_ENDPOINTS_DISABLED):
             registry.register(metric)
     registry.register(BacklogCollector())
     return registry

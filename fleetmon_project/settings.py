@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from fleetmon_project.env import env_bool, env_float, env_int, env_list, env_str
+from fleetmon_project.env import env_bool, env_duration, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("FLEETMON_DATA_DIR", str(BASE_DIR / "var")))
@@ -276,6 +276,9 @@ FLEETMON_EVENT_RETENTION = env_int("FLEETMON_EVENT_RETENTION", 3 * 24 * 3600, mi
 FLEETMON_SECRET_ROTATION_GRACE = env_int("FLEETMON_SECRET_ROTATION_GRACE", 24 * 3600, minimum=0)
 # Consecutive failed attempts after which a monitor shows status Failed (it recovers on success).
 FLEETMON_FAILING_THRESHOLD = env_int("FLEETMON_FAILING_THRESHOLD", 5, minimum=1)
+# A webhook failing without a single success for this long is disabled: its monitor turns
+# Failed and nothing is attempted until an operator resumes the monitor or replays a delivery.
+FLEETMON_ENDPOINT_DISABLE_AFTER = env_duration("FLEETMON_ENDPOINT_DISABLE_AFTER", 5 * 24 * 3600, minimum=60)
 # A queued or in-flight webhook delivery belongs to its task for this long; after that the
 # sweeper re-enqueues it (a lost broker message, a dead worker). It must outlast one attempt.
 FLEETMON_DELIVERY_LEASE = env_float("FLEETMON_DELIVERY_LEASE", 60.0, minimum=1.0)

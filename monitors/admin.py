@@ -331,7 +331,7 @@ class MonitorAdmin(admin.ModelAdmin):
     autocomplete_fields = ("fleet",)
     inlines = [TriggerInline]
     actions = ("pause", "resume", "soft_delete")
-    readonly_fields = ("expression", "id", "generation", "created_at", "updated_at", "deleted_at")
+    readonly_fields = ("status_reason", "expression", "id", "generation", "created_at", "updated_at", "deleted_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Monitor]:
         # Subqueries rather than a join: only the page's monitors pay for their counts.
@@ -350,7 +350,7 @@ class MonitorAdmin(admin.ModelAdmin):
         if obj is None:
             return [(None, {"fields": ("label", "fleet", "status")}), ("Definition", {"fields": ("definition",)})]
         return [
-            (None, {"fields": ("label", "fleet", "status")}),
+            (None, {"fields": ("label", "fleet", "status", "status_reason")}),
             ("Definition", {"fields": ("definition", "expression")}),
             (
                 "Bookkeeping",

@@ -13,7 +13,8 @@ from telemetry.models import Fleet, Vehicle, new_public_id
 class MonitorStatus(models.TextChoices):
     RUNNING = "Running"
     PAUSED = "Paused"
-    # Set by notifications while the webhook keeps failing; still evaluated, cleared on success.
+    # Set by notifications while the webhook keeps failing (still evaluated, cleared on
+    # success), or once it is disabled for failing too long (nothing sent until re-enabled).
     FAILED = "Failed"
 
 
@@ -39,6 +40,8 @@ class Monitor(models.Model):
     fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="monitors")
     label = models.CharField(max_length=255)
     status = models.CharField(max_length=16, choices=MonitorStatus.choices, default=MonitorStatus.RUNNING)
+    # Why the monitor is Failed, for operators (written by notifications); blank otherwise.
+    status_reason = models.TextField(blank=True, default="")
     definition = models.JSONField(help_text="The canonical MonitorParameter, as GET returns it.")
     # The compiled boolExp, so workers rebuild the evaluator without parsing.
     bool_exp = models.TextField()

@@ -270,6 +270,11 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             "monitorId": _STRING,
             "monitor": {"$ref": "#/components/schemas/MonitorParameter"},
             "status": {"type": "string", "enum": ["Running", "Paused", "Failed"]},
+            "statusReason": {
+                "type": "string",
+                "nullable": True,
+                "description": "FleetMon: why the monitor is Failed (its webhook failing, or disabled); null otherwise",
+            },
             "createdAt": {"type": "string", "format": "date-time"},
             "updatedAt": {"type": "string", "format": "date-time"},
             "_links": {

@@ -12,7 +12,10 @@ from monitors.models import MonitorStatus
 class MonitorStatusSetterSerializer(StrictSerializer):
     status = serializers.ChoiceField(
         choices=[MonitorStatus.RUNNING, MonitorStatus.PAUSED],
-        help_text="Running resumes a Paused or Failed monitor (a Failed one's webhook failure count starts over)",
+        help_text=(
+            "Running resumes a Paused or Failed monitor: its webhook's failure count starts over, "
+            "and a webhook disabled for failing too long is enabled again"
+        ),
     )
 
 

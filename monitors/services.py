@@ -76,8 +76,8 @@ def monitor_replace(*, monitor: Monitor, definition: MonitorDefinition) -> Monit
 @transaction.atomic
 def monitor_set_status(*, monitor: Monitor, status: str, now: datetime | None = None) -> Monitor:
     """Pause, or resume: Running from Paused or Failed. A resume starts the webhook's failure
-    streak over (monitor_resumed), so a Failed monitor is Running until its webhook fails
-    FLEETMON_FAILING_THRESHOLD times again, or a delivery gives up."""
+    streak over and re-enables it (monitor_resumed), so a Failed monitor is Running until its
+    webhook fails FLEETMON_FAILING_THRESHOLD times again, or a delivery gives up."""
     now = now or timezone.now()
     monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
     if status == monitor.status:
@@ -93,6 +93,7 @@ def monitor_set_status(*, monitor: Monitor, status: str, now: datetime | None = 
         monitor.pause_ended(now)
         _schedule_time_boundary(monitor)
     monitor.status = status
+    monitor.status_reason = ""
     monitor.save()
     if status == MonitorStatus.RUNNING:
         monitor_resumed.send(sender=Monitor, monitor=monitor)

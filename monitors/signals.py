@@ -11,5 +11,5 @@ events_raised = Signal()
 
 # Sent inside the transaction that sets a Paused or Failed monitor back to Running, with
 # `monitor=<monitors.models.Monitor>` (its row locked): a resume starts the webhook's failure
-# streak over, which notifications keeps.
+# streak over and re-enables a disabled webhook, which notifications keeps.
 monitor_resumed = Signal()

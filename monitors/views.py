@@ -48,6 +48,8 @@ def render_monitor(request: Request, monitor: Monitor) -> dict[str, Any]:
         "monitorId": monitor.pk,
         "monitor": selectors.monitor_definition_get(monitor=monitor),
         "status": monitor.status,
+        # Not in the reference (extra properties are allowed): why the monitor is Failed.
+        "statusReason": monitor.status_reason or None,
         "createdAt": format_rfc3339(monitor.created_at),
         "updatedAt": format_rfc3339(monitor.updated_at),
         "_links": {key: links[key] for key in ("self", "fleet", "events", "deliveries")},

@@ -13,7 +13,7 @@ def _on_events_raised(sender: Any, *, events: Any, **kwargs: Any) -> None:
 
 
 def _on_monitor_resumed(sender: Any, *, monitor: Any, **kwargs: Any) -> None:
-    from notifications.services import webhook_health_reset
+    from notifications.health import webhook_health_reset
 
     webhook_health_reset(monitor=monitor)
 

@@ -119,12 +119,20 @@ class DeliveryAttempt(models.Model):
 
 
 class WebhookHealth(models.Model):
-    """How many attempts in a row failed for a monitor's webhook (test sends excluded): what
-    turns the monitor `Failed` at FLEETMON_FAILING_THRESHOLD and back on the next success."""
+    """The failure streak of a monitor's webhook (test sends excluded), the "endpoint" whose
+    health notifications.health judges: it turns the monitor `Failed` at
+    FLEETMON_FAILING_THRESHOLD, disables the endpoint after FLEETMON_ENDPOINT_DISABLE_AFTER
+    without a success, and starts over on the next success, a resume or a replay."""
 
     monitor = models.OneToOneField(Monitor, on_delete=models.CASCADE, primary_key=True, related_name="webhook_health")
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # The first failure of the current streak: null while the webhook is healthy.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    # Set when the streak outlasted FLEETMON_ENDPOINT_DISABLE_AFTER: nothing is sent until it
+    # is cleared (resume, replay, or a success of an attempt already in flight).
+    disabled_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"{self.monitor_id}: {self.consecutive_failures} failures in a row"
+        state = "disabled" if self.disabled_at is not None else "enabled"
+        return f"{self.monitor_id}: {self.consecutive_failures} failures in a row ({state})"

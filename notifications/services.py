@@ -4,7 +4,7 @@ A delivery's life::
 
     batching --(batchNotify size reached, or timeWindow elapsed)--> pending
     pending --(2xx)--> delivered
-    pending --(retry policy exhausted, retention over, monitor deleted)--> failed
+    pending --(retry policy exhausted, retention over, monitor deleted, endpoint disabled)--> failed
     delivered / failed --(replay)--> pending   (same webhook-id, same body)
 
 The row is the source of truth; Celery messages only say "look at delivery N". The first
@@ -31,14 +31,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from fleetmon_project.errors import conflict
-from monitors.models import Event, Monitor, MonitorStatus
-from notifications import payloads, selectors, signing, templating, transport
+from monitors.models import Event, Monitor
+from notifications import health, payloads, selectors, signing, templating, transport
 from notifications.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryEvent,
     DeliveryState,
-    WebhookHealth,
     WebhookSecret,
 )
 from telemetry.models import Fleet
@@ -351,6 +350,9 @@ def _delivery_claim(*, delivery_id: int, task_id: str, now: datetime) -> _Claim 
     if now >= delivery.expires_at:
         _delivery_give_up(delivery, error="retention period over: the event is too old to deliver", now=now)
         return None
+    if not delivery.is_test and health.webhook_endpoint_disabled(monitor=delivery.monitor):
+        _delivery_stop(delivery, error=health.ENDPOINT_DISABLED)
+        return None
 
     # An attempt still open here was cut short by a dead worker: say so in the log.
     delivery.attempts.filter(finished_at__isnull=True, error="").update(error=INTERRUPTED)
@@ -415,13 +417,13 @@ def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id:
             delivery.last_error = ""
             delivery.save()
         if not delivery.is_test:
-            _webhook_health_succeeded(monitor=delivery.monitor, now=now)
+            health.webhook_health_succeeded(monitor=delivery.monitor, now=now)
         return AttemptOutcome(attempt=attempt)
 
     if delivery.state != DeliveryState.PENDING or delivery.claimed_by != task_id:
         # Our lease ran out mid-request and another task owns what happens next.
         if not delivery.is_test:
-            _webhook_health_failed(monitor=delivery.monitor, gave_up=False, now=now)
+            health.webhook_health_failed(monitor=delivery.monitor, gave_up=False, error=_describe(result), now=now)
         return AttemptOutcome(attempt=attempt)
 
     delay = _retry_delay(delivery)
@@ -431,8 +433,11 @@ def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id:
         _delivery_give_up(delivery, error=f"{_describe(result)}; gave up: {reason}", now=now)
         return AttemptOutcome(attempt=attempt)
 
-    if not delivery.is_test:
-        _webhook_health_failed(monitor=delivery.monitor, gave_up=False, now=now)
+    if not delivery.is_test and health.webhook_health_failed(
+        monitor=delivery.monitor, gave_up=False, error=_describe(result), now=now
+    ):
+        _delivery_stop(delivery, error=f"{_describe(result)}; gave up: {health.ENDPOINT_DISABLED}")
+        return AttemptOutcome(attempt=attempt)
     delivery.last_error = _describe(result)
     delivery.next_attempt_at = next_attempt_at
     if _celery_countdown_ok(delay):
@@ -458,47 +463,20 @@ def _retry_delay(delivery: Delivery) -> int | None:
     return policy["retryDelay"]
 
 
-def _delivery_give_up(delivery: Delivery, *, error: str, now: datetime) -> None:
+def _delivery_stop(delivery: Delivery, *, error: str) -> None:
     delivery.state = DeliveryState.FAILED
     delivery.last_error = error
     delivery.next_attempt_at = None
     delivery.in_flight_until = None
     delivery.save()
     logger.warning("delivery %s failed: %s", delivery.pk, error)
+
+
+def _delivery_give_up(delivery: Delivery, *, error: str, now: datetime) -> None:
+    """Stop a delivery that failed, counting it against the webhook's health."""
+    _delivery_stop(delivery, error=error)
     if not delivery.is_test:
-        _webhook_health_failed(monitor=delivery.monitor, gave_up=True, now=now)
-
-
-# Lock order: the monitor's row, then its WebhookHealth row, as a resume takes them
-# (monitors.services.monitor_set_status, then webhook_health_reset); the other order could
-# deadlock with a resume.
-
-
-def webhook_health_reset(*, monitor: Monitor) -> None:
-    """Start the failure streak over: the count toward FLEETMON_FAILING_THRESHOLD is 0."""
-    WebhookHealth.objects.filter(monitor=monitor).update(consecutive_failures=0)
-
-
-def _webhook_health_succeeded(*, monitor: Monitor, now: datetime) -> None:
-    Monitor.objects.filter(pk=monitor.pk, status=MonitorStatus.FAILED, deleted_at__isnull=True).update(
-        status=MonitorStatus.RUNNING, updated_at=now
-    )
-    webhook_health_reset(monitor=monitor)
-
-
-def _webhook_health_failed(*, monitor: Monitor, gave_up: bool, now: datetime) -> None:
-    """Count a failure; a Running monitor turns Failed at the threshold or when a delivery
-    gives up (Paused and deleted monitors keep their status)."""
-    # NO KEY: events and deliveries being inserted for the monitor (foreign-key share locks)
-    # need not wait for a failure to be counted.
-    Monitor.objects.select_for_update(no_key=True).filter(pk=monitor.pk).values_list("pk", flat=True).first()
-    health, _ = WebhookHealth.objects.select_for_update().get_or_create(monitor=monitor)
-    health.consecutive_failures += 1
-    health.save()
-    if gave_up or health.consecutive_failures >= settings.FLEETMON_FAILING_THRESHOLD:
-        Monitor.objects.filter(pk=monitor.pk, status=MonitorStatus.RUNNING, deleted_at__isnull=True).update(
-            status=MonitorStatus.FAILED, updated_at=now
-        )
+        health.webhook_health_failed(monitor=delivery.monitor, gave_up=True, error=error, now=now)
 
 
 # --- Operator actions ----------------------------------------------------------------------
@@ -507,13 +485,15 @@ def _webhook_health_failed(*, monitor: Monitor, gave_up: bool, now: datetime) ->
 @transaction.atomic
 def delivery_replay(*, delivery: Delivery, now: datetime | None = None) -> Delivery:
     """Send a delivered or failed delivery again: same webhook-id and body, so a receiver that
-    already has it can tell; the retry policy starts over."""
+    already has it can tell; the retry policy starts over, and a disabled endpoint is enabled."""
     now = _now(now)
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
     if delivery.state not in (DeliveryState.DELIVERED, DeliveryState.FAILED):
         raise conflict(f"only a delivered or failed delivery can be replayed; this one is {delivery.state}")
     if now >= delivery.expires_at:
         raise conflict("this delivery is past the retention period and can no longer be sent")
+    if not delivery.is_test:
+        health.webhook_health_reenable(monitor=delivery.monitor, now=now)
     delivery.state = DeliveryState.PENDING
     delivery.retry_base = delivery.attempt_count
     delivery.next_attempt_at = now

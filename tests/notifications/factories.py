@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from monitors.models import Event, Monitor
 from monitors.signals import events_raised
+from notifications import services
+from notifications.models import Delivery
 from telemetry.models import Fleet, Vehicle
 from tests.monitors.factories import MonitorFactory, monitor_definition
 from tests.telemetry.factories import VehicleFactory
@@ -66,3 +68,13 @@ def raise_event(*, monitor: Monitor, vehicle: Vehicle | None = None, event_date:
         )
         events_raised.send(sender=Event, events=[event])
     return event
+
+
+def delivery_for(event: Event) -> Delivery:
+    return Delivery.objects.get(delivery_events__event=event)
+
+
+def attempt(delivery: Delivery, now: datetime) -> services.AttemptOutcome:
+    """One run of the delivery task by the task holding the lease, at `now`."""
+    delivery.refresh_from_db()
+    return services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.claimed_by, now=now)

@@ -16,7 +16,7 @@ from monitors.models import MonitorStatus
 from monitors.services import monitor_delete, monitor_set_status
 from notifications import services, tasks
 from notifications.models import Delivery, DeliveryState
-from tests.notifications.factories import EventFactory, raise_event, webhook_monitor
+from tests.notifications.factories import attempt, delivery_for, EventFactory, raise_event, webhook_monitor
 from tests.notifications.support import assert_monitor_events, verify_signature
 from tests.telemetry.factories import VehicleFactory
 
@@ -25,16 +25,6 @@ pytestmark = pytest.mark.django_db
 BOUNDED_3 = {"policy": "Bounded", "retryNumber": 3, "retryDelay": 1}
 NONE = {"policy": "None", "retryDelay": 1}
 ALWAYS = {"policy": "Always", "retryDelay": 1}
-
-
-def delivery_for(event) -> Delivery:
-    return Delivery.objects.get(delivery_events__event=event)
-
-
-def attempt(delivery: Delivery, now):
-    """One run of the delivery task by the task holding the lease."""
-    delivery.refresh_from_db()
-    return services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.claimed_by, now=now)
 
 
 def test_request_carries_attributes_signature_and_a_valid_body(fleet, receiver):

@@ -12,23 +12,13 @@ import pytest
 
 from monitors.models import MonitorStatus
 from monitors.services import monitor_set_status
-from notifications import services
-from notifications.models import Delivery, DeliveryState, WebhookHealth
-from tests.notifications.factories import raise_event, webhook_monitor
+from notifications.models import DeliveryState, WebhookHealth
+from tests.notifications.factories import attempt, delivery_for, raise_event, webhook_monitor
 
 pytestmark = pytest.mark.django_db
 
 ALWAYS = {"policy": "Always", "retryDelay": 1}
 BOUNDED_1 = {"policy": "Bounded", "retryNumber": 1, "retryDelay": 60}
-
-
-def delivery_for(event) -> Delivery:
-    return Delivery.objects.get(delivery_events__event=event)
-
-
-def attempt(delivery: Delivery, now):
-    delivery.refresh_from_db()
-    return services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.claimed_by, now=now)
 
 
 def status_url(monitor) -> str:
