@@ -288,6 +288,7 @@ CELERY_BEAT_SCHEDULE = {
         "rescue-unevaluated-points": "monitors.tasks.sweep_unevaluated_points",
         "time-window-boundaries": "monitors.tasks.sweep_time_boundaries",
         "refresh-reminders": "monitors.tasks.sweep_refresh_reminders",
+        "dwell-expiries": "monitors.tasks.sweep_dwell_expiries",
         "due-deliveries": "notifications.tasks.sweep_due_deliveries",
     }.items()
 }

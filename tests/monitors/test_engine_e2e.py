@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from fleetmon_project.isodates import format_rfc3339
 from monitors.models import Event
 from telemetry.models import TelemetryPoint
 from tests.e2e_support import wait_for
@@ -168,3 +169,21 @@ def test_beat_drives_window_close_and_refresh_without_new_telemetry(api, fleet, 
     )
     first = Event.objects.get(monitor_id=refresh_monitor, refresh=False)
     assert reminders[0].event_date - first.event_date >= timedelta(seconds=60)
+
+
+def test_a_dwell_fires_with_no_new_telemetry_through_beat_and_a_real_worker(
+    api, fleet, vehicle, live_celery, webhook_receiver
+):
+    live_celery.worker()
+    live_celery.beat()
+    zone = {"transition": "Out", "place": {"radius": 20, "center": dict(PARIS)}}
+    monitor_id = create_monitor(
+        api, fleet, webhook_receiver, triggerParam={"triggers": [{"name": "parked", "zone": zone, "minDuration": "PT5S"}], "boolExp": "parked"}
+    )
+    left = datetime.now(timezone.utc).replace(microsecond=0)
+    send(api, left, (-60, INSIDE, None), (0, OUTSIDE, None))  # nothing is ever dated after `left`
+    fired = wait_for(lambda: event_dates(monitor_id), timeout=60, message="the dwell to complete")
+    assert fired == [left + timedelta(seconds=5)]
+    [received] = wait_for(webhook_receiver.events, timeout=60, message="the dwell event's webhook")
+    assert received["eventDate"] == format_rfc3339(left + timedelta(seconds=5))
+    assert received["vin"] == vehicle.vin and received["refresh"] is False
