@@ -187,3 +187,40 @@ def test_a_dwell_fires_with_no_new_telemetry_through_beat_and_a_real_worker(
     [received] = wait_for(webhook_receiver.events, timeout=60, message="the dwell event's webhook")
     assert received["eventDate"] == format_rfc3339(left + timedelta(seconds=5))
     assert received["vin"] == vehicle.vin and received["refresh"] is False
+
+
+def test_a_backtest_matches_what_the_live_engine_raised_on_the_same_points(
+    api, fleet, vehicle, live_celery, webhook_receiver
+):
+    live_celery.worker()
+    live_celery.beat()  # the last dwell completes after the last point: Beat's expiry sweep
+    zone = {"transition": "Out", "place": {"radius": 20, "center": dict(PARIS)}}
+    low = {"name": "low", "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": ["50"]}}
+    monitor_id = create_monitor(
+        api,
+        fleet,
+        webhook_receiver,
+        extendedEventParam=["vehicle.position", "vehicle.status"],
+        triggerParam={"triggers": [{"name": "parked", "zone": zone, "minDuration": "PT2M"}, low], "boolExp": "parked | low"},
+    )
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=20)
+    level = "vehicle.energy.electric.level"
+    send(
+        api,
+        start,
+        (0, INSIDE, {level: 80}),
+        (60, OUTSIDE, {level: 70}),  # parked from here: completes at 180, between points
+        (240, OUTSIDE, {level: 60}),
+        (270, INSIDE, {level: 80}),
+        (300, INSIDE, {level: 40}),  # low
+        (360, INSIDE, {level: 90}),
+        (600, OUTSIDE, {level: 85}),  # parked again, silent afterwards: completes at 720, by Beat
+    )
+    expected_dates = [start + timedelta(seconds=s) for s in (180, 300, 720)]
+    wait_for(lambda: event_dates(monitor_id) == expected_dates, timeout=60, message="the live events")
+    live = [event.to_monitor_event() for event in Event.objects.filter(monitor_id=monitor_id).order_by("event_date")]
+
+    body = {"from": format_rfc3339(start - timedelta(minutes=1)), "until": format_rfc3339(datetime.now(timezone.utc))}
+    response = api.post(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor_id}/backtest", body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"events": live, "total": 3, "evaluatedPoints": 7, "vehicles": 1}
