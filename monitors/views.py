@@ -3,7 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from django.http import Http404
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -270,3 +273,22 @@ class StoredMonitorBacktestView(BaseAPIView):
     def monitor(self, request: Request, *, fleet_id: str, monitor_id: str) -> Monitor:
         fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
         return selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
+
+
+class AdminMonitorBacktestView(StoredMonitorBacktestView):
+    """The admin's Backtest panel: the same backtest, authenticated by the operator's admin
+    session (CSRF-checked) rather than a token, for any monitor the operator may view there,
+    whoever owns its fleet."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, monitor_id: str) -> Response:  # type: ignore[override]
+        return super().post(request, fleet_id="", monitor_id=monitor_id)
+
+    def monitor(self, request: Request, *, fleet_id: str, monitor_id: str) -> Monitor:
+        monitor = Monitor.objects.alive().select_related("fleet").filter(pk=monitor_id).first()
+        if monitor is None or not request.user.has_perm("monitors.view_monitor"):
+            raise Http404("monitor not found")
+        return monitor
