@@ -20,8 +20,11 @@ def enqueue_evaluation(
     boundary_id: int | None = None,
     expiries: bool = False,
 ) -> None:
+    # Only an expiry's message names `expiries`: every other keeps the arguments workers of the
+    # previous release understand, so a rolling upgrade loses none.
+    extra = {"expiries": True} if expiries else {}
     for chunk in vehicle_chunks(vehicle_ids):
-        evaluate_vehicles.delay_on_commit(chunk, at.isoformat() if at else None, monitor_ids, boundary_id, expiries)
+        evaluate_vehicles.delay_on_commit(chunk, at.isoformat() if at else None, monitor_ids, boundary_id, **extra)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
