@@ -272,6 +272,9 @@ FLEETMON_POINT_RESCUE_AFTER = env_int("FLEETMON_POINT_RESCUE_AFTER", 30, minimum
 # dead letter, kept for an operator to replay; until then a failed one is retried every
 # FLEETMON_POINT_RESCUE_AFTER seconds.
 FLEETMON_EVALUATION_MAX_ATTEMPTS = env_int("FLEETMON_EVALUATION_MAX_ATTEMPTS", 10, minimum=1)
+# Backtests (POST …/monitors/backtest): the longest range and the most points one may replay.
+FLEETMON_BACKTEST_MAX_RANGE = env_int("FLEETMON_BACKTEST_MAX_RANGE", 31 * 24 * 3600, minimum=1)
+FLEETMON_BACKTEST_MAX_POINTS = env_int("FLEETMON_BACKTEST_MAX_POINTS", 1_000_000, minimum=1)
 FLEETMON_EVENT_RETENTION = env_int("FLEETMON_EVENT_RETENTION", 3 * 24 * 3600, minimum=60)
 FLEETMON_SECRET_ROTATION_GRACE = env_int("FLEETMON_SECRET_ROTATION_GRACE", 24 * 3600, minimum=0)
 # Consecutive failed attempts after which a monitor shows status Failed (it recovers on success).
@@ -291,6 +294,7 @@ CELERY_BEAT_SCHEDULE = {
         "rescue-unevaluated-points": "monitors.tasks.sweep_unevaluated_points",
         "time-window-boundaries": "monitors.tasks.sweep_time_boundaries",
         "refresh-reminders": "monitors.tasks.sweep_refresh_reminders",
+        "dwell-expiries": "monitors.tasks.sweep_dwell_expiries",
         "due-deliveries": "notifications.tasks.sweep_due_deliveries",
     }.items()
 }

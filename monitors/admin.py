@@ -15,7 +15,7 @@ from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Trunc
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -25,6 +25,7 @@ from fleetmon_project.isodates import parse_iso_duration
 from monitors import services
 from monitors.boolexp import CompiledExpression
 from monitors.forms import MonitorAdminForm
+from monitors.views import AdminMonitorBacktestView
 from monitors.models import DeadLetter, Event, Monitor, MonitorStatus, MonitorVehicleState, Trigger, TriggerKind
 from monitors.zones import geojson_polygons
 # The admin is the one place that shows a monitor beside its deliveries; the pipeline itself
@@ -389,12 +390,20 @@ class MonitorAdmin(admin.ModelAdmin):
                 monitor = services.monitor_set_status(monitor=monitor, status=status)
         _adopt(obj, monitor)
 
+    def get_urls(self) -> list[URLPattern]:
+        backtest = self.admin_site.admin_view(AdminMonitorBacktestView.as_view())
+        return [
+            path("<str:monitor_id>/backtest/", backtest, name="monitors_monitor_backtest"),
+            *super().get_urls(),
+        ]
+
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False,
         form_url: str = "", obj: Monitor | None = None,
     ) -> HttpResponse:
         context["zone_shapes"] = zone_shapes(obj.definition) if obj is not None else []
         if obj is not None:
+            context["backtest_url"] = reverse("admin:monitors_monitor_backtest", args=[obj.pk])
             context["timeline"] = monitor_timeline(obj, timezone.now())
             context["recent_deliveries"] = list(Delivery.objects.filter(monitor=obj).order_by("-created_at", "-id")[:10])
             query = urlencode({"monitor__id__exact": obj.pk})

@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 from monitors.boolexp import BoolExpError, CompiledExpression, compile_expression, referenced_names
 from fleetmon_project.isodates import format_rfc3339, parse_iso_duration, parse_rfc3339
 from fleetmon_project.jsonvalues import finite_float, unstorable_text
+from monitors.dwell import MAX_DURATION as MAX_DWELL
+from monitors.dwell import MIN_DURATION as MIN_DWELL
 from monitors.timewindows import EARLIEST_INSTANT, LATEST_INSTANT, MAX_DAILY_DURATION
 from monitors.zones import MAX_POLYGON_VERTICES, geojson_polygons, polygon_problems
 from telemetry.datakeys import (
@@ -764,7 +766,7 @@ def _triggers(errors: _Errors, value: object, path: str) -> tuple[list[dict[str,
     triggers: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         item_path = _index_path(path, index)
-        obj = _object(errors, item, item_path, ("name", *TRIGGER_KINDS))
+        obj = _object(errors, item, item_path, ("name", *TRIGGER_KINDS, "minDuration"))
         if obj is None:
             names.uncertain = True
             continue
@@ -804,11 +806,38 @@ def _triggers(errors: _Errors, value: object, path: str) -> tuple[list[dict[str,
         trigger: dict[str, Any] = {"name": name}
         for kind in kinds:
             trigger[kind] = _TRIGGER_PARSERS[kind](errors, obj.get(kind), obj.path_of(kind))
+        if obj.has("minDuration"):
+            trigger["minDuration"] = _min_duration(errors, obj.get("minDuration"), obj.path_of("minDuration"), trigger)
         triggers.append(trigger)
     # More than MAX_TRIGGERS names cannot be compiled: only the syntax is checked then.
     names.valid = None if too_many else list(valid)
     names.invalid = invalid
     return triggers, names
+
+
+def _min_duration(errors: _Errors, value: object, path: str, trigger: Mapping[str, Any]) -> str | None:
+    """A FleetMon extension: the trigger is satisfied once its condition has held this long
+    (ISO 8601, PT1S to P1D), kept as written. An onChange is an instant, not a condition that
+    holds: it has no duration."""
+    text = _string(errors, value, path)
+    if text is None:
+        return None
+    try:
+        duration = parse_iso_duration(text)
+    except ValueError as exc:
+        errors.add(path, str(exc))
+        return None
+    if not MIN_DWELL <= duration <= MAX_DWELL:
+        errors.add(path, f"must be between 'PT1S' and 'P1D' (got '{text}')")
+        return None
+    if (trigger.get("data") or {}).get("op") == "onChange":
+        errors.add(
+            path,
+            "an onChange trigger fires at the instant a value changes and holds for no duration; "
+            "use equalsTo or includedIn on the new value to require it for a while",
+        )
+        return None
+    return text
 
 
 def _compile(errors: _Errors, source: str, path: str, names: _TriggerNames) -> CompiledExpression | None:

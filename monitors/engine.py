@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,6 +23,7 @@ from monitors.compiled import compiled_monitor
 from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
 from monitors.extensions import build_extensions
 from monitors.deadletters import evaluation_failed, held_vehicles
+from monitors.dwell import DwellState
 from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState
@@ -41,6 +42,7 @@ class _Runtime:
     dirty: bool = False
     broken: bool = False  # raised an error: skipped for the rest of this evaluation
     pauses: list[tuple[datetime, datetime]] = field(default_factory=list)
+    dwell: DwellState | None = None  # for monitors with minDuration triggers
 
     def skips(self, instant: datetime) -> bool:
         """Instants this monitor must not be evaluated at: within any of its pauses, or before
@@ -91,7 +93,13 @@ class VehicleEvaluator:
     """Edge detection and refresh reminders for one vehicle across its fleet's active monitors."""
 
     def __init__(
-        self, vehicle: Vehicle, monitors: Sequence[Monitor], states: dict[str, MonitorVehicleState], *, now: datetime
+        self,
+        vehicle: Vehicle,
+        monitors: Sequence[Monitor],
+        states: dict[str, MonitorVehicleState],
+        *,
+        now: datetime,
+        compile: Callable[[Monitor], CompiledMonitor] = compiled_monitor,
     ) -> None:
         self.vehicle = vehicle
         self.now = now
@@ -103,15 +111,20 @@ class VehicleEvaluator:
                 monitor=monitor, vehicle=vehicle, generation=monitor.generation
             )
             reset = state.generation != monitor.generation
+            # A pending expiry the reset cancels must leave the outbox even if nothing is evaluated.
+            cancels_expiry = reset and state.dwell_due_at is not None
             if reset:
-                # Redefined or resumed since: this vehicle starts from "never evaluated".
+                # Redefined or resumed since: this vehicle starts from "never evaluated", and a
+                # dwell it was counting counts from its next evaluation.
                 state.generation, state.value, state.since = monitor.generation, None, None
                 state.last_notified_at = state.next_refresh_at = None
+                state.dwell, state.dwell_due_at = {}, None
             refresh = monitor.refresh_event
             try:
-                compiled = compiled_monitor(monitor)
+                compiled = compile(monitor)
                 refresh_every = timedelta(seconds=refresh) if refresh else None
                 pauses = monitor.pause_intervals
+                dwell = DwellState.decode(state.dwell) if compiled.durations else None
             except Exception:
                 _monitor_failed(monitor, vehicle)
                 continue
@@ -123,30 +136,72 @@ class VehicleEvaluator:
                     state=state,
                     reset=reset,
                     pauses=pauses,
+                    dwell=dwell,
+                    dirty=cancels_expiry,
                 )
             )
+
+    def apply_point(
+        self, latest: LatestState, *, event_date: datetime, data: dict, latitude: float | None, longitude: float | None
+    ) -> bool:
+        """Merge a point into `latest` and evaluate at its eventDate, after the dwell expiries due
+        before it (on the state as it was then). False when the point brought nothing newer."""
+        self.advance(latest, event_date)
+        merge = merge_point(latest, event_date=event_date, data=data, latitude=latitude, longitude=longitude)
+        if merge.updated:
+            self.evaluate(latest, merge.changed_keys, event_date)
+        return merge.updated
+
+    def evaluate_at(self, latest: LatestState, instant: datetime) -> None:
+        """Evaluate on the last known state at `instant` (a window boundary, a reminder), after
+        the dwell expiries due before it."""
+        self.advance(latest, instant)
+        self.evaluate(latest, frozenset(), instant)
+
+    def advance(self, latest: LatestState, until: datetime, *, inclusive: bool = False) -> None:
+        """Evaluate each monitor at its dwell expiries before `until` (or at it, `inclusive`), in
+        time order: a dwell completes at `since + minDuration`, whatever comes next."""
+        for runtime in self.runtimes:
+            while not runtime.broken and runtime.dwell is not None and runtime.dwell.due is not None:
+                due = runtime.dwell.due
+                if due > until or (due == until and not inclusive):
+                    break
+                if not self._evaluate_runtime(runtime, latest, _snapshot(latest, frozenset()), due):
+                    break  # not evaluated at that instant (a pause): its due cannot move on
 
     def evaluate(self, latest: LatestState, changed_keys: frozenset[str], instant: datetime) -> None:
         """Evaluate every monitor at `instant`, collecting the events raised in `self.raised`."""
         if not self.runtimes:
             return
         snapshot = _snapshot(latest, changed_keys)
-        self.evaluations += len(self.runtimes)
         for runtime in self.runtimes:
-            if runtime.broken or runtime.skips(instant):
-                continue
-            try:
-                outcome = runtime.compiled.evaluate(snapshot, instant)
-            except Exception:
-                runtime.broken = True
-                _monitor_failed(runtime.monitor, self.vehicle)
-                continue
-            self._transition(runtime, outcome, latest, instant)
+            self._evaluate_runtime(runtime, latest, snapshot, instant)
+
+    def _evaluate_runtime(
+        self, runtime: _Runtime, latest: LatestState, snapshot: VehicleSnapshot, instant: datetime
+    ) -> bool:
+        if runtime.broken or runtime.skips(instant):
+            return False
+        self.evaluations += 1
+        try:
+            outcome = runtime.compiled.evaluate(snapshot, instant, runtime.dwell)
+        except Exception:
+            runtime.broken = True
+            _monitor_failed(runtime.monitor, self.vehicle)
+            return False
+        self._transition(runtime, outcome, latest, instant)
+        return True
 
     def _transition(self, runtime: _Runtime, outcome: Evaluation, latest: LatestState, instant: datetime) -> None:
         state = runtime.state
         if runtime.reset:
             runtime.dirty = True
+        if outcome.dwell is not None:
+            # Written when a dwell starts, ends or expires, not at every instant evaluated.
+            if not outcome.dwell.same_schedule(runtime.dwell):
+                state.dwell, state.dwell_due_at = outcome.dwell.encode(), outcome.dwell.due
+                runtime.dirty = True
+            runtime.dwell = outcome.dwell
         if not outcome.result:
             # Only transitions are written: a steady state costs no database write.
             if state.value is not False:
@@ -235,7 +290,13 @@ class _Outcome:
 
 
 def _evaluate(
-    ids: list[str], *, at: datetime | None, monitor_ids: Sequence[str] | None, retry_id: int | None, now: datetime
+    ids: list[str],
+    *,
+    at: datetime | None,
+    expiries: bool,
+    monitor_ids: Sequence[str] | None,
+    retry_id: int | None,
+    now: datetime,
 ) -> _Outcome:
     """The evaluation of `ids`, within the caller's transaction (see vehicles_evaluate)."""
     held = held_vehicles(retrying=retry_id)
@@ -277,13 +338,13 @@ def _evaluate(
         own_states = {m.pk: states[row.vehicle_id, m.pk] for m in monitors if (row.vehicle_id, m.pk) in states}
         evaluator = VehicleEvaluator(row.vehicle, monitors, own_states, now=now)
         for point in points:
-            merge = merge_point(
+            evaluator.apply_point(
                 latest, event_date=point.event_date, data=point.data, latitude=point.latitude, longitude=point.longitude
             )
-            if merge.updated:
-                evaluator.evaluate(latest, merge.changed_keys, point.event_date)
-        if at is not None:
-            evaluator.evaluate(latest, frozenset(), at)
+        if at is not None and expiries:
+            evaluator.advance(latest, at, inclusive=True)
+        elif at is not None:
+            evaluator.evaluate_at(latest, at)
         if points:
             _copy_latest(row, latest)
             row.updated_at = now
@@ -308,7 +369,7 @@ def _evaluate(
         dirty_states,
         update_conflicts=True,
         unique_fields=["monitor", "vehicle"],
-        update_fields=["generation", "value", "since", "last_notified_at", "next_refresh_at"],
+        update_fields=["generation", "value", "since", "last_notified_at", "next_refresh_at", "dwell", "dwell_due_at"],
     )
     stored = _store_events(raised)
     for event in stored:
@@ -339,6 +400,7 @@ def _one_by_one(
     ids: list[str],
     *,
     at: datetime | None,
+    expiries: bool,
     monitor_ids: Sequence[str] | None,
     boundary_id: int | None,
     retry_id: int | None,
@@ -355,7 +417,9 @@ def _one_by_one(
         for vehicle_id in ids:
             try:
                 with transaction.atomic():
-                    done = _evaluate([vehicle_id], at=at, monitor_ids=monitor_ids, retry_id=retry_id, now=now)
+                    done = _evaluate(
+                        [vehicle_id], at=at, expiries=expiries, monitor_ids=monitor_ids, retry_id=retry_id, now=now
+                    )
             except Exception as exc:  # whatever it is, it is this vehicle's alone: recorded, not raised
                 evaluation_failed(
                     vehicle_id=vehicle_id, at=at, monitor_ids=list(monitor_ids) if monitor_ids else None, error=exc, now=now
@@ -371,6 +435,7 @@ def vehicles_evaluate(
     *,
     vehicle_ids: Iterable[str],
     at: datetime | None = None,
+    expiries: bool = False,
     monitor_ids: Sequence[str] | None = None,
     boundary_id: int | None = None,
     retry_id: int | None = None,
@@ -378,7 +443,9 @@ def vehicles_evaluate(
 ) -> int:
     """Apply the vehicles' unevaluated points in eventDate order, evaluating monitors at each
     point's own eventDate; then, with `at`, evaluate again at that instant on the last known
-    state (time windows opening or closing, refresh reminders). Returns the events raised.
+    state (time windows opening or closing, refresh reminders); with `expiries`, only at the
+    monitors' dwell expiries due by `at`, which a copy of the message finds already done.
+    Returns the events raised.
 
     The whole chunk is one transaction with set-based reads and bulk writes: the per-vehicle
     cost is the evaluation itself, not database round trips. `boundary_id` is the
@@ -404,12 +471,12 @@ def vehicles_evaluate(
         with transaction.atomic():
             if not _boundary_claimed(boundary_id):
                 return 0
-            outcome = _evaluate(ids, at=at, monitor_ids=monitor_ids, retry_id=retry_id, now=now)
+            outcome = _evaluate(ids, at=at, expiries=expiries, monitor_ids=monitor_ids, retry_id=retry_id, now=now)
             _boundary_done(boundary_id)
     except Exception:
         logger.warning("evaluation of %d vehicle(s) failed; evaluating them one by one", len(ids), exc_info=True)
         outcome = _one_by_one(
-            ids, at=at, monitor_ids=monitor_ids, boundary_id=boundary_id, retry_id=retry_id, now=now
+            ids, at=at, expiries=expiries, monitor_ids=monitor_ids, boundary_id=boundary_id, retry_id=retry_id, now=now
         )
     MONITOR_EVALUATIONS.inc(outcome.evaluations)
     for event in outcome.stored:

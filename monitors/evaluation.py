@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from fleetmon_project.isodates import parse_iso_duration
 from monitors.boolexp import CompiledExpression, compile_expression
+from monitors.dwell import DwellState, dwell_step
 from monitors.timewindows import TimeTriggerSpec, is_within, next_boundary, parse_time_trigger
 from monitors.zones import ZoneArea, is_inside_circle, is_inside_polygon, polygon_area
 from telemetry.state import KeyRecord
@@ -59,6 +61,8 @@ class Evaluation:
     # True when the result is true only because of a change seen at this instant (an onChange
     # trigger): a new occurrence even if the expression was already true.
     fresh_change: bool = False
+    # The monitor's dwell state moved to the instant; None for a monitor without minDuration.
+    dwell: DwellState | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ _Trigger = _ZoneTrigger | _PolygonZoneTrigger | _TimeTrigger | _DataTrigger
 class CompiledMonitor:
     expression: CompiledExpression
     triggers: tuple[_Trigger, ...]  # in the order of expression.names, i.e. its bit order
+    # Each trigger's minDuration, by name; only the triggers that have one.
+    durations: Mapping[str, timedelta] = field(default_factory=dict)
 
     @cached_property
     def _on_change_bits(self) -> int:
@@ -138,13 +144,33 @@ class CompiledMonitor:
     def has_time_triggers(self) -> bool:
         return any(isinstance(trigger, _TimeTrigger) for trigger in self.triggers)
 
-    def evaluate(self, snapshot: VehicleSnapshot, instant: datetime) -> Evaluation:
+    @cached_property
+    def _dwell_bits(self) -> dict[str, int]:
+        return {name: 1 << self.expression.names.index(name) for name in self.durations}
+
+    def evaluate(self, snapshot: VehicleSnapshot, instant: datetime, dwell: DwellState | None = None) -> Evaluation:
+        """The expression at `instant`; with minDuration triggers, `dwell` is the state the
+        previous evaluation returned (None: never evaluated)."""
         bits = 0
         for position, trigger in enumerate(self.triggers):
             if trigger.is_satisfied(snapshot, instant):
                 bits |= 1 << position
+        moved = None
+        if self.durations:
+            dwell_bits = self._dwell_bits
+            step = dwell_step(
+                dwell or DwellState(),
+                holds={name: bool(bits & bit) for name, bit in dwell_bits.items()},
+                durations=self.durations,
+                instant=instant,
+                newest_point=snapshot.last_seen_at,
+            )
+            for name, bit in dwell_bits.items():
+                if name not in step.satisfied:
+                    bits &= ~bit
+            moved = step.state
         if not self.expression.evaluate_bits(bits):
-            return Evaluation(result=False, values=())
+            return Evaluation(result=False, values=(), dwell=moved)
         values = tuple(
             _value_entry(trigger.key, snapshot.data[trigger.key].value)
             for position, trigger in enumerate(self.triggers)
@@ -154,7 +180,7 @@ class CompiledMonitor:
         # at once: with `a | b`, a point changing both still owes its truth to a change).
         changes = self._on_change_bits
         fresh_change = bool(bits & changes) and not self.expression.evaluate_bits(bits & ~changes)
-        return Evaluation(result=True, values=values, fresh_change=fresh_change)
+        return Evaluation(result=True, values=values, fresh_change=fresh_change, dwell=moved)
 
     def next_time_boundary(self, after: datetime) -> datetime | None:
         """When the next time window of any time trigger opens or closes (UTC), if ever."""
@@ -172,6 +198,9 @@ def compile_monitor(definition: Mapping, *, activity_window_s: int = 300) -> Com
     return CompiledMonitor(
         expression=compile_expression(trigger_param["boolExp"], [trigger["name"] for trigger in declared]),
         triggers=tuple(_compile_trigger(trigger, activity_window) for trigger in declared),
+        durations={
+            trigger["name"]: parse_iso_duration(trigger["minDuration"]) for trigger in declared if "minDuration" in trigger
+        },
     )
 
 

@@ -134,6 +134,13 @@ class MonitorVehicleState(models.Model):
     since = models.DateTimeField(null=True, blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)
     next_refresh_at = models.DateTimeField(null=True, blank=True)
+    # minDuration triggers: when each one's condition started holding, and when the next dwell
+    # completes (monitors.dwell.DwellState). Empty for monitors without minDuration.
+    dwell = models.JSONField(default=dict, blank=True)
+    # The dwell expiry's outbox: written in the transaction that schedules the expiry, cleared
+    # by the commit of the evaluation that reaches it; the sweep claims it for a lease, so a
+    # lost message is sent again (monitors.sweeps.dwell_expiries_sweep).
+    dwell_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -144,7 +151,12 @@ class MonitorVehicleState(models.Model):
                 fields=["next_refresh_at"],
                 name="state_refresh_due_idx",
                 condition=models.Q(next_refresh_at__isnull=False),
-            )
+            ),
+            models.Index(
+                fields=["dwell_due_at"],
+                name="state_dwell_due_idx",
+                condition=models.Q(dwell_due_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -223,9 +223,16 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             "zone": _ref("ZoneTrigger"),
             "time": _ref("TimeTrigger"),
             "data": _ref("DataTrigger"),
+            "minDuration": {
+                "type": "string",
+                "description": "FleetMon extension (dwell): the trigger is satisfied only once its condition has "
+                "held continuously this long, by eventDate; ISO-8601 duration from PT1S to P1D (PT10M). Not with "
+                "op onChange. Returned as given.",
+                "example": "PT10M",
+            },
         },
         ["name"],
-        description="Exactly one of zone, time or data.",
+        description="Exactly one of zone, time or data; optionally a minDuration.",
     ),
     "MonitorParameter": _object(
         {

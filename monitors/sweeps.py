@@ -1,4 +1,4 @@
-"""What Celery Beat drives: time-window boundaries, refresh reminders, and the rescue of points
+"""What Celery Beat drives: time-window boundaries, refresh reminders, dwell expiries, and the rescue of points
 whose evaluation was never enqueued. Each sweep claims due rows with SKIP LOCKED, so sweeps
 that overlap (a slow run, a second Beat by mistake) never double the work."""
 
@@ -17,6 +17,7 @@ from django.utils import timezone
 from fleetmon_project.observability import EVALUATION_ERRORS
 from monitors.compiled import compiled_monitor
 from monitors.deadletters import boundary_given_up, held_vehicles, retry_delay
+from monitors.dwell import DwellState
 from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, DeadLetter, Monitor, MonitorVehicleState
 from telemetry.models import TelemetryPoint, VehicleState
 
@@ -26,7 +27,8 @@ SWEEP_BATCH = 500
 # Vehicles per evaluation task: large enough to amortise the task overhead, small enough
 # that several workers share a big fleet.
 VEHICLES_PER_TASK = 50
-# A claimed reminder is not claimed again before its evaluation had time to run.
+# A claimed reminder or dwell expiry is not claimed again before its evaluation had time to
+# run; one still due after that lost its message and is sent again.
 REFRESH_CLAIM_LEASE = timedelta(seconds=60)
 # A boundary evaluation still pending this long after its message is presumed lost. Longer
 # than the points' rescue delay: a copy is cheap (it finds its row gone), but under an
@@ -49,6 +51,7 @@ class EvaluationRequest:
     monitor_ids: list[str] | None
     boundary_id: int | None = None  # the BoundaryEvaluation row the evaluation completes
     retry_id: int | None = None  # the DeadLetter the evaluation retries
+    expiries: bool = False  # evaluate the monitors' dwell expiries due by `at`, nothing else
 
 
 def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequest]:
@@ -106,21 +109,27 @@ def time_boundaries_sweep(*, now: datetime | None = None) -> list[EvaluationRequ
     ]
 
 
+def _due_states(due_field: str, now: datetime, **conditions: object) -> list[MonitorVehicleState]:
+    """The (vehicle, monitor) states of active monitors whose `due_field` has come, oldest first,
+    locked with SKIP LOCKED; held vehicles are their dead letter's business."""
+    return list(
+        MonitorVehicleState.objects.filter(
+            **{f"{due_field}__lte": now},
+            **conditions,
+            monitor__status__in=ACTIVE_STATUSES,
+            monitor__deleted_at__isnull=True,
+        )
+        .exclude(vehicle_id__in=held_vehicles())
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by(due_field)[:SWEEP_BATCH]
+    )
+
+
 def refresh_reminders_sweep(*, now: datetime | None = None) -> list[EvaluationRequest]:
     """Re-evaluate (vehicle, monitor) pairs whose refresh reminder is due, without new telemetry."""
     now = now or timezone.now()
     with transaction.atomic():
-        due = list(
-            MonitorVehicleState.objects.filter(
-                next_refresh_at__lte=now,
-                value=True,
-                monitor__status__in=ACTIVE_STATUSES,
-                monitor__deleted_at__isnull=True,
-            )
-            .exclude(vehicle_id__in=held_vehicles())
-            .select_for_update(skip_locked=True, of=("self",))
-            .order_by("next_refresh_at")[:SWEEP_BATCH]
-        )
+        due = _due_states("next_refresh_at", now, value=True)
         by_vehicle: dict[str, list[str]] = defaultdict(list)
         for state in due:
             state.next_refresh_at = now + REFRESH_CLAIM_LEASE
@@ -129,6 +138,28 @@ def refresh_reminders_sweep(*, now: datetime | None = None) -> list[EvaluationRe
     return [
         EvaluationRequest(vehicle_ids=[vehicle_id], at=now, monitor_ids=monitor_ids)
         for vehicle_id, monitor_ids in by_vehicle.items()
+    ]
+
+
+def dwell_expiries_sweep(*, now: datetime | None = None) -> list[EvaluationRequest]:
+    """Evaluate the (vehicle, monitor) pairs whose dwell completes, without new telemetry, at
+    its own instant (`since + minDuration`, the event's eventDate). A claim lasts
+    REFRESH_CLAIM_LEASE: the evaluation clears or moves `dwell_due_at` in its commit, so one
+    still due afterwards lost its message and is sent again; a copy finds nothing left due."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = _due_states("dwell_due_at", now)
+        by_instant: dict[tuple[str, datetime], list[str]] = defaultdict(list)
+        for state in due:
+            # The instant is the dwell's, not the claim's: a re-sent expiry keeps its eventDate.
+            expiry = DwellState.decode(state.dwell).due
+            state.dwell_due_at = None if expiry is None else now + REFRESH_CLAIM_LEASE
+            if expiry is not None:
+                by_instant[state.vehicle_id, expiry].append(state.monitor_id)
+        MonitorVehicleState.objects.bulk_update(due, ["dwell_due_at"])
+    return [
+        EvaluationRequest(vehicle_ids=[vehicle_id], at=at, monitor_ids=monitor_ids, expiries=True)
+        for (vehicle_id, at), monitor_ids in by_instant.items()
     ]
 
 

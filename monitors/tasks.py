@@ -18,18 +18,27 @@ def enqueue_evaluation(
     at: datetime | None = None,
     monitor_ids: list[str] | None = None,
     boundary_id: int | None = None,
+    expiries: bool = False,
 ) -> None:
+    # Only an expiry's message names `expiries`: every other keeps the arguments workers of the
+    # previous release understand, so a rolling upgrade loses none.
+    extra = {"expiries": True} if expiries else {}
     for chunk in vehicle_chunks(vehicle_ids):
-        evaluate_vehicles.delay_on_commit(chunk, at.isoformat() if at else None, monitor_ids, boundary_id)
+        evaluate_vehicles.delay_on_commit(chunk, at.isoformat() if at else None, monitor_ids, boundary_id, **extra)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def evaluate_vehicles(
-    vehicle_ids: list[str], at: str | None = None, monitor_ids: list[str] | None = None, boundary_id: int | None = None
+    vehicle_ids: list[str],
+    at: str | None = None,
+    monitor_ids: list[str] | None = None,
+    boundary_id: int | None = None,
+    expiries: bool = False,
 ) -> int:
     return engine.vehicles_evaluate(
         vehicle_ids=vehicle_ids,
         at=datetime.fromisoformat(at) if at else None,
+        expiries=expiries,
         monitor_ids=monitor_ids,
         boundary_id=boundary_id,
     )
@@ -50,6 +59,7 @@ def _enqueue_all(requests: list[sweeps.EvaluationRequest]) -> int:
             at=request.at,
             monitor_ids=request.monitor_ids,
             boundary_id=request.boundary_id,
+            expiries=request.expiries,
         )
     return len(requests)
 
@@ -62,6 +72,11 @@ def sweep_time_boundaries() -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_refresh_reminders() -> int:
     return _enqueue_all(sweeps.refresh_reminders_sweep())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_dwell_expiries() -> int:
+    return _enqueue_all(sweeps.dwell_expiries_sweep())
 
 
 @shared_task(acks_late=True, ignore_result=True)

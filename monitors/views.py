@@ -3,13 +3,17 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from django.http import Http404
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetmon_project.api import BaseAPIView, collection_schema, error_responses, href, json_body
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors import selectors, services
+from monitors.backtest import MAX_LISTED_EVENTS, backtest_query_parse, monitor_backtest
 from fleetmon_project.isodates import format_rfc3339
 from monitors.models import Event, Monitor
 from monitors.serializers import EventFilterSerializer, MonitorStatusSetterSerializer
@@ -179,3 +183,109 @@ class MonitorEventsView(BaseAPIView):
             until=filters.validated_data.get("until"),
         )
         return Response(paginate(request=request, items=events, name="events", render=render_event))
+
+
+BACKTEST_RANGE = {
+    "from": {"type": "string", "format": "date-time", "description": "Replay points dated at or after (RFC 3339)"},
+    "until": {
+        "type": "string",
+        "format": "date-time",
+        "description": "…and strictly before (RFC 3339); at most FLEETMON_BACKTEST_MAX_RANGE after from (31 days)",
+    },
+    "vins": {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string"},
+        "description": "Only these vehicles of the fleet (default: all)",
+    },
+}
+BACKTEST_RESULT = OpenApiResponse(
+    {
+        "type": "object",
+        "properties": {
+            "events": {
+                "type": "array",
+                "items": {key: value for key, value in EVENT_SCHEMA.items() if key != "required"},
+                "description": f"The MonitorEvent items the webhook would have carried, oldest first (at most "
+                f"{MAX_LISTED_EVENTS:,}; total counts them all)",
+            },
+            "total": {"type": "integer"},
+            "evaluatedPoints": {"type": "integer"},
+            "vehicles": {"type": "integer", "description": "Vehicles that had points in the range"},
+        },
+        "required": ["events", "total", "evaluatedPoints", "vehicles"],
+    },
+    description="What the definition would have raised; nothing is stored or sent",
+)
+BACKTEST_DESCRIPTION = (
+    "Replays the fleet's stored telemetry in [from, until) through the live engine's evaluator, in memory: every "
+    "vehicle starts from never evaluated and an empty state at from; its points are applied in eventDate order, "
+    "with the window boundaries, refresh reminders and dwell expiries in between evaluated at their own instants. "
+    "Sends nothing, stores nothing, changes no monitor state. At most FLEETMON_BACKTEST_MAX_POINTS points."
+)
+
+
+@extend_schema(tags=["monitors"])
+class MonitorBacktestView(BaseAPIView):
+    @extend_schema(
+        operation_id="backtestMonitorDefinition",
+        description=BACKTEST_DESCRIPTION,
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {"monitor": MONITOR_PARAMETER, **BACKTEST_RANGE},
+                "required": ["monitor", "from", "until"],
+                "additionalProperties": False,
+            }
+        },
+        responses={200: BACKTEST_RESULT, **ERRORS},
+    )
+    def post(self, request: Request, fleet_id: str) -> Response:
+        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        query = backtest_query_parse(raw=json_body(request), fleet=fleet, with_monitor=True)
+        return Response(monitor_backtest(fleet=fleet, query=query).as_json())
+
+
+@extend_schema(tags=["monitors"])
+class StoredMonitorBacktestView(BaseAPIView):
+    @extend_schema(
+        operation_id="backtestFleetMonitor",
+        description=BACKTEST_DESCRIPTION + " The stored definition is replayed as if it ran throughout the range "
+        "(its pauses and redefinitions aside).",
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": BACKTEST_RANGE,
+                "required": ["from", "until"],
+                "additionalProperties": False,
+            }
+        },
+        responses={200: BACKTEST_RESULT, **ERRORS},
+    )
+    def post(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
+        monitor = self.monitor(request, fleet_id=fleet_id, monitor_id=monitor_id)
+        query = backtest_query_parse(raw=json_body(request), fleet=monitor.fleet, with_monitor=False)
+        return Response(monitor_backtest(fleet=monitor.fleet, query=query, monitor=monitor).as_json())
+
+    def monitor(self, request: Request, *, fleet_id: str, monitor_id: str) -> Monitor:
+        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        return selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
+
+
+class AdminMonitorBacktestView(StoredMonitorBacktestView):
+    """The admin's Backtest panel: the same backtest, authenticated by the operator's admin
+    session (CSRF-checked) rather than a token, for any monitor the operator may view there,
+    whoever owns its fleet."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, monitor_id: str) -> Response:  # type: ignore[override]
+        return super().post(request, fleet_id="", monitor_id=monitor_id)
+
+    def monitor(self, request: Request, *, fleet_id: str, monitor_id: str) -> Monitor:
+        monitor = Monitor.objects.alive().select_related("fleet").filter(pk=monitor_id).first()
+        if monitor is None or not request.user.has_perm("monitors.view_monitor"):
+            raise Http404("monitor not found")
+        return monitor

@@ -26,6 +26,8 @@ SEMANTIC_BODIES = {
     ("POST", "/api/v1/telemetry"),
     ("POST", "/api/v1/fleets/{fleet_id}/monitors"),
     ("PUT", "/api/v1/fleets/{fleet_id}/monitors/{monitor_id}"),
+    ("POST", "/api/v1/fleets/{fleet_id}/monitors/backtest"),
+    ("POST", "/api/v1/fleets/{fleet_id}/monitors/{monitor_id}/backtest"),
 }
 
 

@@ -463,3 +463,35 @@ def test_a_lone_surrogate_in_the_definition_is_explained(admin_client):
     assert error.startswith("subscribeParam.callback.webhook.name: must not contain surrogate characters")
     assert "recei\\ud800ver" in response.content.decode()  # shown as typed, ready to fix
     assert not Monitor.objects.exists()
+
+
+def test_monitor_page_has_a_backtest_panel_calling_the_admin_backtest(admin_client):
+    monitor = MonitorFactory()
+    page = admin_client.get(change_url(monitor)).content.decode()
+    url = reverse("admin:monitors_monitor_backtest", args=[monitor.pk])
+    assert f'id="fleetmon-backtest" data-url="{url}"' in page
+    assert "monitors/backtest.js" in page
+
+
+def test_the_admin_backtest_replays_any_fleets_monitor_for_an_operator(admin_client):
+    from tests.monitors.test_engine import OUTSIDE, T0, feed
+
+    monitor = MonitorFactory()  # a fleet the operator does not own
+    vehicle = VehicleFactory(fleet=monitor.fleet)
+    feed(vehicle, (0, OUTSIDE, None), evaluate=False)
+    body = {"from": (T0 - timedelta(hours=1)).isoformat(), "until": (T0 + timedelta(hours=1)).isoformat()}
+    response = admin_client.post(
+        reverse("admin:monitors_monitor_backtest", args=[monitor.pk]), body, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    [event] = response.json()["events"]
+    assert (event["vin"], event["refresh"]) == (vehicle.vin, False)
+    assert not Event.objects.exists()
+
+
+def test_the_admin_backtest_is_for_staff_only(client, user):
+    monitor = MonitorFactory(fleet=FleetFactory(owner=user))
+    client.force_login(user)
+    url = reverse("admin:monitors_monitor_backtest", args=[monitor.pk])
+    response = client.post(url, {"from": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z"}, content_type="application/json")
+    assert response.status_code == 302 and "/login/" in response["Location"]

@@ -306,3 +306,29 @@ def test_without_leaflet_the_page_lists_the_zones_and_still_saves(page):
     page.wait_for_selector("ul.messagelist li.success")
     monitor.refresh_from_db()
     assert monitor.label == "Renamed"
+
+
+def test_operator_backtests_a_monitor_and_sees_its_would_be_events_per_vehicle(page):
+    from telemetry.models import TelemetryPoint
+
+    monitor = MonitorFactory()  # leaving Paris
+    outside = {"latitude": 49.3, "longitude": 2.33}
+    now = timezone.now()
+    for vin in ("VF3BACKTEST000001", "VF3BACKTEST000002"):
+        vehicle = VehicleFactory(fleet=monitor.fleet, vin=vin)
+        TelemetryPoint.objects.bulk_create(
+            [
+                TelemetryPoint(vehicle=vehicle, event_date=now - timedelta(hours=hours), data={}, **position)
+                for hours, position in ((3, PARIS), (2, outside), (1, PARIS), (0.5, outside))
+            ]
+        )
+    log_in(page)
+    page.goto(f"/admin/monitors/monitor/{monitor.pk}/change/")
+    assert page.input_value("#fleetmon-backtest-from") < page.input_value("#fleetmon-backtest-until")
+
+    page.click("#fleetmon-backtest-run")
+
+    page.wait_for_selector("#fleetmon-backtest-status:has-text('4 events from 8 points of 2 vehicles')")
+    assert page.locator(".fleetmon-backtest-vin").all_text_contents() == ["VF3BACKTEST000001", "VF3BACKTEST000002"]
+    assert page.locator("rect.fleetmon-backtest-event").count() == 4
+    assert Event.objects.count() == 0, "a backtest stores nothing"

@@ -974,6 +974,18 @@ BAD: list[Bad] = [
         f"{D}.data.value[0]",
         "'yes' is not a boolean; use 'true' or 'false'",
     ),
+    Bad("minDuration not a string", {f"{Z}.minDuration": 600}, f"{Z}.minDuration", "must be a string"),
+    Bad("minDuration malformed", {f"{Z}.minDuration": "10 minutes"}, f"{Z}.minDuration", "is not an ISO-8601 duration"),
+    Bad("minDuration in months", {f"{T}.minDuration": "P1M"}, f"{T}.minDuration", "years and months are not supported"),
+    Bad("minDuration below a second", {f"{Z}.minDuration": "PT0.5S"}, f"{Z}.minDuration", "between 'PT1S' and 'P1D' (got 'PT0.5S')"),
+    Bad("minDuration zero", {f"{D}.minDuration": "PT0S"}, f"{D}.minDuration", "between 'PT1S' and 'P1D'"),
+    Bad("minDuration above a day", {f"{Z}.minDuration": "PT24H1S"}, f"{Z}.minDuration", "between 'PT1S' and 'P1D' (got 'PT24H1S')"),
+    Bad(
+        "minDuration on an onChange trigger",
+        {f"{D}.data.data": CHARGING, f"{D}.data.op": "onChange", f"{D}.data.value": DELETE, f"{D}.minDuration": "PT5M"},
+        f"{D}.minDuration",
+        "an onChange trigger fires at the instant a value changes and holds for no duration",
+    ),
 ]
 
 
@@ -1283,6 +1295,12 @@ GOOD: list[Good] = [
         f"{D}.data.op",
         "onChange",
     ),
+    Good("minDuration on a zone, kept as given", {f"{Z}.minDuration": "PT10M"}, f"{Z}.minDuration", "PT10M"),
+    Good("minDuration on a time trigger", {f"{T}.minDuration": "PT1H30M"}, f"{T}.minDuration", "PT1H30M"),
+    Good("minDuration on a data trigger, at the lower bound", {f"{D}.minDuration": "PT1S"}, f"{D}.minDuration", "PT1S"),
+    Good("minDuration of a day, the upper bound", {f"{Z}.minDuration": "P1D"}, f"{Z}.minDuration", "P1D"),
+    Good("minDuration as hours", {f"{Z}.minDuration": "PT24H"}, f"{Z}.minDuration", "PT24H"),
+    Good("no minDuration: the reference's trigger, unchanged", {}, f"{Z}.minDuration", ABSENT),
 ]
 
 

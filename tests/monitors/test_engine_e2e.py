@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from fleetmon_project.isodates import format_rfc3339
 from monitors.models import Event
 from telemetry.models import TelemetryPoint
 from tests.e2e_support import wait_for
@@ -168,3 +169,58 @@ def test_beat_drives_window_close_and_refresh_without_new_telemetry(api, fleet, 
     )
     first = Event.objects.get(monitor_id=refresh_monitor, refresh=False)
     assert reminders[0].event_date - first.event_date >= timedelta(seconds=60)
+
+
+def test_a_dwell_fires_with_no_new_telemetry_through_beat_and_a_real_worker(
+    api, fleet, vehicle, live_celery, webhook_receiver
+):
+    live_celery.worker()
+    live_celery.beat()
+    zone = {"transition": "Out", "place": {"radius": 20, "center": dict(PARIS)}}
+    monitor_id = create_monitor(
+        api, fleet, webhook_receiver, triggerParam={"triggers": [{"name": "parked", "zone": zone, "minDuration": "PT5S"}], "boolExp": "parked"}
+    )
+    left = datetime.now(timezone.utc).replace(microsecond=0)
+    send(api, left, (-60, INSIDE, None), (0, OUTSIDE, None))  # nothing is ever dated after `left`
+    fired = wait_for(lambda: event_dates(monitor_id), timeout=60, message="the dwell to complete")
+    assert fired == [left + timedelta(seconds=5)]
+    [received] = wait_for(webhook_receiver.events, timeout=60, message="the dwell event's webhook")
+    assert received["eventDate"] == format_rfc3339(left + timedelta(seconds=5))
+    assert received["vin"] == vehicle.vin and received["refresh"] is False
+
+
+def test_a_backtest_matches_what_the_live_engine_raised_on_the_same_points(
+    api, fleet, vehicle, live_celery, webhook_receiver
+):
+    live_celery.worker()
+    live_celery.beat()  # the last dwell completes after the last point: Beat's expiry sweep
+    zone = {"transition": "Out", "place": {"radius": 20, "center": dict(PARIS)}}
+    low = {"name": "low", "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": ["50"]}}
+    monitor_id = create_monitor(
+        api,
+        fleet,
+        webhook_receiver,
+        extendedEventParam=["vehicle.position", "vehicle.status"],
+        triggerParam={"triggers": [{"name": "parked", "zone": zone, "minDuration": "PT2M"}, low], "boolExp": "parked | low"},
+    )
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=20)
+    level = "vehicle.energy.electric.level"
+    send(
+        api,
+        start,
+        (0, INSIDE, {level: 80}),
+        (60, OUTSIDE, {level: 70}),  # parked from here: completes at 180, between points
+        (240, OUTSIDE, {level: 60}),
+        (270, INSIDE, {level: 80}),
+        (300, INSIDE, {level: 40}),  # low
+        (360, INSIDE, {level: 90}),
+        (600, OUTSIDE, {level: 85}),  # parked again, silent afterwards: completes at 720, by Beat
+    )
+    expected_dates = [start + timedelta(seconds=s) for s in (180, 300, 720)]
+    wait_for(lambda: event_dates(monitor_id) == expected_dates, timeout=60, message="the live events")
+    live = [event.to_monitor_event() for event in Event.objects.filter(monitor_id=monitor_id).order_by("event_date")]
+
+    body = {"from": format_rfc3339(start - timedelta(minutes=1)), "until": format_rfc3339(datetime.now(timezone.utc))}
+    response = api.post(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor_id}/backtest", body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"events": live, "total": 3, "evaluatedPoints": 7, "vehicles": 1}

@@ -437,3 +437,40 @@ def test_limits_themselves_are_accepted(api, fleet):
     monitor = Monitor.objects.get(pk=response.json()["monitorId"])
     assert monitor.label == "Van \U0001f697"
     assert monitor.next_time_boundary is not None
+
+
+def dwell_definition(min_duration):
+    definition = monitor_definition()
+    definition["triggerParam"]["triggers"][0]["minDuration"] = min_duration
+    return definition
+
+
+def test_min_duration_is_stored_and_returned_as_given(api, fleet):
+    response = post(api, fleet, dwell_definition("PT10M"))
+    assert response.status_code == 202
+    monitor_id = response.json()["monitorId"]
+    got = api.get(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor_id}").json()
+    assert got["monitor"]["triggerParam"]["triggers"][0]["minDuration"] == "PT10M"
+
+
+@pytest.mark.parametrize(
+    ("given", "fragment"),
+    [
+        ("PT0S", "must be between 'PT1S' and 'P1D' (got 'PT0S')"),
+        ("P2D", "must be between 'PT1S' and 'P1D' (got 'P2D')"),
+        ("ten minutes", "is not an ISO-8601 duration"),
+        (600, "must be a string"),
+    ],
+)
+def test_min_duration_outside_its_range_or_malformed_is_a_400_naming_it(api, fleet, given, fragment):
+    response = post(api, fleet, dwell_definition(given))
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["field"] == "triggerParam.triggers[0].minDuration"
+    assert fragment in error["message"]
+    assert not Monitor.objects.exists()
+
+
+def test_the_schema_documents_min_duration(api):
+    schemas = api.get("/api/schema", {"format": "json"}).json()["components"]["schemas"]
+    assert "PT1S to P1D" in schemas["MonitorTrigger"]["properties"]["minDuration"]["description"]
