@@ -325,9 +325,9 @@ def _list_predicate(op: str | None, operands: Sequence[object]) -> Predicate:
 def _identity(item: object) -> str:
     """What names a list item: a string itself, an object its first identity field."""
     if isinstance(item, dict):
-        for field in _IDENTITY_FIELDS:
-            if field in item:
-                return _literal(item[field])
+        for name in _IDENTITY_FIELDS:
+            if name in item:
+                return _literal(item[name])
     return _literal(item)
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitors', '0006_dead_letters'),
+        ('monitors', '0007_monitor_status_reason'),
     ]
 
     operations = [
