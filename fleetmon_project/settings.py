@@ -203,7 +203,11 @@ if not CELERY_BROKER_URL.startswith(("filesystem://", "redis://", "rediss://", "
 # The longest a webhook attempt can take; the broker must not redeliver a task before that.
 WEBHOOK_CONNECT_TIMEOUT = env_float("FLEETMON_WEBHOOK_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 WEBHOOK_READ_TIMEOUT = env_float("FLEETMON_WEBHOOK_READ_TIMEOUT", 15.0, minimum=0.1)
-CELERY_VISIBILITY_TIMEOUT = env_int("FLEETMON_VISIBILITY_TIMEOUT", 3600, minimum=60)
+_AMQP = CELERY_BROKER_URL.startswith(("amqp://", "pyamqp://"))
+# How long the broker lets a worker hold a message unacknowledged before giving it to another:
+# Redis's visibility timeout (set below), RabbitMQ's consumer_timeout (a server setting, 30 min
+# by default: set this to match it). Countdown retries must stay well within it.
+CELERY_VISIBILITY_TIMEOUT = env_int("FLEETMON_VISIBILITY_TIMEOUT", 1800 if _AMQP else 3600, minimum=60)
 if CELERY_VISIBILITY_TIMEOUT <= WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT:
     raise ImproperlyConfigured("FLEETMON_VISIBILITY_TIMEOUT must exceed the webhook connect + read timeouts")
 
@@ -217,6 +221,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
+elif _AMQP:
+    # Queues and messages are durable (Celery's default on RabbitMQ: classic durable queues,
+    # persistent messages), and a publish returns only once RabbitMQ has confirmed it, so a
+    # task enqueued after a commit is not lost in a broker crash. Classic rather than quorum
+    # queues: countdown retries and global QoS work as on Redis, and a single node gains
+    # nothing from quorum replication. A killed worker's unacknowledged messages come back as
+    # soon as its connection drops, without a visibility timeout.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_IGNORE_RESULT = True
