@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from fleetmon_project.brokers import is_amqp, transport_options
 from fleetmon_project.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -203,11 +204,10 @@ if not CELERY_BROKER_URL.startswith(("filesystem://", "redis://", "rediss://", "
 # The longest a webhook attempt can take; the broker must not redeliver a task before that.
 WEBHOOK_CONNECT_TIMEOUT = env_float("FLEETMON_WEBHOOK_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 WEBHOOK_READ_TIMEOUT = env_float("FLEETMON_WEBHOOK_READ_TIMEOUT", 15.0, minimum=0.1)
-_AMQP = CELERY_BROKER_URL.startswith(("amqp://", "pyamqp://"))
 # How long the broker lets a worker hold a message unacknowledged before giving it to another:
 # Redis's visibility timeout (set below), RabbitMQ's consumer_timeout (a server setting, 30 min
 # by default: set this to match it). Countdown retries must stay well within it.
-CELERY_VISIBILITY_TIMEOUT = env_int("FLEETMON_VISIBILITY_TIMEOUT", 1800 if _AMQP else 3600, minimum=60)
+CELERY_VISIBILITY_TIMEOUT = env_int("FLEETMON_VISIBILITY_TIMEOUT", 1800 if is_amqp(CELERY_BROKER_URL) else 3600, minimum=60)
 if CELERY_VISIBILITY_TIMEOUT <= WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT:
     raise ImproperlyConfigured("FLEETMON_VISIBILITY_TIMEOUT must exceed the webhook connect + read timeouts")
 
@@ -221,16 +221,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
-elif _AMQP:
-    # Queues and messages are durable (Celery's default on RabbitMQ: classic durable queues,
-    # persistent messages), and a publish returns only once RabbitMQ has confirmed it, so a
-    # task enqueued after a commit is not lost in a broker crash. Classic rather than quorum
-    # queues: countdown retries and global QoS work as on Redis, and a single node gains
-    # nothing from quorum replication. A killed worker's unacknowledged messages come back as
-    # soon as its connection drops, without a visibility timeout.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    CELERY_BROKER_TRANSPORT_OPTIONS = transport_options(CELERY_BROKER_URL, visibility_timeout=CELERY_VISIBILITY_TIMEOUT)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
