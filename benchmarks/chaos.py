@@ -58,7 +58,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -447,12 +448,22 @@ class Context:
 # --- Scenarios ---------------------------------------------------------------------------------------
 
 
-def scenario_worker_kill(ctx: Context) -> Outcome:
+@contextmanager
+def backlog(ctx: Context, name: str) -> Iterator[tuple[Setting, int]]:
+    """A scenario's setting with about 1,000 (200) events raised or being raised, and their
+    deliveries going to a receiver that takes 0.2 s to answer: most of them pending."""
     events = ctx.size(1000, 200)
-    setting = Setting(ctx, "worker-kill", vehicles=50)
+    setting = Setting(ctx, name, vehicles=50)
     ctx.receiver.delay = 0.2
     try:
         setting.post_rounds(points_per_vehicle=2 * events // 50)
+        yield setting, events
+    finally:
+        ctx.receiver.delay = 0.0
+
+
+def scenario_worker_kill(ctx: Context) -> Outcome:
+    with backlog(ctx, "worker-kill") as (setting, events):
         ctx.wait_received(setting, events // 20)  # deliveries flowing, most still pending
         victim = ctx.stack.workers()[0]
         fault_at = time.monotonic()
@@ -460,24 +471,16 @@ def scenario_worker_kill(ctx: Context) -> Outcome:
         ctx.restart_workers(1)
         return setting.outcome(fault_at=fault_at, timeout=ctx.size(600, 300),
                                notes=f"{victim.name} SIGKILLed with {len(setting.received())} of {events} received")
-    finally:
-        ctx.receiver.delay = 0.0
 
 
 def scenario_broker_flush(ctx: Context) -> Outcome:
-    events = ctx.size(1000, 200)
-    setting = Setting(ctx, "broker-flush", vehicles=50)
-    ctx.receiver.delay = 0.2
-    try:
-        setting.post_rounds(points_per_vehicle=2 * events // 50)
+    with backlog(ctx, "broker-flush") as (setting, events):
         ctx.wait_raised(setting, events)
         pending = events - len(setting.delivered_events())
         fault_at = time.monotonic()
         drop_all_messages(ctx.broker_url)
         return setting.outcome(fault_at=fault_at, timeout=ctx.size(600, 300),
                                notes=f"messages dropped with {pending} deliveries pending")
-    finally:
-        ctx.receiver.delay = 0.0
 
 
 def scenario_broker_flush_points(ctx: Context) -> Outcome:
