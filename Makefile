@@ -37,3 +37,10 @@ clean:
 .PHONY: bench-e2e
 bench-e2e: install
 	$(PY) benchmarks/e2e.py $(E2E_ARGS)
+
+# Chaos suite: faults injected into a stack it starts itself (private PostgreSQL, the broker,
+# gunicorn, 2 workers, Beat, a loopback receiver); exits non-zero if anything accepted is lost.
+# docs/reliability.md. CHAOS_ARGS="--broker rabbitmq --quick --scenario worker-kill" etc.
+.PHONY: chaos
+chaos: install
+	$(PY) benchmarks/chaos.py $(CHAOS_ARGS)

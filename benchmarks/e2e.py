@@ -43,36 +43,35 @@ import copy
 import json
 import math
 import os
-import platform
 import random
 import re
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import redis
 import requests
 
-REPO = Path(__file__).resolve().parents[1]
-QUEUES = "evaluation,webhooks,sweeps,default"
-GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4  # as `make run`
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's packages
+from benchmarks.stack import (  # noqa: E402
+    GUNICORN_THREADS, GUNICORN_WORKERS, Api, LocalStack, Process, Received, Receiver, StackConfig, StackHandle,
+    TaskRun, free_port, gunicorn_args, machine, rfc3339_ms, wait_http,
+)
+
+# Held for the whole run: a second local run would drop this one's database and flush its Redis db.
+RUN_LOCK_KEY = 0x464D4532  # "FME2"
 
 PARIS = {"latitude": 48.866667, "longitude": 2.333333}
 EARTH_RADIUS_KM = 6371.0088
@@ -113,11 +112,6 @@ class MonitorSpec:
     batched: bool
 
 
-def _rfc3339_ms(moment: datetime) -> str:
-    """UTC with milliseconds and a Z: the form FleetMon's webhooks carry eventDate in."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def monitor_specs(*, count: int, target: str, run_start: datetime) -> list[MonitorSpec]:
     """`count` monitors cycling through ten shapes of zone, time and data triggers (those of
     benchmarks/evaluation.py, with time windows opened an hour before the run)."""
@@ -130,7 +124,7 @@ def monitor_specs(*, count: int, target: str, run_start: datetime) -> list[Monit
             "times": [{"recurrence": "Daily", "start": f"PT{opened.hour}H{opened.minute}M", "duration": "PT12H"}],
         },
     }
-    absolute = {"name": "t", "time": {"times": [{"recurrence": "None", "start": _rfc3339_ms(opened)}]}}
+    absolute = {"name": "t", "time": {"times": [{"recurrence": "None", "start": rfc3339_ms(opened)}]}}
     low = {"name": "d", "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": [str(LOW_LEVEL)]}}
     hot = {"name": "h", "data": {"data": "environment.air.temp", "op": "greaterThan", "value": [str(HOT_TEMP)]}}
     fleet_batch = {"size": 10, "timeWindow": BATCH_WINDOW_S}
@@ -231,335 +225,6 @@ class VehicleSim:
         return point, fired
 
 
-# --- The webhook receiver ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    at: float  # time.monotonic()
-    monitor_id: str
-    webhook_id: str
-    events: tuple[tuple[str, str], ...]  # (vin, eventDate)
-
-
-class Receiver:
-    """Answers 200 at once and records when each webhook arrived and which events it carried."""
-
-    def __init__(self, host: str) -> None:
-        self.received: list[Received] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                at = time.monotonic()
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                record = Received(
-                    at=at,
-                    monitor_id=body.get("monitorId", ""),
-                    webhook_id=self.headers.get("webhook-id", ""),
-                    events=tuple((event["vin"], event["eventDate"]) for event in body.get("events", [])),
-                )
-                with receiver.lock:
-                    receiver.received.append(record)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="receiver", daemon=True)
-        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        if self.thread.is_alive():  # shutdown() waits for a serve_forever() that never ran otherwise
-            self.server.shutdown()
-        self.server.server_close()
-
-    def all(self) -> list[Received]:
-        with self.lock:
-            return list(self.received)
-
-
-# --- Processes ----------------------------------------------------------------------------------
-
-
-class Process:
-    """A child in its own process group (so Ctrl-C in the terminal reaches only us, and stopping
-    it stops its own children: gunicorn's and Celery's workers), output to a log file."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(
-                args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_log(self, marker: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while marker not in self.log():
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.name} exited at start:\n{self.log()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log()[-3000:]}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        """SIGTERM to the leader: gunicorn and Celery then shut their own children down
-        cleanly (a pool child killed mid-task logs a WorkerLostError). The group is killed
-        for good after that, or after 15 s."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.popen.wait(timeout=10)
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(groups: dict[int, str]) -> Counter[str]:
-    """CPU seconds used so far by every process on the machine, by group: ours by process
-    group (`groups`), PostgreSQL, Redis, this script, and everything else. Children's time
-    is included (cutime/cstime), so a PostgreSQL backend that exits, as one per Celery task
-    does, still counts, through the postmaster."""
-    totals: Counter[str] = Counter()
-    me = os.getpid()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue  # exited meanwhile
-        command = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        seconds = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
-        if int(entry.name) == me:
-            totals["benchmark"] += seconds
-        elif int(fields[2]) in groups:
-            totals[groups[int(fields[2])]] += seconds
-        elif command.startswith("postgres"):
-            totals["PostgreSQL"] += seconds
-        elif command.startswith("redis-server"):
-            totals["Redis"] += seconds
-        else:
-            totals["other"] += seconds
-    return totals
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_http(url: str, status: int, timeout: float, process: Process) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(url, timeout=2).status_code == status:
-                return
-        except requests.RequestException:
-            pass
-        if process.popen.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{process.name} did not answer {url}:\n{process.log()[-3000:]}")
-        time.sleep(0.2)
-
-
-def gunicorn_args(app: str, port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
-        "--workers", str(GUNICORN_WORKERS), "--threads", str(GUNICORN_THREADS), "--graceful-timeout", "5",
-    ]
-
-
-_TASK_SUCCEEDED = re.compile(
-    r"^(?P<at>\S+ \S+) INFO celery\.app\.trace Task (?P<name>[\w.]+)\[[^\]]+\] succeeded in (?P<seconds>[\d.e-]+)s",
-    re.MULTILINE,
-)
-
-
-@dataclass(frozen=True)
-class TaskRun:
-    finished: float  # time.time()
-    name: str
-    seconds: float
-
-
-@dataclass
-class StackHandle:
-    base_url: str
-    token: str
-    broker_url: str | None
-    metrics_headers: dict[str, str]
-    description: str
-
-
-# Held for the whole run: a second local run would drop this one's database and flush its Redis db.
-RUN_LOCK_KEY = 0x464D4532  # "FME2"
-
-
-class LocalStack:
-    """The whole service on loopback against a throwaway database and Redis db, with the
-    production profile's processes; `close()` undoes everything, whatever state it got to."""
-
-    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        self.args = args
-        self.workdir = workdir
-        admin = urlsplit(args.postgres)
-        self.admin_url = args.postgres
-        self.database = args.database_name
-        self.database_url = urlunsplit(admin._replace(path=f"/{self.database}"))
-        self.processes: list[Process] = []
-        self.database_created = False
-        self.run_lock: psycopg.Connection | None = None
-        self.redis = redis.Redis.from_url(args.redis)
-        metrics_dir = workdir / "prometheus"
-        metrics_dir.mkdir()
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "fleetmon_project.settings",
-            "DATABASE_URL": self.database_url,
-            "CELERY_BROKER_URL": args.redis,
-            "CACHE_URL": args.redis,  # the production profile: throttle counters shared by web processes
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "FLEETMON_DATA_DIR": str(workdir),  # keeps var/ of the repository untouched
-            "FLEETMON_ALLOW_PRIVATE_WEBHOOKS": "true",
-            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-            "DEBUG": "false",
-            "LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-        }
-
-    def _admin_execute(self, statement: str) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            connection.execute(statement)
-
-    def versions(self) -> dict[str, str]:
-        with psycopg.connect(self.admin_url) as connection:
-            row = connection.execute("SHOW server_version").fetchone()
-        return {"PostgreSQL": str(row[0]) if row else "?", "Redis": str(self.redis.info("server")["redis_version"])}
-
-    def _manage(self, *command: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=300
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(command)} failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
-        return result.stdout
-
-    def start(self) -> StackHandle:
-        self.run_lock = psycopg.connect(self.admin_url, autocommit=True)
-        locked = self.run_lock.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()
-        if not locked or not locked[0]:
-            self.run_lock.close()
-            self.run_lock = None
-            raise RuntimeError("another benchmarks/e2e.py run is using this PostgreSQL; wait for it to finish")
-        self.redis.flushdb()
-        self._admin_execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        self._admin_execute(f'CREATE DATABASE "{self.database}"')
-        self.database_created = True
-        self._manage("migrate", "--noinput")
-        self._manage("createsuperuser", "--noinput", "--username", "e2e", "--email", "e2e@example.com")
-        token = re.search(r"Generated token (\w+)", self._manage("drf_create_token", "e2e"))
-        if token is None:
-            raise RuntimeError("drf_create_token printed no token")
-
-        port = free_port()
-        web = Process("web", gunicorn_args("fleetmon_project.wsgi:application", port), self.env, self.workdir)
-        self.processes.append(web)
-        for number in range(1, self.args.workers + 1):
-            celery = [sys.executable, "-m", "celery", "-A", "fleetmon_project"]
-            worker = Process(
-                f"worker{number}",
-                [
-                    *celery, "worker", "-Q", QUEUES, "--concurrency", str(self.args.concurrency),
-                    "-n", f"e2e{number}@%h", "--loglevel", "INFO",
-                ],
-                self.env,
-                self.workdir,
-            )
-            self.processes.append(worker)
-        beat = Process(
-            "beat",
-            [
-                sys.executable, "-m", "celery", "-A", "fleetmon_project", "beat",
-                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-                "--pidfile=", "-s", str(self.workdir / "beat-schedule"), "--loglevel", "INFO",
-            ],
-            self.env,
-            self.workdir,
-        )
-        self.processes.append(beat)
-        base_url = f"http://127.0.0.1:{port}"
-        wait_http(f"{base_url}/readyz", 200, 60, web)
-        for process in self.processes:
-            if process.name.startswith("worker"):
-                process.wait_for_log("ready.", 60)
-        beat.wait_for_log("beat: Starting...", 60)
-        return StackHandle(
-            base_url=base_url,
-            token=token.group(1),
-            broker_url=self.args.redis,
-            metrics_headers={},
-            description=(
-                f"started by the benchmark: gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads, "
-                f"{self.args.workers} Celery worker(s) x {self.args.concurrency} processes on {QUEUES}, 1 Beat; "
-                f"PostgreSQL database {self.database}, Redis {self.args.redis} (broker and cache)"
-            ),
-        )
-
-    def cpu(self) -> Counter[str]:
-        return cpu_seconds({p.popen.pid: "API" if p.name == "web" else re.sub(r"\d+$", "s", p.name) for p in self.processes})
-
-    def task_runs(self) -> list[TaskRun]:
-        """Every task the workers ran, from celery.app.trace's INFO line for each success."""
-        runs = []
-        for process in self.processes:
-            if process.name.startswith("worker"):
-                for match in _TASK_SUCCEEDED.finditer(process.log()):
-                    finished = datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time
-                    runs.append(TaskRun(finished=finished, name=match["name"], seconds=float(match["seconds"])))
-        return runs
-
-    def problems(self) -> list[str]:
-        """Errors the service logged: a benchmark of a failing service measures nothing."""
-        found = []
-        for process in self.processes:
-            lines = [line for line in process.log().splitlines() if " ERROR " in line or line.startswith("Traceback")]
-            if lines:
-                found.append(f"{process.name}: {len(lines)} error line(s), first: {lines[0][:300]}")
-        return found
-
-    def close(self) -> None:
-        if self.run_lock is None:
-            return  # never started: what exists belongs to the run holding the lock
-        for process in reversed(self.processes):
-            process.stop()
-        if self.database_created:
-            self._admin_execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        self.redis.flushdb()
-        self.run_lock.close()  # releases the advisory lock
-
-
 class BaselineServer:
     """gunicorn serving only benchmarks/common.py's bare endpoint, configured like FleetMon's."""
 
@@ -594,35 +259,6 @@ def baseline_application() -> Callable[..., Any]:
     django.setup()
     settings.ROOT_URLCONF = "benchmarks.common"
     return get_wsgi_application()
-
-
-# --- The API client -------------------------------------------------------------------------------
-
-
-class Api:
-    """Token-authenticated JSON calls; one requests.Session per thread (they are not thread-safe)."""
-
-    def __init__(self, base_url: str, token: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-        self.local = threading.local()
-
-    def session(self) -> requests.Session:
-        if not hasattr(self.local, "session"):
-            self.local.session = requests.Session()
-            self.local.session.headers.update(self.headers)
-        return self.local.session
-
-    def call(self, method: str, path: str, body: Any = None, expect: Iterable[int] = (200,)) -> Any:
-        response = self.session().request(
-            method, f"{self.base_url}{path}", data=None if body is None else json.dumps(body), timeout=60
-        )
-        if response.status_code not in tuple(expect):
-            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text[:1000]}")
-        return response.json() if response.content else None
-
-    def total(self, path: str) -> int:
-        return int(self.call("GET", f"{path}{'&' if '?' in path else '?'}pageSize=1")["total"])
 
 
 @dataclass
@@ -717,7 +353,7 @@ class Load:
                     continue
                 # Strictly increasing per client, hence per vehicle: (VIN, eventDate) names a point.
                 last_ms = max(int(time.time() * 1000), last_ms + 1)
-                event_date = _rfc3339_ms(datetime.fromtimestamp(last_ms / 1000, timezone.utc))
+                event_date = rfc3339_ms(datetime.fromtimestamp(last_ms / 1000, timezone.utc))
                 points, fired = self._batch(sims, cursor, event_date)
                 cursor = (cursor + self.batch) % len(sims)
                 body = json.dumps(points)
@@ -758,7 +394,7 @@ class Load:
         """The baseline: each client posts a batch like its own as fast as answered, the body
         encoded per request as in `run` (the client's CPU is the server's CPU here)."""
         counts = [0] * len(self.slices)
-        event_date = _rfc3339_ms(datetime.now(timezone.utc))
+        event_date = rfc3339_ms(datetime.now(timezone.utc))
         # Copies: the real vehicles' state (and the events they must raise) stays untouched.
         batches = [[s.point(event_date)[0] for s in copy.deepcopy(sims[: self.batch])] for sims in self.slices]
         started = time.monotonic()
@@ -984,27 +620,6 @@ def _rate(count: float, seconds: float | None) -> str:
     return f"{count / seconds:8.0f} /s" if seconds else "       — "
 
 
-def machine() -> dict[str, str]:
-    cpu = "?"
-    memory = "?"
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-        kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
-        memory = f"{kib / 1024 / 1024:.1f} GiB"
-    except (OSError, StopIteration):
-        pass
-    return {
-        "CPUs": str(os.cpu_count()),
-        "CPU": cpu,
-        "memory": memory,
-        "Python": platform.python_version(),
-        "OS": platform.platform(),
-    }
-
-
 @dataclass(frozen=True)
 class Timeline:
     """Seconds from a phase's first POST to its milestones (None: not reached)."""
@@ -1132,7 +747,14 @@ def main() -> int:
         signal.signal(signal.SIGHUP, interrupt)
 
     workdir = Path(tempfile.mkdtemp(prefix="fleetmon-e2e-"))
-    local = None if args.url else LocalStack(args, workdir)
+    local = None if args.url else LocalStack(
+        StackConfig(
+            admin_url=args.postgres, database=args.database_name, broker_url=args.redis, cache_url=args.redis,
+            workers=args.workers, concurrency=args.concurrency, env={}, worker_env={}, lock_key=RUN_LOCK_KEY,
+            name="benchmarks/e2e.py",
+        ),
+        workdir,
+    )
     receiver = Receiver(args.receiver_host)
     api: Api | None = None
     fleet: Fleet | None = None

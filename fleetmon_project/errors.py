@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -27,6 +28,7 @@ GENERIC = 0
 VALIDATION = 1
 MALFORMED_BODY = 2
 BAD_PARAMETER = 3
+DATABASE_UNAVAILABLE = 1
 NOT_AUTHENTICATED = 0
 BAD_CREDENTIALS = 1
 
@@ -68,6 +70,23 @@ def body_too_large() -> ApiError:
         status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         message=f"Request body too large: at most {limit} bytes ({limit / 2**20:g} MiB).",
     )
+
+
+# Seconds a client is asked to wait when the database does not answer: about what a
+# PostgreSQL restart or failover takes; clients retrying sooner only add load.
+DATABASE_RETRY_AFTER_S = 5
+
+
+def database_unavailable() -> ApiError:
+    """The database refused or dropped the connection (restart, failover, a killed backend).
+    Nothing was accepted unless the client saw a success, so it may retry as is."""
+    error = ApiError(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        message=f"The database is unavailable; nothing was stored. Retry in {DATABASE_RETRY_AFTER_S} seconds.",
+        specific=DATABASE_UNAVAILABLE,
+    )
+    error.wait = DATABASE_RETRY_AFTER_S
+    return error
 
 
 def xerror_body(
@@ -135,6 +154,9 @@ def xerror_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):  # Django's own handling is a bare 400
         exc = body_too_large()
+    elif isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", exc)
+        exc = database_unavailable()
     if not isinstance(exc, exceptions.APIException):
         return None  # a real bug: let Django log it and answer through handler500
     status_code = exc.status_code
@@ -149,8 +171,9 @@ def xerror_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
     if status_code == status.HTTP_401_UNAUTHORIZED:
         # A Basic challenge only to clients that tried Basic: browsers prompt for any other.
         response["WWW-Authenticate"] = getattr(exc, "challenge", 'Token realm="api"')
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        response["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+    wait = getattr(exc, "wait", None)
+    if wait is not None:  # throttling, an unavailable database
+        response["Retry-After"] = str(max(1, int(wait + 0.999)))
     if request is not None and getattr(request, "_request", None) is not None:
         logger.info("api error %s %s: %s", status_code, request.path, message)
     return response

@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from fleetmon_project.brokers import queue_depths
 from fleetmon_project.errors import xerror_body
 
 POINTS_INGESTED = Counter("fleetmon_points_ingested", "Telemetry points accepted by the API")
@@ -51,7 +52,6 @@ WEBHOOK_ENDPOINTS_DISABLED = Counter(
     "Monitor webhooks disabled after failing for FLEETMON_ENDPOINT_DISABLE_AFTER without a success",
 )
 
-QUEUES = ("evaluation", "webhooks", "sweeps", "default")
 # A due delivery not sent within this long is reported as late.
 LATE_AFTER = timedelta(seconds=60)
 
@@ -101,25 +101,12 @@ class BacklogCollector:
             monitors.add_metric([status], count)
         yield monitors
 
-        depth = _queue_depths()
+        depth = queue_depths(settings.CELERY_BROKER_URL)
         if depth is not None:
             queue_depth = GaugeMetricFamily("fleetmon_queue_depth", "Messages waiting in the broker", labels=["queue"])
             for queue, length in depth.items():
                 queue_depth.add_metric([queue], length)
             yield queue_depth
-
-
-def _queue_depths() -> dict[str, int] | None:
-    """Redis keeps each queue as a list named after it; other brokers are not measured here."""
-    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-        return None
-    import redis
-
-    try:
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
-        return {queue: int(client.llen(queue)) for queue in QUEUES}
-    except redis.RedisError:
-        return None
 
 
 def _registry() -> CollectorRegistry:

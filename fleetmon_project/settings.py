@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from fleetmon_project.brokers import is_amqp, transport_options
 from fleetmon_project.env import env_bool, env_duration, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -223,7 +224,10 @@ if not CELERY_BROKER_URL.startswith(("filesystem://", "redis://", "rediss://", "
 # The longest a webhook attempt can take; the broker must not redeliver a task before that.
 WEBHOOK_CONNECT_TIMEOUT = env_float("FLEETMON_WEBHOOK_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 WEBHOOK_READ_TIMEOUT = env_float("FLEETMON_WEBHOOK_READ_TIMEOUT", 15.0, minimum=0.1)
-CELERY_VISIBILITY_TIMEOUT = env_int("FLEETMON_VISIBILITY_TIMEOUT", 3600, minimum=60)
+# How long the broker lets a worker hold a message unacknowledged before giving it to another:
+# Redis's visibility timeout (set below), RabbitMQ's consumer_timeout (a server setting, 30 min
+# by default: set this to match it). Countdown retries must stay well within it.
+CELERY_VISIBILITY_TIMEOUT = env_int("FLEETMON_VISIBILITY_TIMEOUT", 1800 if is_amqp(CELERY_BROKER_URL) else 3600, minimum=60)
 if CELERY_VISIBILITY_TIMEOUT <= WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT:
     raise ImproperlyConfigured("FLEETMON_VISIBILITY_TIMEOUT must exceed the webhook connect + read timeouts")
 
@@ -238,7 +242,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    CELERY_BROKER_TRANSPORT_OPTIONS = transport_options(CELERY_BROKER_URL, visibility_timeout=CELERY_VISIBILITY_TIMEOUT)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -1,12 +1,16 @@
-"""`make test` entry point: choose the real PostgreSQL and Redis when they answer, say so,
-then run pytest. In CI both are mandatory, so a green run always means they were exercised."""
+"""`make test` entry point: choose the real PostgreSQL, Redis and RabbitMQ when they answer,
+say so, then run pytest. In CI all three are mandatory, so a green run always means they were
+exercised. End-to-end tests run once per broker chosen (FLEETMON_E2E_BROKERS)."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import socket
+import subprocess
 import sys
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -42,16 +46,27 @@ def main(pytest_args: list[str]) -> int:
             return 2
         broker = f"{broker}/{claim}"
 
+    amqp = os.environ.get("FLEETMON_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
+    vhost = None
+    if amqp and _reachable(amqp, 5672):
+        vhost = RabbitVhost.create(amqp, f"fleetmon-test-{os.getpid()}")
+    if vhost is None and ci:
+        print(f"CI: RabbitMQ is required but {amqp} does not answer or rabbitmqctl is missing", file=sys.stderr)
+        if claim is not None:
+            _release_redis_database(broker, claim)
+        return 2
+    e2e_brokers = [url for url in (broker, vhost.url if vhost else "") if url.startswith(("redis", "amqp"))]
+
     os.environ["DATABASE_URL"] = database
     os.environ["CELERY_BROKER_URL"] = broker
+    os.environ["FLEETMON_E2E_BROKERS"] = " ".join(e2e_brokers)
     os.environ.setdefault("CACHE_URL", "locmem://")
     # Unit tests run tasks in-process; end-to-end tests switch to real workers explicitly.
     os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
     db_kind = "PostgreSQL" if database.startswith("postgres") else "SQLite"
     broker_kind = "Redis" if broker.startswith("redis") else broker.split(":")[0]
     print(f"Test backends: database={db_kind} ({database}), broker={broker_kind} ({broker})", flush=True)
-    if broker_kind != "Redis":
-        print("  (end-to-end tests that need a real Redis broker will be skipped)", flush=True)
+    print(f"End-to-end brokers: {', '.join(e2e_brokers) or 'none (end-to-end tests will be skipped)'}", flush=True)
 
     import pytest
 
@@ -60,6 +75,8 @@ def main(pytest_args: list[str]) -> int:
     finally:
         if claim is not None:
             _release_redis_database(broker, claim)
+        if vhost is not None:
+            vhost.delete()
 
 
 _CLAIM_KEY = "fleetmon-test:redis-db:{}"
@@ -85,6 +102,56 @@ def _release_redis_database(broker_url: str, number: int) -> None:
 
     server_url = broker_url.rsplit("/", 1)[0]
     redis.Redis.from_url(f"{server_url}/0").delete(_CLAIM_KEY.format(number))
+
+
+class RabbitVhost:
+    """A RabbitMQ virtual host of its own for one run: concurrent runs on one machine never see
+    each other's queues, and deleting it at the end drops them all. Made with rabbitmqctl, so
+    RabbitMQ must run on this machine (the management plugin is not needed)."""
+
+    PATTERN = re.compile(r"^(?P<prefix>fleetmon-[a-z]+)-(?P<pid>\d+)$")
+
+    def __init__(self, server_url: str, name: str) -> None:
+        self.name = name
+        parts = urlsplit(server_url)
+        self.url = urlunsplit(parts._replace(path=f"/{name}"))
+
+    @classmethod
+    def create(cls, server_url: str, name: str) -> RabbitVhost | None:
+        """None when rabbitmqctl is missing or fails (a RabbitMQ on another machine)."""
+        if shutil.which("rabbitmqctl") is None:
+            return None
+        user = urlsplit(server_url).username or "guest"
+        vhost = cls(server_url, name)
+        try:
+            cls._delete_abandoned()
+            _rabbitmqctl("add_vhost", name)
+            _rabbitmqctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
+        except (OSError, subprocess.SubprocessError) as exc:
+            print(f"rabbitmqctl failed: {exc}", file=sys.stderr)
+            vhost.delete()
+            return None
+        return vhost
+
+    @classmethod
+    def _delete_abandoned(cls) -> None:
+        """Vhosts of runs killed before cleaning up (their process is gone)."""
+        for line in _rabbitmqctl("list_vhosts", "name").splitlines():
+            match = cls.PATTERN.match(line.strip())
+            if match and not os.path.exists(f"/proc/{match['pid']}"):
+                _rabbitmqctl("delete_vhost", line.strip())
+
+    def delete(self) -> None:
+        try:
+            _rabbitmqctl("delete_vhost", self.name)
+        except (OSError, subprocess.SubprocessError):
+            pass  # never created, or RabbitMQ went away: nothing left to clean
+
+
+def _rabbitmqctl(*args: str) -> str:
+    return subprocess.run(
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""End-to-end fixtures: real Celery worker and Beat processes on the real Redis broker and the
-test PostgreSQL database, and a real HTTP receiver on loopback.
+"""End-to-end fixtures: real Celery worker and Beat processes on a real broker and the test
+PostgreSQL database, and a real HTTP receiver on loopback.
 
-Tests using them are marked `e2e` and skipped when the broker is not Redis (a developer laptop
-without Redis); CI always has Redis, so there they always run.
+`live_celery` is parametrised by broker: every test using it runs once on each broker
+tests/backends.py chose (FLEETMON_E2E_BROKERS: Redis and RabbitMQ), and is skipped when there
+is none (a developer laptop without either); CI requires both, so there they always run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from fleetmon_project.brokers import drop_all_messages, is_amqp, is_redis, transport_options
+
 REPO = Path(__file__).resolve().parents[1]
 WORKER_QUEUES = "evaluation,webhooks,sweeps,default"
 
@@ -41,11 +44,28 @@ def wait_for(condition: Callable[[], Any], *, timeout: float = 30.0, interval: f
         time.sleep(interval)
 
 
-def _require_redis() -> str:
-    broker = settings.CELERY_BROKER_URL
-    if not broker.startswith("redis"):
-        pytest.skip("end-to-end tests need a real Redis broker (CELERY_BROKER_URL=redis://...)")
-    return broker
+def _e2e_brokers() -> list[str]:
+    listed = os.environ.get("FLEETMON_E2E_BROKERS")
+    if listed is None:  # pytest run directly: the broker of the settings, if it is a real one
+        listed = os.environ.get("CELERY_BROKER_URL", "")
+    return [url for url in listed.split() if is_redis(url) or is_amqp(url)] or [""]
+
+
+def _broker_id(url: str) -> str:
+    return "redis" if is_redis(url) else "rabbitmq" if is_amqp(url) else "no-broker"
+
+
+def use_broker(url: str) -> None:
+    """Point this process's Celery app (the test client enqueues for real) at `url`: new
+    connection and producer pools, the transport options the settings give that broker."""
+    from fleetmon_project.celery import app
+
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = transport_options(url, visibility_timeout=settings.CELERY_VISIBILITY_TIMEOUT)
+    # kombu keeps one pool per broker URL for the process: dropping the app's references picks
+    # the new broker's, and switching back finds the old one still open.
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def _process_env(**extra: str) -> dict[str, str]:
@@ -58,7 +78,7 @@ def _process_env(**extra: str) -> dict[str, str]:
     env.update(
         {
             "DATABASE_URL": f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}{port}/{db['NAME']}",
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CELERY_BROKER_URL": _current_broker(),
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "FLEETMON_ALLOW_PRIVATE_WEBHOOKS": "true",
             "FLEETMON_SWEEP_INTERVAL": "1",
@@ -152,28 +172,39 @@ class CeleryCluster:
         return "\n".join(f"===== {p.name} =====\n{p.log()[-6000:]}" for p in self.processes)
 
 
+def _current_broker() -> str:
+    from fleetmon_project.celery import app
+
+    return app.conf.broker_url
+
+
 def flush_broker() -> None:
-    import redis
+    """Lose every queued message (the broker of the running end-to-end test)."""
+    drop_all_messages(_current_broker())
 
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
 
-
-@pytest.fixture
+@pytest.fixture(params=_e2e_brokers(), ids=_broker_id)
 def live_celery(transactional_db, tmp_path, request) -> Iterator[CeleryCluster]:
-    """`live_celery.worker()` / `live_celery.beat()` start real processes against the test DB.
+    """`live_celery.worker()` / `live_celery.beat()` start real processes against the test DB,
+    on the broker of this parametrisation.
 
     The in-process code (API calls made through the test client) enqueues for real too.
     """
-    _require_redis()
+    if not request.param:
+        pytest.skip("end-to-end tests need a real broker: Redis or RabbitMQ (see tests/backends.py)")
     from fleetmon_project.celery import app
 
+    use_broker(request.param)
     flush_broker()
     app.conf.task_always_eager = False
     cluster = CeleryCluster(log_dir=tmp_path)
-    yield cluster
-    cluster.stop()
-    app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
-    flush_broker()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        flush_broker()
+        app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+        use_broker(settings.CELERY_BROKER_URL)
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print(cluster.logs())

@@ -151,3 +151,20 @@ def test_body_over_the_limit_outside_the_api_answers_413(client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = client.post("/admin/login/", {"username": "x" * 2000, "password": "y"})
     assert_xerror(response, 413, 41300)
+
+
+@pytest.mark.parametrize("error", ["OperationalError", "InterfaceError"])
+def test_an_unavailable_database_answers_503_with_retry_after(api, monkeypatch, error):
+    # A PostgreSQL restart surfaces at the request's first query (here the token lookup) as
+    # OperationalError, or InterfaceError on a connection it already closed.
+    import django.db
+    from rest_framework.authentication import TokenAuthentication
+
+    def refuse(*args, **kwargs):
+        raise getattr(django.db, error)("connection to server at 127.0.0.1 failed: Connection refused")
+
+    monkeypatch.setattr(TokenAuthentication, "authenticate_credentials", refuse)
+    response = api.post("/api/v1/telemetry", [], format="json")
+    body = assert_xerror(response, 503, 50301)
+    assert "database is unavailable" in body["message"]
+    assert response["Retry-After"] == "5"

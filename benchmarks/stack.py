@@ -1,0 +1,487 @@
+"""The whole FleetMon service on loopback, for the end-to-end benchmark (benchmarks/e2e.py)
+and the chaos suite (benchmarks/chaos.py): gunicorn, Celery workers and Beat in their own
+process groups, a throwaway database, a webhook receiver that records what it gets, and an
+API client. Every address is loopback; `LocalStack.close()` undoes everything it made."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import requests
+
+from fleetmon_project.brokers import drop_all_messages, is_redis
+
+REPO = Path(__file__).resolve().parents[1]
+QUEUES = "evaluation,webhooks,sweeps,default"
+GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4  # as `make run`
+
+
+def rfc3339_ms(moment: datetime) -> str:
+    """UTC with milliseconds and a Z: the form FleetMon's webhooks carry eventDate in."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- The webhook receiver ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    at: float  # time.monotonic()
+    monitor_id: str
+    webhook_id: str
+    events: tuple[tuple[str, str], ...]  # (vin, eventDate)
+
+
+class Receiver:
+    """Answers 200 (after `delay` seconds: a slow receiver) and records when each webhook
+    arrived, its webhook-id and the events it carried; with `log_path`, one line per request
+    too (time, webhook-id, events). `go_down()` closes its port (connections are refused)
+    until `come_back()` reopens the same one."""
+
+    def __init__(self, host: str, *, log_path: Path | None = None) -> None:
+        self.host = host
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+        self.delay = 0.0
+        self.log_file = log_path.open("a", buffering=1) if log_path else None
+        self._serve(0)
+        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
+
+    def _serve(self, port: int) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                at = time.monotonic()
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                record = Received(
+                    at=at,
+                    monitor_id=body.get("monitorId", ""),
+                    webhook_id=self.headers.get("webhook-id", ""),
+                    events=tuple((event["vin"], event["eventDate"]) for event in body.get("events", [])),
+                )
+                with receiver.lock:
+                    receiver.received.append(record)
+                    if receiver.log_file:
+                        events = " ".join(f"{vin}@{date}" for vin, date in record.events)
+                        receiver.log_file.write(f"{time.time():.3f} {record.webhook_id} {events}\n")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((self.host, port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="receiver", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():  # shutdown() waits for a serve_forever() that never ran otherwise
+            self.server.shutdown()
+        self.server.server_close()
+
+    def go_down(self) -> None:
+        self.stop()
+
+    def come_back(self) -> None:
+        self._serve(self.server.server_address[1])
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        if self.log_file:
+            self.log_file.close()
+
+    def all(self) -> list[Received]:
+        with self.lock:
+            return list(self.received)
+
+
+# --- Processes ----------------------------------------------------------------------------------
+
+
+class Process:
+    """A child in its own process group (so Ctrl-C in the terminal reaches only us, and stopping
+    it stops its own children: gunicorn's and Celery's workers), output to a log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, marker: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while marker not in self.log():
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start:\n{self.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log()[-3000:]}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group (the main process and its pool), as a crashed machine would."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM to the leader: gunicorn and Celery then shut their own children down
+        cleanly (a pool child killed mid-task logs a WorkerLostError). The group is killed
+        for good after that, or after 15 s."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(timeout=10)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(groups: dict[int, str]) -> Counter[str]:
+    """CPU seconds used so far by every process on the machine, by group: ours by process
+    group (`groups`), PostgreSQL, Redis, this script, and everything else. Children's time
+    is included (cutime/cstime), so a PostgreSQL backend that exits, as one per Celery task
+    does, still counts, through the postmaster."""
+    totals: Counter[str] = Counter()
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        command = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
+        if int(entry.name) == me:
+            totals["benchmark"] += seconds
+        elif int(fields[2]) in groups:
+            totals[groups[int(fields[2])]] += seconds
+        elif command.startswith("postgres"):
+            totals["PostgreSQL"] += seconds
+        elif command.startswith("redis-server"):
+            totals["Redis"] += seconds
+        else:
+            totals["other"] += seconds
+    return totals
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_http(url: str, status: int, timeout: float, process: Process) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=2).status_code == status:
+                return
+        except requests.RequestException:
+            pass
+        if process.popen.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{process.name} did not answer {url}:\n{process.log()[-3000:]}")
+        time.sleep(0.2)
+
+
+def gunicorn_args(app: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
+        "--workers", str(GUNICORN_WORKERS), "--threads", str(GUNICORN_THREADS), "--graceful-timeout", "5",
+    ]
+
+
+_TASK_SUCCEEDED = re.compile(
+    r"^(?P<at>\S+ \S+) INFO celery\.app\.trace Task (?P<name>[\w.]+)\[[^\]]+\] succeeded in (?P<seconds>[\d.e-]+)s",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    finished: float  # time.time()
+    name: str
+    seconds: float
+
+
+@dataclass
+class StackHandle:
+    base_url: str
+    token: str
+    broker_url: str | None
+    metrics_headers: dict[str, str]
+    description: str
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    admin_url: str  # a PostgreSQL connection allowed to create and drop `database`
+    database: str
+    broker_url: str  # Redis or RabbitMQ; its queued messages are dropped before and after
+    cache_url: str  # "" for each process's own memory
+    workers: int
+    concurrency: int
+    env: dict[str, str]  # added to every process's environment (timings, leases)
+    worker_env: dict[str, str]  # added to the workers' only
+    # An advisory lock held for the whole run on `admin_url`'s server: a second run with the
+    # same database name would drop this one's database.
+    lock_key: int
+    name: str = "stack"
+
+
+class LocalStack:
+    """The whole service on loopback against a throwaway database, with the production
+    profile's processes; `close()` undoes everything, whatever state it got to."""
+
+    def __init__(self, config: StackConfig, workdir: Path) -> None:
+        self.config = config
+        self.workdir = workdir
+        self.admin_url = config.admin_url
+        self.database = config.database
+        self.database_url = urlunsplit(urlsplit(config.admin_url)._replace(path=f"/{self.database}"))
+        self.processes: list[Process] = []
+        self.database_created = False
+        self.run_lock: psycopg.Connection | None = None
+        self.workers_started = 0
+        self.base_url = ""
+        metrics_dir = workdir / "prometheus"
+        metrics_dir.mkdir()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "fleetmon_project.settings",
+            "DATABASE_URL": self.database_url,
+            "CELERY_BROKER_URL": config.broker_url,
+            "CACHE_URL": config.cache_url,  # Redis in the production profile: throttle counters shared
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "FLEETMON_DATA_DIR": str(workdir),  # keeps var/ of the repository untouched
+            "FLEETMON_ALLOW_PRIVATE_WEBHOOKS": "true",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "DEBUG": "false",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **config.env,
+        }
+
+    def _admin_execute(self, statement: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(statement)
+
+    def versions(self) -> dict[str, str]:
+        with psycopg.connect(self.admin_url) as connection:
+            row = connection.execute("SHOW server_version").fetchone()
+        found = {"PostgreSQL": str(row[0]) if row else "?"}
+        if is_redis(self.config.broker_url):
+            import redis
+
+            found["Redis"] = str(redis.Redis.from_url(self.config.broker_url).info("server")["redis_version"])
+        return found
+
+    def _manage(self, *command: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=300
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(command)} failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
+        return result.stdout
+
+    def start(self) -> StackHandle:
+        self.run_lock = psycopg.connect(self.admin_url, autocommit=True)
+        locked = self.run_lock.execute("SELECT pg_try_advisory_lock(%s)", (self.config.lock_key,)).fetchone()
+        if not locked or not locked[0]:
+            self.run_lock.close()
+            self.run_lock = None
+            raise RuntimeError(f"another {self.config.name} run is using this PostgreSQL; wait for it to finish")
+        drop_all_messages(self.config.broker_url)
+        self._admin_execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        self._admin_execute(f'CREATE DATABASE "{self.database}"')
+        self.database_created = True
+        self._manage("migrate", "--noinput")
+        self._manage("createsuperuser", "--noinput", "--username", "e2e", "--email", "e2e@example.com")
+        token = re.search(r"Generated token (\w+)", self._manage("drf_create_token", "e2e"))
+        if token is None:
+            raise RuntimeError("drf_create_token printed no token")
+
+        port = free_port()
+        web = Process("web", gunicorn_args("fleetmon_project.wsgi:application", port), self.env, self.workdir)
+        self.processes.append(web)
+        workers = [self.spawn_worker() for _ in range(self.config.workers)]
+        beat = self.spawn_beat()
+        self.base_url = f"http://127.0.0.1:{port}"
+        wait_http(f"{self.base_url}/readyz", 200, 60, web)
+        for worker in workers:
+            worker.wait_for_log("ready.", 60)
+        beat.wait_for_log("beat: Starting...", 60)
+        return StackHandle(
+            base_url=self.base_url,
+            token=token.group(1),
+            broker_url=self.config.broker_url,
+            metrics_headers={},
+            description=(
+                f"started by {self.config.name}: gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads, "
+                f"{self.config.workers} Celery worker(s) x {self.config.concurrency} processes on {QUEUES}, 1 Beat; "
+                f"PostgreSQL database {self.database}, broker {self.config.broker_url}"
+            ),
+        )
+
+    def spawn_worker(self) -> Process:
+        """One more Celery worker on every queue (started; wait for "ready." in its log)."""
+        self.workers_started += 1
+        number = self.workers_started
+        worker = Process(
+            f"worker{number}",
+            [
+                sys.executable, "-m", "celery", "-A", "fleetmon_project", "worker", "-Q", QUEUES,
+                "--concurrency", str(self.config.concurrency), "-n", f"e2e{number}@%h", "--loglevel", "INFO",
+            ],
+            {**self.env, **self.config.worker_env},
+            self.workdir,
+        )
+        self.processes.append(worker)
+        return worker
+
+    def spawn_beat(self) -> Process:
+        beat = Process(
+            "beat",
+            [
+                sys.executable, "-m", "celery", "-A", "fleetmon_project", "beat",
+                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                "--pidfile=", "-s", str(self.workdir / "beat-schedule"), "--loglevel", "INFO",
+            ],
+            self.env,
+            self.workdir,
+        )
+        self.processes.append(beat)
+        return beat
+
+    def workers(self) -> list[Process]:
+        """The workers still running."""
+        return [p for p in self.processes if p.name.startswith("worker") and p.popen.poll() is None]
+
+    def cpu(self) -> Counter[str]:
+        return cpu_seconds({p.popen.pid: "API" if p.name == "web" else re.sub(r"\d+$", "s", p.name) for p in self.processes})
+
+    def task_runs(self) -> list[TaskRun]:
+        """Every task the workers ran, from celery.app.trace's INFO line for each success."""
+        runs = []
+        for process in self.processes:
+            if process.name.startswith("worker"):
+                for match in _TASK_SUCCEEDED.finditer(process.log()):
+                    finished = datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time
+                    runs.append(TaskRun(finished=finished, name=match["name"], seconds=float(match["seconds"])))
+        return runs
+
+    def problems(self) -> list[str]:
+        """Errors the service logged: a benchmark of a failing service measures nothing."""
+        found = []
+        for process in self.processes:
+            lines = [line for line in process.log().splitlines() if " ERROR " in line or line.startswith("Traceback")]
+            if lines:
+                found.append(f"{process.name}: {len(lines)} error line(s), first: {lines[0][:300]}")
+        return found
+
+    def close(self) -> None:
+        if self.run_lock is None:
+            return  # never started: what exists belongs to the run holding the lock
+        for process in reversed(self.processes):
+            process.stop()
+        if self.database_created:
+            self._admin_execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        drop_all_messages(self.config.broker_url)
+        self.run_lock.close()  # releases the advisory lock
+
+
+# --- The API client -------------------------------------------------------------------------------
+
+
+class Api:
+    """Token-authenticated JSON calls; one requests.Session per thread (they are not thread-safe)."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        self.local = threading.local()
+
+    def session(self) -> requests.Session:
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+            self.local.session.headers.update(self.headers)
+        return self.local.session
+
+    def call(self, method: str, path: str, body: Any = None, expect: Iterable[int] = (200,)) -> Any:
+        response = self.session().request(
+            method, f"{self.base_url}{path}", data=None if body is None else json.dumps(body), timeout=60
+        )
+        if response.status_code not in tuple(expect):
+            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text[:1000]}")
+        return response.json() if response.content else None
+
+    def total(self, path: str) -> int:
+        return int(self.call("GET", f"{path}{'&' if '?' in path else '?'}pageSize=1")["total"])
+
+
+
+
+def machine() -> dict[str, str]:
+    cpu = "?"
+    memory = "?"
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+        kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
+        memory = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    return {
+        "CPUs": str(os.cpu_count()),
+        "CPU": cpu,
+        "memory": memory,
+        "Python": platform.python_version(),
+        "OS": platform.platform(),
+    }
+
+

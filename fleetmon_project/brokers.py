@@ -1,0 +1,91 @@
+"""What FleetMon needs to know of its broker beyond Celery: how many messages wait in each
+queue (/metrics) and how to drop them all (tests and the chaos suite simulate a broker that
+lost its queues). Redis and RabbitMQ; other transports are not measured."""
+
+from __future__ import annotations
+
+# Every queue the task routes name (settings.CELERY_TASK_ROUTES and the default queue).
+QUEUES = ("evaluation", "webhooks", "sweeps", "default")
+
+
+def is_redis(url: str) -> bool:
+    return url.startswith(("redis://", "rediss://"))
+
+
+def is_amqp(url: str) -> bool:
+    return url.startswith(("amqp://", "pyamqp://"))
+
+
+def transport_options(url: str, *, visibility_timeout: int) -> dict[str, object]:
+    """Celery's broker_transport_options for a Redis or RabbitMQ broker."""
+    if is_amqp(url):
+        # Queues and messages are durable (Celery's default on RabbitMQ: classic durable queues,
+        # persistent messages), and a publish returns only once RabbitMQ has confirmed it, so a
+        # task enqueued after a commit is not lost in a broker crash. Classic rather than quorum
+        # queues: countdown retries and global QoS work as on Redis, and a single node gains
+        # nothing from quorum replication. A killed worker's unacknowledged messages come back
+        # as soon as its connection drops: RabbitMQ has no visibility timeout to set.
+        return {"confirm_publish": True}
+    return {"visibility_timeout": visibility_timeout}
+
+
+def queue_depths(url: str, *, timeout: float = 2.0) -> dict[str, int] | None:
+    """Messages ready in each queue (not those a worker holds unacknowledged); None when the
+    broker does not answer or is neither Redis nor RabbitMQ. A queue not declared yet is empty."""
+    if is_redis(url):
+        import redis
+
+        try:
+            client = redis.Redis.from_url(url, socket_timeout=timeout)
+            return {queue: int(client.llen(queue)) for queue in QUEUES}
+        except redis.RedisError:
+            return None
+    if is_amqp(url):
+        from amqp.exceptions import NotFound
+        from kombu import Connection
+
+        depths: dict[str, int] = {}
+        connection = Connection(url, connect_timeout=timeout)
+        try:
+            with connection:
+                for queue in QUEUES:
+                    # A passive declare reads the count without creating the queue; on a
+                    # missing queue RabbitMQ closes the channel, so each gets its own.
+                    channel = connection.channel()
+                    try:
+                        depths[queue] = int(channel.queue_declare(queue, passive=True).message_count)
+                    except NotFound:
+                        depths[queue] = 0
+                    finally:
+                        if channel.is_open:
+                            channel.close()
+        except (OSError, *connection.connection_errors):
+            return None
+        return depths
+    return None
+
+
+def drop_all_messages(url: str) -> None:
+    """Lose every queued message, as a broker that crashed without persistence would: Redis
+    FLUSHDB of the broker database (queues and the messages workers hold unacknowledged),
+    RabbitMQ a purge of every queue (messages held by a live consumer stay with it)."""
+    if is_redis(url):
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+        return
+    if not is_amqp(url):
+        raise ValueError(f"cannot drop the messages of broker {url!r}: not Redis or RabbitMQ")
+    from amqp.exceptions import NotFound
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=5) as connection:
+        for queue in QUEUES:
+            channel = connection.channel()
+            try:
+                channel.queue_purge(queue)
+            except NotFound:
+                pass  # never declared: nothing to drop
+            finally:
+                if channel.is_open:
+                    channel.close()
