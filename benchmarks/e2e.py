@@ -1,16 +1,18 @@
 """End-to-end throughput and latency: telemetry in over HTTP, events stored, webhooks received.
 
     .venv/bin/python benchmarks/e2e.py [--duration 60] [--rate 1000] [--vehicles 1000] [--monitors 10]
-                                       [--workers 2] [--concurrency 2]
+                                       [--workers 2] [--concurrency 2] [--webhook-workers 0]
     .venv/bin/python benchmarks/e2e.py --url http://fleetmon:8000 --token KEY \\
                                        [--receiver-host 10.0.0.5] [--broker-url redis://redis:6379/0]
 
 By default it starts the stack itself on loopback, with the production profile's processes:
 a throwaway PostgreSQL database (created, migrated, dropped), Redis db 14 (flushed before and
-after) as broker and cache, gunicorn on a free port, `--workers` Celery workers consuming every
-queue, one Beat, and FLEETMON_ALLOW_PRIVATE_WEBHOOKS=true so webhooks can reach the receiver
-this script runs on loopback. With `--url/--token` it uses an already running stack instead (it
-must allow webhooks to `--receiver-host`); then the no-op Celery baseline needs `--broker-url`.
+after) as broker and cache, gunicorn on a free port, `--workers` Celery workers on the
+evaluation, sweeps and default queues and `--webhook-workers` on webhooks (with 0, the others
+take it too), one Beat, and FLEETMON_ALLOW_PRIVATE_WEBHOOKS=true so webhooks can reach the
+keep-alive receiver this script runs on loopback. With `--url/--token` it uses an already
+running stack instead (it must allow webhooks to `--receiver-host`); then the no-op Celery
+baseline needs `--broker-url`.
 
 Everything else goes through the public API: a fleet, its vehicles, monitors of mixed
 zone/time/data triggers posting to the receiver (batchNotify on some), then telemetry in
@@ -30,7 +32,11 @@ for until drained (`--drain-timeout`) before the next:
    every point is evaluated and every webhook received. Last, as it may leave a backlog.
 
 With the local stack it also prints, per phase, the CPU each process group used (from /proc)
-and the worker time per Celery task (from the workers' logs): what bounds the figures.
+and the worker time per Celery task (from the workers' logs): what bounds the figures; the
+sustained phase's CPU per point against the bare endpoint's; per 1,000 points, the SQL
+statements sent (counted by the processes, benchmarks/counting_settings.py), Celery tasks
+run, rows inserted/updated/deleted (pg_stat_user_tables) and WAL written (pg_current_wal_lsn,
+the whole server's); and each process group's resident memory after warm-up and at the end.
 
 Prints figures; asserts nothing; writes nothing into the repository. Ctrl-C or a failure
 stops every process it started and drops what it created.
@@ -61,13 +67,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import psycopg
 import redis
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's packages
 from benchmarks.stack import (  # noqa: E402
-    GUNICORN_THREADS, GUNICORN_WORKERS, Api, LocalStack, Process, Received, Receiver, StackConfig, StackHandle,
-    TaskRun, free_port, gunicorn_args, machine, rfc3339_ms, wait_http,
+    COUNTING_SETTINGS, GUNICORN_THREADS, GUNICORN_WORKERS, SQL_COUNT_KEY, Api, LocalStack, Process, Received,
+    Receiver, StackConfig, StackHandle, TaskRun, cpu_seconds, free_port, gunicorn_args, machine, rfc3339_ms,
+    wait_http,
 )
 
 # Held for the whole run: a second local run would drop this one's database and flush its Redis db.
@@ -553,6 +561,8 @@ class PhaseResult:
     events_stored: int
     wall: tuple[float, float]  # time.time() at the first POST and when drained (or given up)
     cpu: dict[str, float]  # cores used on average over `wall`, by process group (local stack only)
+    cpu_seconds: dict[str, float]  # the same, in CPU seconds
+    work: dict[str, int]  # work_counters() over the phase (local stack only)
     # Filled by `attribute` once every phase is over, so webhooks that arrive during a later
     # phase still count for the phase whose points raised them.
     deliveries: list[Received] = field(default_factory=list)
@@ -567,20 +577,52 @@ class PhaseResult:
         return sum(len(d.events) for d in self.deliveries)
 
 
+def work_counters(stack: LocalStack) -> Counter[str]:
+    """Machine-independent work counters, read so far: SQL statements sent (counted by the
+    processes), rows written (pg_stat_user_tables of the stack's database) and WAL bytes (the
+    whole server's: on a shared server, others' work too)."""
+    totals: Counter[str] = Counter()
+    totals["sql"] = int(redis.Redis.from_url(stack.config.broker_url).get(SQL_COUNT_KEY) or 0)
+    with psycopg.connect(stack.database_url) as connection:
+        row = connection.execute(
+            "SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_del), 0), "
+            "pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') FROM pg_stat_user_tables"
+        ).fetchone()
+        points = connection.execute(
+            "SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables "
+            "WHERE relname LIKE 'telemetry_telemetrypoint%%'"
+        ).fetchone()
+    assert row is not None and points is not None
+    totals["rows inserted"], totals["rows updated"], totals["rows deleted"], totals["WAL bytes"] = map(int, row)
+    totals["point rows inserted"], totals["point rows updated"] = map(int, points)
+    return totals
+
+
+# PostgreSQL publishes a backend's table counters at most once a second.
+STATS_SETTLE_S = 1.5
+
+
 def run_phase(
     *, name: str, load: Load, probe: Probe, api: Api, fleet: Fleet, duration: float, rate: float | None,
-    drain_timeout: float, cpu: Callable[[], Counter[str]] | None,
+    drain_timeout: float, stack: LocalStack | None,
 ) -> PhaseResult:
     events_before = sum(fleet.events_total(api))
-    cpu_before = cpu() if cpu else Counter()
+    cpu_before = stack.cpu() if stack else Counter()
+    work_before = work_counters(stack) if stack else Counter()
     wall_started = time.time()
     log = load.run(PhaseLog(name), duration=duration, rate=rate)
     evaluated_at, drained_at, left = probe.drained(log.finished, drain_timeout)
     wall_ended = time.time()
-    cpu_used = (cpu() if cpu else Counter()) - cpu_before
+    cpu_used = (stack.cpu() if stack else Counter()) - cpu_before
+    work: dict[str, int] = {}
+    if stack:
+        time.sleep(STATS_SETTLE_S)
+        work = {key: value - work_before[key] for key, value in work_counters(stack).items()}
     return PhaseResult(
         wall=(wall_started, wall_ended),
         cpu={group: seconds / (wall_ended - wall_started) for group, seconds in cpu_used.items()},
+        cpu_seconds=dict(cpu_used),
+        work=work,
         log=log,
         evaluated_at=evaluated_at,
         drained_at=drained_at,
@@ -668,6 +710,38 @@ def print_cpu(result: PhaseResult) -> None:
     print(f"  CPU, cores on average: {sum(result.cpu.values()):.2f} of {os.cpu_count()} ({shares})")
 
 
+# What runs for FleetMon: ours, and the PostgreSQL server. The server's processes other than
+# our live backends are in too: the time of our backends that exited is charged to them.
+STACK_GROUPS = ("API", "workers", "webhooks", "beat", "PostgreSQL", "PostgreSQL, shared", "Redis")
+
+
+def print_cpu_per_point(result: PhaseResult, bare_cpu_per_point: float) -> None:
+    stack = sum(result.cpu_seconds.get(group, 0.0) for group in STACK_GROUPS)
+    per_point = stack / max(result.log.points, 1)
+    print(f"  CPU per point, every FleetMon process, Redis and the PostgreSQL server (others' work too on a "
+          f"shared server): {per_point * 1000:.3f} ms ({per_point / bare_cpu_per_point:.1f}x the bare endpoint's)")
+
+
+def print_work(result: PhaseResult, runs: list[TaskRun]) -> None:
+    """Machine-independent figures, per 1,000 points posted in the phase."""
+    start, end = result.wall
+    tasks = sum(1 for run in runs if start <= run.finished <= end)
+    per = 1000 / max(result.log.points, 1)
+    work = result.work
+    print(f"  per 1,000 points: {work.get('sql', 0) * per:.0f} SQL statements, {tasks * per:.1f} Celery tasks, "
+          f"{work.get('rows inserted', 0) * per:.0f} rows inserted ({work.get('point rows inserted', 0) * per:.0f} points), "
+          f"{work.get('rows updated', 0) * per:.0f} updated ({work.get('point rows updated', 0) * per:.0f} points), "
+          f"{work.get('rows deleted', 0) * per:.0f} deleted; "
+          f"{work.get('WAL bytes', 0) * per / 1024:.0f} KiB of WAL (whole server)")
+
+
+def print_rss(after_warm_up: Counter[str], at_end: Counter[str]) -> None:
+    print("\nmemory (RSS, MiB) after warm-up -> at the end: " + ", ".join(
+        f"{group} {after_warm_up[group]:.0f} -> {at_end[group]:.0f} ({at_end[group] / max(after_warm_up[group], 1) - 1:+.1%})"
+        for group in sorted(after_warm_up)
+    ))
+
+
 def print_worker_time(result: PhaseResult, runs: list[TaskRun]) -> None:
     """Where the workers' time went during the phase (local stack only: read from their logs)."""
     start, end = result.wall
@@ -721,6 +795,10 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4, help="client threads posting telemetry")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (local stack)")
     parser.add_argument("--concurrency", type=int, default=2, help="pool processes per Celery worker (local stack)")
+    # 0 by default: `make run` and docker-compose run one worker layout for every queue.
+    parser.add_argument("--webhook-workers", type=int, default=0,
+                        help="Celery workers for the webhooks queue alone (local stack; 0: the other workers take it)")
+    parser.add_argument("--webhook-concurrency", type=int, default=2, help="pool processes per webhooks worker")
     parser.add_argument("--baseline-duration", type=float, default=10, help="seconds posting to the bare endpoint")
     parser.add_argument("--noop-tasks", type=int, default=5000, help="no-op Celery tasks for the round-trip baseline")
     parser.add_argument("--drain-timeout", type=float, default=180, help="seconds to wait for a phase to drain")
@@ -751,7 +829,8 @@ def main() -> int:
         StackConfig(
             admin_url=args.postgres, database=args.database_name, broker_url=args.redis, cache_url=args.redis,
             workers=args.workers, concurrency=args.concurrency, env={}, worker_env={}, lock_key=RUN_LOCK_KEY,
-            name="benchmarks/e2e.py",
+            name="benchmarks/e2e.py", webhook_workers=args.webhook_workers, webhook_concurrency=args.webhook_concurrency,
+            settings_module=COUNTING_SETTINGS,
         ),
         workdir,
     )
@@ -784,7 +863,7 @@ def main() -> int:
         probe = Probe(stack.base_url, stack.metrics_headers)
         probe.start()
         load = Load(api, fleet.sims, clients=args.clients, batch=args.batch)
-        common = {"load": load, "probe": probe, "api": api, "fleet": fleet, "cpu": local.cpu if local else None}
+        common = {"load": load, "probe": probe, "api": api, "fleet": fleet, "stack": local}
 
         # Warm-up: every vehicle's first evaluations (state rows created) and every process's
         # first requests and connections, outside the measurements.
@@ -792,11 +871,15 @@ def main() -> int:
         warm = run_phase(name="warm-up", duration=warm_rounds * args.vehicles / args.rate, rate=args.rate,
                          drain_timeout=args.drain_timeout, **common)
         print(f"warm-up: {warm.log.points} points, {warm.events_stored} events", flush=True)
+        rss_warm = local.rss() if local else Counter()
 
         with BaselineServer(baseline_env, workdir) as bare:
+            bare_group = {bare.process.popen.pid: "bare"}
+            bare_cpu_before = cpu_seconds(bare_group)["bare"]
             bare_points, bare_seconds = load.run_fixed_body(
                 f"{bare.url}{BARE_TELEMETRY_URL_PATH}", duration=args.baseline_duration
             )
+            bare_cpu_per_point = (cpu_seconds(bare_group)["bare"] - bare_cpu_before) / bare_points
         baseline_points = bare_points / bare_seconds
         print(f"baseline: bare DRF {baseline_points:.0f} points/s", flush=True)
         noop = celery_noop_rate(stack.broker_url, args.noop_tasks) if stack.broker_url else None
@@ -813,6 +896,7 @@ def main() -> int:
         attribution = attribute([warm, fixed, sustained], receiver.all(), fleet)
         deliveries = fleet.deliveries_by_state(api)
         runs = local.task_runs() if local else []
+        rss_end = local.rss() if local else Counter()
         load_after = os.getloadavg()
 
         batched = sum(spec.batched for spec in fleet.specs)
@@ -825,19 +909,24 @@ def main() -> int:
               f"size 10 / {BATCH_WINDOW_S} s), {load.batch} points per POST from {args.clients} client threads")
         print("\nbaselines, same run")
         print(f"  bare DRF endpoint validating the same batches  {baseline_points:8.0f} points/s   "
-              f"(HTTP, gunicorn {GUNICORN_WORKERS}x{GUNICORN_THREADS}, benchmarks/common.py)")
-        print(f"  no-op Celery task round trip                   "
+              f"(HTTP, gunicorn {GUNICORN_WORKERS}x{GUNICORN_THREADS}, benchmarks/common.py); "
+              f"{bare_cpu_per_point * 1000:.3f} ms CPU per point")
+        print("  no-op Celery task round trip                   "
               + (f"{noop:8.0f} tasks/s    (celery.accumulate, same broker and workers)" if noop else "not measured (no --broker-url)"))
         print(f"\nfixed rate: {args.rate:.0f} points/s for {args.latency_duration:.0f} s, then drained")
         print_fixed(fixed)
         if local:
             print_cpu(fixed)
             print_worker_time(fixed, runs)
+            print_work(fixed, runs)
         print(f"\nsustained: {args.duration:.0f} s posting as fast as accepted, then drained")
         print_sustained(sustained, baseline_points=baseline_points, noop_tasks=noop)
         if local:
             print_cpu(sustained)
+            print_cpu_per_point(sustained, bare_cpu_per_point)
             print_worker_time(sustained, runs)
+            print_work(sustained, runs)
+            print_rss(rss_warm, rss_end)
         print(f"\ndeliveries at the end (API): {dict(deliveries)}; received events matching no posted point: "
               f"{attribution.unmatched_events}; duplicate webhook-ids: {attribution.duplicate_webhooks}")
         problems = (local.problems() if local else []) + [f"probe: {e}" for e in probe.errors[:3]]

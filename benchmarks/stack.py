@@ -32,7 +32,12 @@ from fleetmon_project.brokers import drop_all_messages, is_redis
 
 REPO = Path(__file__).resolve().parents[1]
 QUEUES = "evaluation,webhooks,sweeps,default"
+EVALUATION_QUEUES = "evaluation,sweeps,default"  # when webhooks have workers of their own
 GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4  # as `make run`
+# FleetMon's settings plus a count of the SQL statements each process sends, added up in
+# Redis under SQL_COUNT_KEY (benchmarks/counting_settings.py): StackConfig.settings_module.
+COUNTING_SETTINGS = "benchmarks.counting_settings"
+SQL_COUNT_KEY = "e2e:sql-statements"
 
 
 def rfc3339_ms(moment: datetime) -> str:
@@ -54,13 +59,16 @@ class Received:
 class Receiver:
     """Answers 200 (after `delay` seconds: a slow receiver) and records when each webhook
     arrived, its webhook-id and the events it carried; with `log_path`, one line per request
-    too (time, webhook-id, events). `go_down()` closes its port (connections are refused)
-    until `come_back()` reopens the same one."""
+    too (time, webhook-id, events). It keeps connections alive, as receivers in production do,
+    so FleetMon's pooled connections are reused. `go_down()` closes its port and every open
+    connection, as a receiver that dies does (new connections are refused) until
+    `come_back()` reopens the same port."""
 
     def __init__(self, host: str, *, log_path: Path | None = None) -> None:
         self.host = host
         self.received: list[Received] = []
         self.lock = threading.Lock()
+        self.connections: set[socket.socket] = set()  # open keep-alive connections, under `lock`
         self.delay = 0.0
         self.log_file = log_path.open("a", buffering=1) if log_path else None
         self._serve(0)
@@ -70,6 +78,18 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver.lock:
+                    receiver.connections.add(self.connection)
+
+            def finish(self) -> None:
+                with receiver.lock:
+                    receiver.connections.discard(self.connection)
+                super().finish()
+
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 at = time.monotonic()
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
@@ -104,6 +124,15 @@ class Receiver:
         if self.thread.is_alive():  # shutdown() waits for a serve_forever() that never ran otherwise
             self.server.shutdown()
         self.server.server_close()
+        # Kept-alive connections outlive the listening socket: their handlers would go on
+        # answering on them.
+        with self.lock:
+            connections, self.connections = self.connections, set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed by the client meanwhile
 
     def go_down(self) -> None:
         self.stop()
@@ -177,11 +206,15 @@ class Process:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(groups: dict[int, str]) -> Counter[str]:
+def cpu_seconds(groups: dict[int, str], database: str | None = None) -> Counter[str]:
     """CPU seconds used so far by every process on the machine, by group: ours by process
     group (`groups`), PostgreSQL, Redis, this script, and everything else. Children's time
-    is included (cutime/cstime), so a PostgreSQL backend that exits, as one per Celery task
-    does, still counts, through the postmaster."""
+    is included (cutime/cstime), so a PostgreSQL backend that exits still counts, through
+    the postmaster. With `database`, the live PostgreSQL backends serving it count as
+    PostgreSQL (their process title names it); the server's other processes, which on a
+    shared server also work for others, go to "PostgreSQL, shared", and so does the time of
+    our backends that exited (persistent connections are replaced after
+    DATABASE_CONN_MAX_AGE): only on a shared server is the split worth reading."""
     totals: Counter[str] = Counter()
     me = os.getpid()
     for entry in os.scandir("/proc"):
@@ -199,11 +232,41 @@ def cpu_seconds(groups: dict[int, str]) -> Counter[str]:
         elif int(fields[2]) in groups:
             totals[groups[int(fields[2])]] += seconds
         elif command.startswith("postgres"):
-            totals["PostgreSQL"] += seconds
+            if database is None or f" {database} " in _cmdline(entry.path):
+                totals["PostgreSQL"] += seconds
+            else:
+                totals["PostgreSQL, shared"] += seconds
         elif command.startswith("redis-server"):
             totals["Redis"] += seconds
         else:
             totals["other"] += seconds
+    return totals
+
+
+def _cmdline(proc_path: str) -> str:
+    try:
+        return Path(proc_path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def rss_by_group(groups: dict[int, str]) -> Counter[str]:
+    """Resident memory (MiB) of the processes in `groups` (process group -> name), children included."""
+    totals: Counter[str] = Counter()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            status = Path(entry.path, "status").read_text()
+        except OSError:
+            continue
+        group = groups.get(int(stat[stat.rindex(")") + 2 :].split()[2]))
+        if group is None:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                totals[group] += int(line.split()[1]) / 1024
     return totals
 
 
@@ -269,6 +332,16 @@ class StackConfig:
     # same database name would drop this one's database.
     lock_key: int
     name: str = "stack"
+    # Workers of their own for the webhooks queue, as the production profile runs; with none,
+    # the `workers` consume it too.
+    webhook_workers: int = 0
+    webhook_concurrency: int = 2
+    settings_module: str = "fleetmon_project.settings"  # or COUNTING_SETTINGS
+
+    @property
+    def queues(self) -> str:
+        """What the `workers` consume."""
+        return EVALUATION_QUEUES if self.webhook_workers else QUEUES
 
 
 class LocalStack:
@@ -290,7 +363,7 @@ class LocalStack:
         metrics_dir.mkdir()
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "fleetmon_project.settings",
+            "DJANGO_SETTINGS_MODULE": config.settings_module,
             "DATABASE_URL": self.database_url,
             "CELERY_BROKER_URL": config.broker_url,
             "CACHE_URL": config.cache_url,  # Redis in the production profile: throttle counters shared
@@ -348,6 +421,10 @@ class LocalStack:
         web = Process("web", gunicorn_args("fleetmon_project.wsgi:application", port), self.env, self.workdir)
         self.processes.append(web)
         workers = [self.spawn_worker() for _ in range(self.config.workers)]
+        workers += [
+            self._spawn_celery_worker(f"webhooks{number}", "webhooks", self.config.webhook_concurrency)
+            for number in range(1, self.config.webhook_workers + 1)
+        ]
         beat = self.spawn_beat()
         self.base_url = f"http://127.0.0.1:{port}"
         wait_http(f"{self.base_url}/readyz", 200, 60, web)
@@ -361,20 +438,25 @@ class LocalStack:
             metrics_headers={},
             description=(
                 f"started by {self.config.name}: gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads, "
-                f"{self.config.workers} Celery worker(s) x {self.config.concurrency} processes on {QUEUES}, 1 Beat; "
+                f"{self.config.workers} Celery worker(s) x {self.config.concurrency} processes on {self.config.queues}, "
+                + (f"{self.config.webhook_workers} x {self.config.webhook_concurrency} on webhooks, "
+                   if self.config.webhook_workers else "")
+                + "1 Beat; "
                 f"PostgreSQL database {self.database}, broker {self.config.broker_url}"
             ),
         )
 
     def spawn_worker(self) -> Process:
-        """One more Celery worker on every queue (started; wait for "ready." in its log)."""
+        """One more Celery worker on `config.queues` (started; wait for "ready." in its log)."""
         self.workers_started += 1
-        number = self.workers_started
+        return self._spawn_celery_worker(f"worker{self.workers_started}", self.config.queues, self.config.concurrency)
+
+    def _spawn_celery_worker(self, name: str, queues: str, concurrency: int) -> Process:
         worker = Process(
-            f"worker{number}",
+            name,
             [
-                sys.executable, "-m", "celery", "-A", "fleetmon_project", "worker", "-Q", QUEUES,
-                "--concurrency", str(self.config.concurrency), "-n", f"e2e{number}@%h", "--loglevel", "INFO",
+                sys.executable, "-m", "celery", "-A", "fleetmon_project", "worker", "-Q", queues,
+                "--concurrency", str(concurrency), "-n", f"e2e-{name}@%h", "--loglevel", "INFO",
             ],
             {**self.env, **self.config.worker_env},
             self.workdir,
@@ -397,17 +479,25 @@ class LocalStack:
         return beat
 
     def workers(self) -> list[Process]:
-        """The workers still running."""
+        """The workers on `config.queues` still running (not the webhooks workers)."""
         return [p for p in self.processes if p.name.startswith("worker") and p.popen.poll() is None]
 
+    def _groups(self) -> dict[int, str]:
+        """Process group -> "API", "workers", "webhooks", "beat"."""
+        return {p.popen.pid: "API" if p.name == "web" else re.sub(r"s?\d+$", "s", p.name) for p in self.processes}
+
     def cpu(self) -> Counter[str]:
-        return cpu_seconds({p.popen.pid: "API" if p.name == "web" else re.sub(r"\d+$", "s", p.name) for p in self.processes})
+        """CPU seconds so far by group (cpu_seconds), PostgreSQL's being our database's backends'."""
+        return cpu_seconds(self._groups(), self.database)
+
+    def rss(self) -> Counter[str]:
+        return rss_by_group(self._groups())
 
     def task_runs(self) -> list[TaskRun]:
         """Every task the workers ran, from celery.app.trace's INFO line for each success."""
         runs = []
         for process in self.processes:
-            if process.name.startswith("worker"):
+            if process.name.startswith(("worker", "webhooks")):
                 for match in _TASK_SUCCEEDED.finditer(process.log()):
                     finished = datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time
                     runs.append(TaskRun(finished=finished, name=match["name"], seconds=float(match["seconds"])))
