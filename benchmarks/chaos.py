@@ -71,7 +71,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's packages
 from benchmarks.stack import (  # noqa: E402
-    Api, LocalStack, Process, Receiver, StackConfig, free_port, machine, rfc3339_ms,
+    Api, LocalStack, Process, Receiver, StackConfig, free_port, machine, release_workdir, rfc3339_ms,
 )
 from fleetmon_project.brokers import drop_all_messages  # noqa: E402
 from tests.backends import RabbitVhost  # noqa: E402
@@ -704,10 +704,7 @@ def main() -> int:
         if vhost:
             vhost.delete()
         postgres.close()
-        if args.keep_logs:
-            print(f"logs kept in {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        release_workdir(workdir, keep=args.keep_logs)
 
 
 if __name__ == "__main__":

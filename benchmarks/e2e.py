@@ -52,7 +52,6 @@ import os
 import random
 import re
 import secrets
-import shutil
 import signal
 import sys
 import tempfile
@@ -74,8 +73,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's packages
 from benchmarks.stack import (  # noqa: E402
     COUNTING_SETTINGS, GUNICORN_THREADS, GUNICORN_WORKERS, SQL_COUNT_KEY, Api, LocalStack, Process, Received,
-    Receiver, StackConfig, StackHandle, TaskRun, cpu_seconds, free_port, gunicorn_args, machine, rfc3339_ms,
-    wait_http,
+    Receiver, StackConfig, StackHandle, TaskRun, cpu_seconds, free_port, gunicorn_args, machine,
+    release_workdir, rfc3339_ms, wait_http,
 )
 
 # Held for the whole run: a second local run would drop this one's database and flush its Redis db.
@@ -952,10 +951,7 @@ def main() -> int:
             local.close()
         elif api and fleet:
             api.call("DELETE", f"/api/v1/fleets/{fleet.id}", expect=(204,))
-        if args.keep_logs:
-            print(f"logs kept in {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        release_workdir(workdir, keep=args.keep_logs)
 
 
 if __name__ == "__main__":

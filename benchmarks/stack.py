@@ -10,6 +10,7 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -575,3 +576,9 @@ def machine() -> dict[str, str]:
     }
 
 
+def release_workdir(workdir: Path, *, keep: bool) -> None:
+    """The run's logs and data: kept for a post-mortem when asked, removed otherwise."""
+    if keep:
+        print(f"logs kept in {workdir}", file=sys.stderr)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
