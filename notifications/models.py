@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import Any
+
 from django.db import models
 
 from monitors.models import Event, Monitor
@@ -35,9 +39,30 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed"
 
 
+class IllegalTransition(Exception):
+    """A delivery was asked for a transition its state does not allow."""
+
+
 class Delivery(models.Model):
     """One webhook request and its retries (Saleor-style outbox row). The body is frozen when
-    the delivery is sealed, so every attempt sends the same bytes under the same `webhook-id`."""
+    the delivery is sealed, so every attempt sends the same bytes under the same `webhook-id`.
+
+    Its life, the methods below being the only code that moves it (health's bulk stop writes
+    `given_up_fields`)::
+
+        batching --seal--> pending                       (batchNotify size or timeWindow reached;
+                                                          at once without batchNotify)
+        pending --queue--> pending                       (a new message: its Celery task id)
+        pending --lease--> pending                       (a task starts an attempt)
+        pending --schedule_retry--> pending              (failed; another attempt later)
+        pending --mark_delivered--> delivered            (2xx)
+        pending --give_up--> failed                      (retry policy exhausted, retention over,
+                                                          monitor deleted, endpoint disabled)
+        delivered / failed --reopen_for_replay--> pending (same webhook-id, same body)
+
+    Transitions only change fields, refusing one the state does not allow with
+    IllegalTransition; the caller holds the row lock and saves.
+    """
 
     monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="deliveries")
     fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="deliveries")
@@ -55,11 +80,11 @@ class Delivery(models.Model):
     # counts the attempts after it.
     retry_base = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # The lease: until then the delivery belongs to the Celery task `claimed_by` (sending it,
-    # or waiting for its countdown retry); other tasks and the sweeper leave it alone.
+    # The lease: until then the delivery belongs to the Celery task `task_id` (sending it, or
+    # waiting for its countdown retry); other tasks and the sweeper leave it alone.
     in_flight_until = models.DateTimeField(null=True, blank=True)
     # The task holding the lease, or else the one last queued for the delivery.
-    claimed_by = models.CharField(max_length=64, blank=True, default="")
+    task_id = models.CharField(max_length=64, blank=True, default="")
     # When a message was last queued for it: the sweeper queues another only a lease later.
     enqueued_at = models.DateTimeField(null=True, blank=True)
     # FLEETMON_EVENT_RETENTION after its first event was raised: no attempt after that.
@@ -68,6 +93,10 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+
+    # What `queue` and `lease` change, for callers saving only that.
+    QUEUED_FIELDS = ("task_id", "enqueued_at", "updated_at")
+    LEASED_FIELDS = ("attempt_count", "task_id", "in_flight_until", "updated_at")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -83,6 +112,85 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.state})"
+
+    def may_lease(self, *, task_id: str, now: datetime) -> bool:
+        """Whether task `task_id` may make an attempt at `now`: pending, due, and not leased
+        to another task."""
+        due = self.next_attempt_at is None or self.next_attempt_at <= now
+        leased_to_other = self.task_id != task_id and self.in_flight_until is not None and self.in_flight_until > now
+        return self.state == DeliveryState.PENDING and due and not leased_to_other
+
+    def is_held_by(self, task_id: str) -> bool:
+        """Still pending and `task_id`'s: what follows its failed attempt is that task's to decide
+        (a task whose lease ran out mid-request finds another one's id here)."""
+        return self.state == DeliveryState.PENDING and self.task_id == task_id
+
+    def seal(self, *, variables: dict[str, str], body: str, now: datetime) -> None:
+        """Freeze the request every attempt sends, and make it due now."""
+        self._require("seal", DeliveryState.BATCHING)
+        self.variables = variables
+        self.body = body
+        self.state = DeliveryState.PENDING
+        self.next_attempt_at = now
+
+    def queue(self, *, now: datetime) -> None:
+        """Record a new message for it, under a new Celery task id; whichever of its messages
+        runs first sends it (see `lease`)."""
+        self._require("queue", DeliveryState.PENDING)
+        self.task_id = uuid.uuid4().hex
+        self.enqueued_at = now
+
+    def lease(self, *, task_id: str, now: datetime, until: datetime) -> None:
+        """Task `task_id` starts an attempt: counted, and the delivery is its own until `until`."""
+        if not self.may_lease(task_id=task_id, now=now):
+            raise IllegalTransition(f"{self} is not pending, not due or leased to another task than {task_id}")
+        self.attempt_count += 1
+        self.task_id = task_id
+        self.in_flight_until = until
+
+    def mark_delivered(self, *, now: datetime) -> None:
+        self._require("mark delivered", DeliveryState.PENDING)
+        self.state = DeliveryState.DELIVERED
+        self.delivered_at = now
+        self.next_attempt_at = None
+        self.in_flight_until = None
+        self.last_error = ""
+
+    def schedule_retry(self, *, task_id: str, error: str, at: datetime, hold_until: datetime | None) -> None:
+        """After task `task_id`'s failed attempt, the next one at `at`: by that task itself, which
+        keeps the lease until `hold_until`, or, when None, by whichever task the sweeper queues."""
+        self._require("retry", DeliveryState.PENDING)
+        if not self.is_held_by(task_id):
+            raise IllegalTransition(f"{self} is not held by task {task_id} but by {self.task_id!r}, which retries it")
+        self.last_error = error
+        self.next_attempt_at = at
+        self.in_flight_until = hold_until
+        if hold_until is None:
+            self.task_id = ""
+
+    def give_up(self, *, error: str) -> None:
+        self._require("give up", DeliveryState.PENDING)
+        for field, value in self.given_up_fields(error=error).items():
+            setattr(self, field, value)
+
+    @staticmethod
+    def given_up_fields(*, error: str) -> dict[str, Any]:
+        """What `give_up` sets, for a bulk update of many deliveries."""
+        return {"state": DeliveryState.FAILED, "last_error": error, "next_attempt_at": None, "in_flight_until": None}
+
+    def reopen_for_replay(self, *, now: datetime) -> None:
+        """Due again now with a fresh retry policy; the body and webhook-id stay."""
+        self._require("replay", DeliveryState.DELIVERED, DeliveryState.FAILED)
+        self.state = DeliveryState.PENDING
+        self.retry_base = self.attempt_count
+        self.next_attempt_at = now
+        self.delivered_at = None
+        self.last_error = ""
+
+    def _require(self, transition: str, *states: str) -> None:
+        if self.state not in states:
+            allowed = " or ".join(states)
+            raise IllegalTransition(f"cannot {transition} {self}: only a {allowed} delivery can be")
 
 
 class DeliveryEvent(models.Model):
@@ -120,7 +228,7 @@ class DeliveryAttempt(models.Model):
 
 class WebhookHealth(models.Model):
     """The failure streak of a monitor's webhook (test sends excluded), the "endpoint" whose
-    health notifications.health judges: it turns the monitor `Failed` at
+    health notifications.services.health judges: it turns the monitor `Failed` at
     FLEETMON_FAILING_THRESHOLD, disables the endpoint after FLEETMON_ENDPOINT_DISABLE_AFTER
     without a success, and starts over on the next success, a resume or a replay."""
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
+from tests.migrations import migrate, migrate_to_latest
 from tests.monitors.factories import monitor_definition
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,15 +17,8 @@ PAUSED = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
 RESUMED = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 def test_the_last_pause_is_carried_over_into_the_pause_history(user):
-    apps = _migrate(BEFORE)
+    apps = migrate(BEFORE)
     Fleet = apps.get_model("telemetry", "Fleet")
     Monitor = apps.get_model("monitors", "Monitor")
     fleet = Fleet.objects.create(owner_id=user.pk, label="f")
@@ -36,10 +28,10 @@ def test_the_last_pause_is_carried_over_into_the_pause_history(user):
     still_paused = Monitor.objects.create(**common, status="Paused", paused_at=PAUSED)
     never = Monitor.objects.create(**common)
     try:
-        Monitor = _migrate(AFTER).get_model("monitors", "Monitor")
+        Monitor = migrate(AFTER).get_model("monitors", "Monitor")
         pauses = dict(Monitor.objects.values_list("pk", "pauses"))
         assert pauses[resumed.pk] == [[PAUSED.isoformat(), RESUMED.isoformat()]]
         assert pauses[still_paused.pk] == [[PAUSED.isoformat(), None]]
         assert pauses[never.pk] == []
     finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate_to_latest()

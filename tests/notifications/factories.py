@@ -77,4 +77,4 @@ def delivery_for(event: Event) -> Delivery:
 def attempt(delivery: Delivery, now: datetime) -> services.AttemptOutcome:
     """One run of the delivery task by the task holding the lease, at `now`."""
     delivery.refresh_from_db()
-    return services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.claimed_by, now=now)
+    return services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.task_id, now=now)

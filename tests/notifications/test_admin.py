@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def delivered(fleet, receiver):
     monitor = webhook_monitor(fleet=fleet, target=f"{receiver.url}/hook")
     delivery = Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor))
-    services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.claimed_by)
+    services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.task_id)
     return delivery
 
 

@@ -24,7 +24,7 @@ def base(monitor) -> str:
 
 def send(delivery: Delivery):
     delivery.refresh_from_db()
-    return services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.claimed_by)
+    return services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.task_id)
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_retry_replays_a_failed_delivery_with_the_same_webhook_id(api, monitor, 
     assert response.status_code == 202
     assert response.json()["state"] == "pending" and response.json()["webhookId"] == failed.webhook_id
     failed.refresh_from_db()
-    assert enqueued == [(failed.pk, failed.claimed_by)]
+    assert enqueued == [(failed.pk, failed.task_id)]
 
     assert send(failed).attempt.ok
     assert receiver.received()[-1].headers["webhook-id"] == failed.webhook_id

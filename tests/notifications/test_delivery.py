@@ -15,6 +15,7 @@ from celery.exceptions import Retry
 from monitors.models import MonitorStatus
 from monitors.services import monitor_delete, monitor_set_status
 from notifications import services, tasks
+from notifications.services import attempts
 from notifications.models import Delivery, DeliveryState
 from tests.notifications.factories import attempt, delivery_for, EventFactory, raise_event, webhook_monitor
 from tests.notifications.support import assert_monitor_events, verify_signature
@@ -172,7 +173,7 @@ def test_long_retry_delays_are_left_to_the_sweeper(fleet, receiver, settings):
     assert attempt(delivery, start).retry_in is None  # no 33-minute Celery countdown
     delivery.refresh_from_db()
     assert delivery.next_attempt_at == start + timedelta(seconds=2000)
-    assert delivery.in_flight_until is None and delivery.claimed_by == ""
+    assert delivery.in_flight_until is None and delivery.task_id == ""
     assert services.delivery_sweep(now=start + timedelta(seconds=1999)).requeued == []
     assert services.delivery_sweep(now=start + timedelta(seconds=2000)).requeued == [delivery.pk]
 
@@ -268,12 +269,12 @@ def test_deleted_monitor_deliveries_are_not_sent(fleet, receiver):
 def test_redelivered_task_does_nothing_for_a_delivered_delivery(fleet, receiver):
     monitor = webhook_monitor(fleet=fleet, target=receiver.url)
     delivery = delivery_for(raise_event(monitor=monitor))
-    tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=delivery.claimed_by)
+    tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=delivery.task_id)
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.DELIVERED
 
     # The broker hands the same message out again (acks_late after a crash), twice.
-    tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=delivery.claimed_by)
+    tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=delivery.task_id)
     tasks.deliver_webhook.apply(args=(delivery.pk,), task_id="another-task")
     delivery.refresh_from_db()
     assert delivery.attempt_count == 1 and len(receiver.received()) == 1
@@ -284,7 +285,7 @@ def test_task_retries_itself_with_the_policy_delay(fleet, receiver):
     receiver.script(500)
     delivery = delivery_for(raise_event(monitor=monitor))
     with pytest.raises(Retry) as retry:
-        tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=delivery.claimed_by)
+        tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=delivery.task_id)
     assert retry.value.when == 7
     delivery.refresh_from_db()
     # The lease covers the countdown, so the sweeper does not duplicate the retry.
@@ -297,7 +298,7 @@ def test_lease_keeps_other_tasks_out_while_one_is_sending(fleet, receiver, setti
     delivery = delivery_for(raise_event(monitor=monitor))
     start = delivery.next_attempt_at
     intruders = []
-    send = services._send
+    send = attempts._send
 
     def send_while_others_try(claim, *, now):
         intruders.append(services.delivery_attempt(delivery_id=delivery.pk, task_id="intruder", now=now))
@@ -306,7 +307,7 @@ def test_lease_keeps_other_tasks_out_while_one_is_sending(fleet, receiver, setti
         )
         return send(claim, now=now)
 
-    monkeypatch.setattr(services, "_send", send_while_others_try)
+    monkeypatch.setattr(attempts, "_send", send_while_others_try)
     sent = services.delivery_attempt(delivery_id=delivery.pk, task_id="first", now=start)
 
     assert sent.attempt.ok and sent.attempt.task_id == "first"
@@ -321,12 +322,12 @@ def test_backlog_longer_than_the_lease_still_delivers_with_the_first_message(fle
     monitor = webhook_monitor(fleet=fleet, target=receiver.url)
     delivery = delivery_for(raise_event(monitor=monitor))
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=t0, enqueued_at=t0)
-    first_message = delivery.claimed_by
+    first_message = delivery.task_id
 
     assert services.delivery_sweep(now=t0 + timedelta(seconds=31)).requeued == [delivery.pk]
     assert services.delivery_sweep(now=t0 + timedelta(seconds=50)).requeued == []
     delivery.refresh_from_db()
-    second_message = delivery.claimed_by
+    second_message = delivery.task_id
     assert second_message != first_message
 
     first = services.delivery_attempt(delivery_id=delivery.pk, task_id=first_message, now=t0 + timedelta(seconds=90))
@@ -344,7 +345,7 @@ def test_attempt_cut_short_by_a_dead_worker_is_logged_and_retried(fleet, receive
     def worker_dies(*args, **kwargs):
         raise SystemExit("SIGKILL")
 
-    monkeypatch.setattr(services, "_send", worker_dies)
+    monkeypatch.setattr(attempts, "_send", worker_dies)
     with pytest.raises(SystemExit):
         attempt(delivery, start)
     monkeypatch.undo()

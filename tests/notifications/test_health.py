@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from monitors.models import MonitorStatus
 from monitors.services import monitor_set_status
 from notifications import services
-from notifications.health import Streak, streak_after_failure
+from notifications.services.health import Streak, streak_after_failure
 from notifications.models import DeliveryAttempt, DeliveryState, WebhookHealth
 from tests.notifications.factories import attempt, delivery_for, raise_event, webhook_monitor
 from tests.reference import assert_api_schema

@@ -55,7 +55,7 @@ def test_delivery_is_enqueued_on_commit_with_its_id_only(fleet, enqueued, django
     delivery = Delivery.objects.get(delivery_events__event=event)
     # The message is the id and its task id, nothing else; nobody holds the delivery until a
     # task starts sending it.
-    assert enqueued == [(delivery.pk, delivery.claimed_by)]
+    assert enqueued == [(delivery.pk, delivery.task_id)]
     assert delivery.enqueued_at is not None and delivery.in_flight_until is None
 
 
@@ -187,7 +187,7 @@ def test_sweeper_requeues_due_deliveries_nobody_holds(fleet, t0, enqueued, djang
 
     assert sorted(result.requeued) == sorted([lost.pk, dropped.pk])
     lost.refresh_from_db()
-    assert (lost.pk, lost.claimed_by) in enqueued and lost.enqueued_at == t0
+    assert (lost.pk, lost.task_id) in enqueued and lost.enqueued_at == t0
     # Queued again just now: the next sweep leaves it to that message.
     assert services.delivery_sweep(now=t0 + timedelta(seconds=5)).requeued == []
 
@@ -254,3 +254,23 @@ def test_a_batch_held_by_another_evaluation_is_not_waited_for(fleet, t0, enqueue
     assert other.pk != held.pk and other.state == DeliveryState.BATCHING
     # Once free again, the first batch takes the next event.
     assert add_event().pk == held.pk
+
+
+def test_a_new_batch_gets_one_flush_at_its_window_unless_the_broker_cannot_wait_that_long(
+    fleet, t0, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notifications import tasks
+
+    flushes = []
+    monkeypatch.setattr(
+        tasks.flush_batch, "apply_async", lambda args, countdown=None, **options: flushes.append((*args, countdown))
+    )
+    settings.CELERY_VISIBILITY_TIMEOUT = 3600
+    short = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 30})
+    long = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 1801})
+    with django_capture_on_commit_callbacks(execute=True):
+        services.deliveries_create_for_events(
+            events=[EventFactory(monitor=short), EventFactory(monitor=short), EventFactory(monitor=long)], now=t0
+        )
+    # The long window is left to the sweeper.
+    assert flushes == [(Delivery.objects.get(monitor=short).pk, 30)]

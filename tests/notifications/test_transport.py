@@ -21,13 +21,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from notifications import transport
-from notifications.transport import (
-    BlockedDestination,
-    is_public_address,
-    make_session,
-    post,
-)
+from notifications import guarded_connections, transport
+from notifications.ssrf import BlockedDestination, is_public_address
+from notifications.transport import make_session, post
 
 # Only ever *resolved* in these tests, never connected to.
 SOME_PUBLIC_IP = "93.184.216.34"
@@ -377,7 +373,7 @@ def test_only_allowed_addresses_are_connected_to(start_server, dns, monkeypatch)
     # so skipping 127.0.0.2 is the guard's doing, not a connection failure.
     private_server = start_server("127.0.0.2")
     allowed_server = start_server("127.0.0.1", port=private_server.port)
-    monkeypatch.setattr(transport, "is_public_address", lambda ip: str(ip) == "127.0.0.1")
+    monkeypatch.setattr(guarded_connections, "is_public_address", lambda ip: str(ip) == "127.0.0.1")
     dns.add("mixed.test", ["127.0.0.2", "127.0.0.1"])
 
     result = send(f"http://mixed.test:{allowed_server.port}/ok", allow_private=False)

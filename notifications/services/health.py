@@ -151,5 +151,5 @@ def _stop_pending(*, monitor: Monitor, now: datetime) -> int:
         .values_list("pk", flat=True)
     )
     return Delivery.objects.filter(pk__in=list(stopping)).update(
-        state=DeliveryState.FAILED, last_error=ENDPOINT_DISABLED, next_attempt_at=None, in_flight_until=None, updated_at=now
+        **Delivery.given_up_fields(error=ENDPOINT_DISABLED), updated_at=now
     )

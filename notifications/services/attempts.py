@@ -1,0 +1,191 @@
+"""Attempts: one try at sending a delivery, recorded as a DeliveryAttempt, then its outcome.
+
+The row is the source of truth; Celery messages only say "look at delivery N". The first
+task to run for a due delivery takes a lease on it (`Delivery.lease`: `task_id` = its Celery
+task id, `in_flight_until`) for the time of its request, or of its countdown retry: any other
+task for that delivery meanwhile does nothing. The lease is taken when a task starts, not
+when it is queued, so a backlog longer than the lease only makes the sweeper's extra message
+a no-op, never keeps the queued ones from sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from notifications import signing, templating, transport
+from notifications.models import Delivery, DeliveryAttempt, DeliveryState
+from notifications.services import common, health
+from notifications.services.webhook_secrets import webhook_secrets_for_signing
+
+logger = logging.getLogger(__name__)
+
+MONITOR_DELETED = "monitor deleted"
+INTERRUPTED = "interrupted: no outcome was recorded (the worker was lost during the request)"
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    attempt: DeliveryAttempt | None  # None when nothing was sent
+    retry_in: int | None = None  # seconds; set when the calling task should retry itself
+
+
+@dataclass(frozen=True)
+class _Claim:
+    delivery: Delivery
+    attempt: DeliveryAttempt
+    request: templating.RenderedRequest
+
+
+def delivery_attempt(*, delivery_id: int, task_id: str, now: datetime | None = None) -> AttemptOutcome:
+    """One try at sending a delivery, by the first of its tasks to run (or the one holding it).
+
+    Does nothing for a delivery that is delivered, failed, not due yet, or leased to another
+    task: a redelivered or duplicated message is harmless.
+    """
+    # Without an injected `now` each step reads the clock, so the retry delay runs from the
+    # end of the request, not from its start.
+    claim = _delivery_claim(delivery_id=delivery_id, task_id=task_id, now=common.clock(now))
+    if claim is None:
+        return AttemptOutcome(attempt=None)
+    result = _send(claim, now=common.clock(now))
+    return _delivery_record(claim, result=result, task_id=task_id, now=common.clock(now))
+
+
+@transaction.atomic
+def _delivery_claim(*, delivery_id: int, task_id: str, now: datetime) -> _Claim | None:
+    delivery = (
+        Delivery.objects.select_for_update(of=("self",))
+        .select_related("monitor", "fleet")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if delivery is None or not delivery.may_lease(task_id=task_id, now=now):
+        return None  # done, early (whoever scheduled the next attempt comes back for it) or someone else's
+    if delivery.monitor.deleted_at is not None:
+        _delivery_give_up(delivery, error=MONITOR_DELETED, now=now)
+        return None
+    if now >= delivery.expires_at:
+        _delivery_give_up(delivery, error="retention period over: the event is too old to deliver", now=now)
+        return None
+    if not delivery.is_test and health.webhook_endpoint_disabled(monitor=delivery.monitor):
+        _delivery_stop(delivery, error=health.ENDPOINT_DISABLED)
+        return None
+
+    # An attempt still open here was cut short by a dead worker: say so in the log.
+    delivery.attempts.filter(finished_at__isnull=True, error="").update(error=INTERRUPTED)
+    request = common.render(delivery.monitor, delivery.variables)
+    delivery.lease(task_id=task_id, now=now, until=now + common.lease_period())
+    delivery.save(update_fields=Delivery.LEASED_FIELDS)
+    attempt = DeliveryAttempt.objects.create(
+        delivery=delivery,
+        number=delivery.attempt_count,
+        started_at=now,
+        url=templating.redact_url(request.url),
+        task_id=task_id,
+    )
+    return _Claim(delivery=delivery, attempt=attempt, request=request)
+
+
+def _send(claim: _Claim, *, now: datetime) -> transport.AttemptResult:
+    delivery = claim.delivery
+    body = delivery.body.encode()
+    signature = signing.build_headers(
+        secrets=webhook_secrets_for_signing(fleet=delivery.fleet, now=now),
+        msg_id=delivery.webhook_id,
+        timestamp=int(now.timestamp()),
+        body=body,
+    )
+    # The signature headers come last: a webhook attribute cannot override them.
+    headers = {**claim.request.headers, **signature}
+    with transport.make_session(allow_private=settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS) as session:
+        return transport.post(
+            session=session,
+            url=claim.request.url,
+            body=body,
+            headers=headers,
+            connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
+            read_timeout=settings.WEBHOOK_READ_TIMEOUT,
+        )
+
+
+def _describe(result: transport.AttemptResult) -> str:
+    return result.error or f"HTTP {result.status_code}"
+
+
+@transaction.atomic
+def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id: str, now: datetime) -> AttemptOutcome:
+    delivery = Delivery.objects.select_for_update(of=("self",)).select_related("monitor").get(pk=claim.delivery.pk)
+    attempt = claim.attempt
+    attempt.finished_at = now
+    attempt.status_code = result.status_code
+    attempt.duration_ms = result.duration_ms
+    attempt.response_excerpt = result.response_excerpt
+    attempt.error = result.error
+    attempt.save()
+
+    if result.ok:
+        if delivery.state == DeliveryState.PENDING:
+            delivery.mark_delivered(now=now)
+            delivery.save()
+        if not delivery.is_test:
+            health.webhook_health_succeeded(monitor=delivery.monitor, now=now)
+        return AttemptOutcome(attempt=attempt)
+
+    if not delivery.is_held_by(task_id):
+        # Our lease ran out mid-request and another task owns what happens next.
+        if not delivery.is_test:
+            health.webhook_health_failed(monitor=delivery.monitor, gave_up=False, error=_describe(result), now=now)
+        return AttemptOutcome(attempt=attempt)
+
+    delay = _retry_delay(delivery)
+    if delay is None or now + timedelta(seconds=delay) > delivery.expires_at:
+        reason = "retry policy exhausted" if delay is None else "retention period over"
+        _delivery_give_up(delivery, error=f"{_describe(result)}; gave up: {reason}", now=now)
+        return AttemptOutcome(attempt=attempt)
+
+    if not delivery.is_test and health.webhook_health_failed(
+        monitor=delivery.monitor, gave_up=False, error=_describe(result), now=now
+    ):
+        _delivery_stop(delivery, error=f"{_describe(result)}; gave up: {health.ENDPOINT_DISABLED}")
+        return AttemptOutcome(attempt=attempt)
+    next_attempt_at = now + timedelta(seconds=delay)
+    # Same task id on a countdown retry: the lease stays ours through the countdown.
+    by_countdown = common.celery_countdown_ok(delay)
+    delivery.schedule_retry(
+        task_id=task_id,
+        error=_describe(result),
+        at=next_attempt_at,
+        hold_until=next_attempt_at + common.lease_period() if by_countdown else None,
+    )
+    delivery.save()
+    return AttemptOutcome(attempt=attempt, retry_in=delay if by_countdown else None)
+
+
+def _retry_delay(delivery: Delivery) -> int | None:
+    """Seconds until the next attempt, or None when the retry policy allows no more."""
+    if delivery.is_test:
+        return None  # a test send reports one attempt, it does not keep knocking
+    policy = common.retry_policy(delivery.monitor)
+    retries_done = delivery.attempt_count - delivery.retry_base - 1
+    allowed = {"None": 1, "Bounded": policy["retryNumber"], "Always": None}[policy["policy"]]
+    if allowed is not None and retries_done >= allowed:
+        return None
+    return policy["retryDelay"]
+
+
+def _delivery_stop(delivery: Delivery, *, error: str) -> None:
+    delivery.give_up(error=error)
+    delivery.save()
+    logger.warning("delivery %s failed: %s", delivery.pk, error)
+
+
+def _delivery_give_up(delivery: Delivery, *, error: str, now: datetime) -> None:
+    """Stop a delivery that failed, counting it against the webhook's health."""
+    _delivery_stop(delivery, error=error)
+    if not delivery.is_test:
+        health.webhook_health_failed(monitor=delivery.monitor, gave_up=True, error=error, now=now)

@@ -1,0 +1,214 @@
+"""The outbox: events in, batched and sealed deliveries out, and the sweeper.
+
+Every event gets its delivery row in the transaction that raised it; a sealed delivery is
+queued (`signals.delivery_queued`), and the task layer sends its message once that commits.
+The Beat sweeper seals batches whose timeWindow has elapsed and queues again due deliveries
+nobody holds and nobody queued within the last lease period, which is how a message lost by
+the broker, or held by a worker that died, still gets delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from monitors.models import Event, Monitor
+from notifications import payloads, signals, templating
+from notifications.models import Delivery, DeliveryEvent, DeliveryState
+from notifications.services import common
+
+logger = logging.getLogger(__name__)
+
+# Rows handled per sweep: bounded so one sweep never holds thousands of row locks; the
+# next sweep, a few seconds later, takes the rest.
+SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    sealed: list[int]
+    requeued: list[int]
+
+
+def delivery_new(
+    *,
+    monitor: Monitor,
+    raised_at: datetime,
+    batch_key: str = "",
+    is_test: bool = False,
+    next_attempt_at: datetime | None = None,
+) -> Delivery:
+    """An unsaved delivery, to be sealed at once, or as a batch (`next_attempt_at` is when its
+    timeWindow closes)."""
+    return Delivery(
+        monitor=monitor,
+        fleet_id=monitor.fleet_id,
+        state=DeliveryState.BATCHING,
+        batch_key=batch_key,
+        is_test=is_test,
+        webhook_id=f"msg_{uuid.uuid4().hex}",
+        next_attempt_at=next_attempt_at,
+        # The retention runs from when the event was raised, not from its (possibly old)
+        # telemetry eventDate; a batch's first event is its oldest.
+        expires_at=raised_at + timedelta(seconds=settings.FLEETMON_EVENT_RETENTION),
+    )
+
+
+def delivery_freeze(
+    delivery: Delivery, *, vin: str, vehicle_public_id: str, events: list[dict[str, Any]], now: datetime
+) -> None:
+    """Render the body once for every attempt, seal the delivery and queue it; the caller saves
+    it, then sends `delivery_queued`."""
+    monitor = delivery.monitor
+    variables = payloads.webhook_variables(monitor=monitor, vin=vin, vehicle_public_id=vehicle_public_id)
+    body = payloads.monitor_events_body(
+        monitor_id=monitor.pk, attributes=common.render(monitor, variables).body_attributes, events=events
+    )
+    delivery.seal(variables=variables, body=body, now=now)
+    delivery.queue(now=now)
+
+
+def _freeze_events(delivery: Delivery, events: Sequence[Event], *, now: datetime) -> None:
+    # A batch spanning several vehicles (only when no URL or header uses $vin/$vid) renders
+    # its Body attributes with its first event's vehicle.
+    first = events[0]
+    monitor_events = [event.to_monitor_event() for event in events]
+    delivery_freeze(delivery, vin=first.vin, vehicle_public_id=first.vehicle_public_id, events=monitor_events, now=now)
+
+
+def announce_queued(delivery: Delivery) -> None:
+    """Once the delivery is saved: the task layer sends its message when the transaction commits."""
+    signals.delivery_queued.send(sender=Delivery, delivery_id=delivery.pk, task_id=delivery.task_id)
+
+
+def _delivery_seal(batch: Delivery, *, now: datetime) -> None:
+    """Freeze a batch's body and queue it."""
+    _freeze_events(batch, [link.event for link in batch.delivery_events.select_related("event")], now=now)
+    batch.save()
+    announce_queued(batch)
+
+
+def _batch_key(event: Event) -> str:
+    # A per-vehicle URL or header means one vehicle per request (the reference: such a
+    # monitor cannot batch across vehicles).
+    per_vehicle = templating.uses_vehicle_variables(common.webhook(event.monitor)["attributes"])
+    return event.vehicle_public_id if per_vehicle else ""
+
+
+def _open_batch(*, event: Event, time_window: int, now: datetime) -> Delivery:
+    """The monitor's (or vehicle's) batch collecting events, opened if there is none.
+
+    Row-locked, so a flush cannot seal it while we add to it. SKIP LOCKED rather than
+    waiting: the engine raises events in no particular monitor order, and two evaluations
+    waiting on each other's batches would deadlock. When another evaluation holds the open
+    batch, this event starts a second one for the same key; both go out at their size or
+    time window.
+    """
+    batch_key = _batch_key(event)
+    batch = (
+        Delivery.objects.select_for_update(skip_locked=True)
+        .filter(monitor=event.monitor, batch_key=batch_key, state=DeliveryState.BATCHING)
+        .order_by("created_at", "id")
+        .first()
+    )
+    if batch is None:
+        batch = delivery_new(
+            monitor=event.monitor,
+            raised_at=event.created_at,
+            batch_key=batch_key,
+            next_attempt_at=now + timedelta(seconds=time_window),
+        )
+        batch.save()
+        signals.batch_opened.send(sender=Delivery, delivery_id=batch.pk, countdown=time_window)
+    return batch
+
+
+def _delivery_add_to_batch(*, event: Event, batch_notify: dict[str, int], now: datetime) -> Delivery:
+    delivery = _open_batch(event=event, time_window=batch_notify["timeWindow"], now=now)
+    DeliveryEvent.objects.create(delivery=delivery, event=event)
+    if delivery.delivery_events.count() >= batch_notify["size"]:
+        _delivery_seal(delivery, now=now)
+    return delivery
+
+
+def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | None = None) -> list[Delivery]:
+    """Put freshly raised events in the outbox, inside the transaction that created them.
+
+    Without batchNotify an event is a request of its own, sealed at once: all of those are
+    written in two bulk inserts, however many events an evaluation raised."""
+    now = common.clock(now)
+    single = [event for event in events if common.batch_notify(event.monitor) is None]
+    deliveries = []
+    for event in single:
+        delivery = delivery_new(monitor=event.monitor, raised_at=event.created_at, batch_key=_batch_key(event))
+        _freeze_events(delivery, [event], now=now)
+        deliveries.append(delivery)
+    Delivery.objects.bulk_create(deliveries)
+    DeliveryEvent.objects.bulk_create(
+        [DeliveryEvent(delivery=delivery, event=event) for delivery, event in zip(deliveries, single)]
+    )
+    for delivery in deliveries:
+        announce_queued(delivery)
+
+    for event in events:
+        batch_notify = common.batch_notify(event.monitor)
+        if batch_notify is not None:
+            deliveries.append(_delivery_add_to_batch(event=event, batch_notify=batch_notify, now=now))
+    return deliveries
+
+
+@transaction.atomic
+def delivery_batch_flush(*, delivery_id: int, now: datetime | None = None) -> bool:
+    """Seal a batch whose timeWindow has elapsed; False if it is not due or already sealed."""
+    now = common.clock(now)
+    batch = (
+        Delivery.objects.select_for_update(of=("self",))
+        .select_related("monitor")
+        .filter(pk=delivery_id, state=DeliveryState.BATCHING, next_attempt_at__lte=now)
+        .first()
+    )
+    if batch is None:
+        return False
+    _delivery_seal(batch, now=now)
+    return True
+
+
+def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
+    """Seal batches whose timeWindow has elapsed and queue again due deliveries nobody holds.
+
+    SKIP LOCKED: rows being changed right now (a batch receiving an event, a delivery being
+    claimed) belong to someone else this instant, and a concurrent sweep takes other rows.
+    """
+    now = common.clock(now)
+    with transaction.atomic():
+        batches = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("monitor")
+            .filter(state=DeliveryState.BATCHING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at")[:SWEEP_BATCH]
+        )
+        for batch in batches:
+            _delivery_seal(batch, now=now)
+
+    with transaction.atomic():
+        stale = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+            .filter(Q(in_flight_until__isnull=True) | Q(in_flight_until__lte=now))
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=now - common.lease_period()))
+            .order_by("next_attempt_at")[:SWEEP_BATCH]
+        )
+        for delivery in stale:
+            delivery.queue(now=now)
+            delivery.save(update_fields=Delivery.QUEUED_FIELDS)
+            announce_queued(delivery)
+    if stale:
+        logger.info("re-enqueued %d due deliveries nobody was sending", len(stale))
+    return SweepResult(sealed=[b.pk for b in batches], requeued=[d.pk for d in stale])
