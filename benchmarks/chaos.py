@@ -49,9 +49,7 @@ from __future__ import annotations
 import argparse
 import os
 import pwd
-import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -64,20 +62,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import FrameType
 
 import psycopg
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's packages
 from benchmarks.stack import (  # noqa: E402
-    Api, LocalStack, Process, Receiver, StackConfig, free_port, machine, release_workdir, rfc3339_ms,
+    Api, LocalStack, StackConfig, free_port, ignore_interrupts, machine, release_workdir, rfc3339_ms,
+    unwind_on_signals,
 )
 from fleetmon_project.brokers import drop_all_messages  # noqa: E402
+from fleetmon_project.processes import WORKER_READY, ChildProcess  # noqa: E402
+from fleetmon_project.receiver import ReceivedRequest, WebhookReceiver  # noqa: E402
 from tests.backends import RabbitVhost  # noqa: E402
 
 LOCK_KEY = 0x464D4348  # "FMCH"
-VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 LEVEL_KEY = "vehicle.energy.electric.level"
 LOW, HIGH, THRESHOLD = 10.0, 30.0, 20.0
 WORKER_APPLICATION = "fleetmon-chaos-worker"  # the workers' PostgreSQL application_name
@@ -162,12 +161,12 @@ class PrivateRedis:
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = Process(
+        self.process = ChildProcess(
             "redis",
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(workdir)],
-            dict(os.environ),
-            workdir,
+            env=os.environ,
+            log_dir=workdir,
         )
         self.process.wait_for_log("Ready to accept connections", 30)
 
@@ -280,20 +279,14 @@ class Setting:
         self.ctx = ctx
         self.name = name
         api = ctx.api
-        self.fleet_id = api.call("POST", "/api/v1/fleets", {"label": f"chaos {name}"}, expect=(201,))["id"]
-        prefix = "VF3" + "".join(secrets.choice(VIN_ALPHABET) for _ in range(5))
+        self.fleet_id, vins = api.create_fleet(f"chaos {name}", vehicles=vehicles, threads=4)
         start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
-        self.vehicles = [Vehicle(f"{prefix}{n:09d}", start) for n in range(vehicles)]
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(
-                lambda v: api.call("POST", f"/api/v1/fleets/{self.fleet_id}/vehicles", {"vin": v.vin}, expect=(201,)),
-                self.vehicles,
-            ))
+        self.vehicles = [Vehicle(vin, start) for vin in vins]
         definition = {
             "label": f"chaos {name}",
             "subscribeParam": {
                 "retryPolicy": {"policy": "Always", "retryDelay": RETRY_DELAY_S},
-                "callback": {"webhook": {"target": ctx.receiver.url, "name": "chaos", "attributes": []}},
+                "callback": {"webhook": {"target": f"{ctx.receiver.url}/hook", "name": "chaos", "attributes": []}},
             },
             "triggerParam": {
                 "triggers": [{"name": "low", "data": {"data": LEVEL_KEY, "op": "lowerThan", "value": [str(THRESHOLD)]}}],
@@ -338,14 +331,14 @@ class Setting:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(run, [s for s in slices if s]))
 
-    def received(self) -> list:
-        return [r for r in self.ctx.receiver.all() if r.monitor_id == self.monitor_id]
+    def received(self) -> list[ReceivedRequest]:
+        return [r for r in self.ctx.receiver.received() if r.monitor_id == self.monitor_id]
 
     def events_raised(self) -> int:
         return self.ctx.api.total(f"/api/v1/fleets/{self.fleet_id}/monitors/{self.monitor_id}/events")
 
     def delivered_events(self) -> set[Event]:
-        return {event for r in self.received() for event in r.events}
+        return {event for r in self.received() for event in r.event_keys}
 
     def wait_delivered(self, *, timeout: float, target: int | None = None) -> float | None:
         """Wait until every expected event (or `target` events) was received; when, or None."""
@@ -355,7 +348,7 @@ class Setting:
             got = self.delivered_events()
             done = len(got) >= want if target is not None else self.posted.expected <= got
             if done:
-                return max(r.at for r in self.received())
+                return max(r.received_at for r in self.received())
             time.sleep(0.5)
         return None
 
@@ -381,7 +374,7 @@ class Setting:
         ids = Counter(r.webhook_id for r in received)
         event_ids: dict[Event, set[str]] = {}
         for r in received:
-            for event in r.events:
+            for event in r.event_keys:
                 event_ids.setdefault(event, set()).add(r.webhook_id)
         expected = self.posted.expected if exact else got
         lost = len(expected - got) if exact else max(0, raised - len(got))
@@ -418,7 +411,7 @@ class Setting:
 class Context:
     api: Api
     stack: LocalStack
-    receiver: Receiver
+    receiver: WebhookReceiver
     postgres: PrivatePostgres
     broker_url: str
     quick: bool
@@ -442,7 +435,7 @@ class Context:
 
     def restart_workers(self, count: int) -> None:
         for worker in [self.stack.spawn_worker() for _ in range(count)]:
-            worker.wait_for_log("ready.", 90)
+            worker.wait_for_log(WORKER_READY, 90)
 
 
 # --- Scenarios ---------------------------------------------------------------------------------------
@@ -499,7 +492,7 @@ def scenario_broker_flush_points(ctx: Context) -> Outcome:
 def scenario_receiver_down(ctx: Context) -> Outcome:
     outage = ctx.size(180, 20)
     setting = Setting(ctx, "receiver-down", vehicles=ctx.size(100, 25))
-    ctx.receiver.go_down()
+    ctx.receiver.stop()
     try:
         setting.post_rounds(points_per_vehicle=4)
         time.sleep(outage)
@@ -628,17 +621,15 @@ def main() -> int:
     args = parser.parse_args()
     names = args.scenario or list(SCENARIOS)
 
-    def interrupt(signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, interrupt)
+    unwind_on_signals()
 
     workdir = Path(tempfile.mkdtemp(prefix="fleetmon-chaos-"))
     postgres = PrivatePostgres()
     private_redis: PrivateRedis | None = None
     vhost: RabbitVhost | None = None
     stack: LocalStack | None = None
-    receiver = Receiver("127.0.0.1", log_path=workdir / "receiver.log")
+    # Keep-alive, as receivers in production: FleetMon's pooled connections are reused.
+    receiver = WebhookReceiver("127.0.0.1", keep_alive=True, log_path=workdir / "receiver.log")
     outcomes: list[Outcome] = []
     try:
         print(f"chaos: {args.broker} broker, {'quick' if args.quick else 'full'} sizes, scenarios: {', '.join(names)}",
@@ -694,9 +685,8 @@ def main() -> int:
         print(f"\nchaos run failed: {exc}", file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        receiver.close()
+        ignore_interrupts()
+        receiver.stop()
         if stack:
             stack.close()
         if private_redis:

@@ -1,7 +1,9 @@
 """The whole FleetMon service on loopback, for the end-to-end benchmark (benchmarks/e2e.py)
 and the chaos suite (benchmarks/chaos.py): gunicorn, Celery workers and Beat in their own
-process groups, a throwaway database, a webhook receiver that records what it gets, and an
-API client. Every address is loopback; `LocalStack.close()` undoes everything it made."""
+process groups, started as `make run` starts them (fleetmon_project/processes.py), against a
+throwaway database; an API client; what a run reads from the machine (CPU, memory). Both pair
+it with the webhook receiver the tests use (fleetmon_project/receiver.py). Every address is
+loopback; `LocalStack.close()` undoes everything it made."""
 
 from __future__ import annotations
 
@@ -19,10 +21,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,178 +33,21 @@ import psycopg
 import requests
 
 from fleetmon_project.brokers import drop_all_messages, is_redis
+from fleetmon_project.processes import (
+    BEAT_READY, EVALUATION_QUEUES, GUNICORN_THREADS, GUNICORN_WORKERS, QUEUES, REPO, WORKER_READY, WSGI_APPLICATION,
+    ChildProcess, beat_command, stop_all, web_command, worker_command,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-QUEUES = "evaluation,webhooks,sweeps,default"
-EVALUATION_QUEUES = "evaluation,sweeps,default"  # when webhooks have workers of their own
-GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4  # as `make run`
 # FleetMon's settings plus a count of the SQL statements each process sends, added up in
 # Redis under SQL_COUNT_KEY (benchmarks/counting_settings.py): StackConfig.settings_module.
 COUNTING_SETTINGS = "benchmarks.counting_settings"
 SQL_COUNT_KEY = "e2e:sql-statements"
+VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"  # ISO 3779: no I, O, Q
 
 
 def rfc3339_ms(moment: datetime) -> str:
     """UTC with milliseconds and a Z: the form FleetMon's webhooks carry eventDate in."""
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# --- The webhook receiver ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    at: float  # time.monotonic()
-    monitor_id: str
-    webhook_id: str
-    events: tuple[tuple[str, str], ...]  # (vin, eventDate)
-
-
-class Receiver:
-    """Answers 200 (after `delay` seconds: a slow receiver) and records when each webhook
-    arrived, its webhook-id and the events it carried; with `log_path`, one line per request
-    too (time, webhook-id, events). It keeps connections alive, as receivers in production do,
-    so FleetMon's pooled connections are reused. `go_down()` closes its port and every open
-    connection, as a receiver that dies does (new connections are refused) until
-    `come_back()` reopens the same port."""
-
-    def __init__(self, host: str, *, log_path: Path | None = None) -> None:
-        self.host = host
-        self.received: list[Received] = []
-        self.lock = threading.Lock()
-        self.connections: set[socket.socket] = set()  # open keep-alive connections, under `lock`
-        self.delay = 0.0
-        self.log_file = log_path.open("a", buffering=1) if log_path else None
-        self._serve(0)
-        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
-
-    def _serve(self, port: int) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive
-
-            def setup(self) -> None:
-                super().setup()
-                with receiver.lock:
-                    receiver.connections.add(self.connection)
-
-            def finish(self) -> None:
-                with receiver.lock:
-                    receiver.connections.discard(self.connection)
-                super().finish()
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                at = time.monotonic()
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                record = Received(
-                    at=at,
-                    monitor_id=body.get("monitorId", ""),
-                    webhook_id=self.headers.get("webhook-id", ""),
-                    events=tuple((event["vin"], event["eventDate"]) for event in body.get("events", [])),
-                )
-                with receiver.lock:
-                    receiver.received.append(record)
-                    if receiver.log_file:
-                        events = " ".join(f"{vin}@{date}" for vin, date in record.events)
-                        receiver.log_file.write(f"{time.time():.3f} {record.webhook_id} {events}\n")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((self.host, port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="receiver", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        if self.thread.is_alive():  # shutdown() waits for a serve_forever() that never ran otherwise
-            self.server.shutdown()
-        self.server.server_close()
-        # Kept-alive connections outlive the listening socket: their handlers would go on
-        # answering on them.
-        with self.lock:
-            connections, self.connections = self.connections, set()
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # closed by the client meanwhile
-
-    def go_down(self) -> None:
-        self.stop()
-
-    def come_back(self) -> None:
-        self._serve(self.server.server_address[1])
-        self.start()
-
-    def close(self) -> None:
-        self.stop()
-        if self.log_file:
-            self.log_file.close()
-
-    def all(self) -> list[Received]:
-        with self.lock:
-            return list(self.received)
-
-
-# --- Processes ----------------------------------------------------------------------------------
-
-
-class Process:
-    """A child in its own process group (so Ctrl-C in the terminal reaches only us, and stopping
-    it stops its own children: gunicorn's and Celery's workers), output to a log file."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(
-                args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_log(self, marker: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while marker not in self.log():
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.name} exited at start:\n{self.log()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log()[-3000:]}")
-            time.sleep(0.2)
-
-    def kill(self) -> None:
-        """SIGKILL the whole group (the main process and its pool), as a crashed machine would."""
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.popen.wait(timeout=10)
-
-    def stop(self) -> None:
-        """SIGTERM to the leader: gunicorn and Celery then shut their own children down
-        cleanly (a pool child killed mid-task logs a WorkerLostError). The group is killed
-        for good after that, or after 15 s."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.popen.wait(timeout=10)
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -277,7 +123,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_http(url: str, status: int, timeout: float, process: Process) -> None:
+def wait_http(url: str, status: int, timeout: float, process: ChildProcess) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -290,11 +136,10 @@ def wait_http(url: str, status: int, timeout: float, process: Process) -> None:
         time.sleep(0.2)
 
 
-def gunicorn_args(app: str, port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
-        "--workers", str(GUNICORN_WORKERS), "--threads", str(GUNICORN_THREADS), "--graceful-timeout", "5",
-    ]
+def gunicorn_command(port: int, app: str = WSGI_APPLICATION) -> list[str]:
+    """gunicorn as `make run` starts it, but quicker to stop and without an access log (a line
+    written per request would be measured too)."""
+    return web_command(port=port, app=app, access_log=False, graceful_timeout=5)
 
 
 _TASK_SUCCEEDED = re.compile(
@@ -340,7 +185,7 @@ class StackConfig:
     settings_module: str = "fleetmon_project.settings"  # or COUNTING_SETTINGS
 
     @property
-    def queues(self) -> str:
+    def queues(self) -> tuple[str, ...]:
         """What the `workers` consume."""
         return EVALUATION_QUEUES if self.webhook_workers else QUEUES
 
@@ -355,7 +200,7 @@ class LocalStack:
         self.admin_url = config.admin_url
         self.database = config.database
         self.database_url = urlunsplit(urlsplit(config.admin_url)._replace(path=f"/{self.database}"))
-        self.processes: list[Process] = []
+        self.processes: list[ChildProcess] = []
         self.database_created = False
         self.run_lock: psycopg.Connection | None = None
         self.workers_started = 0
@@ -419,19 +264,19 @@ class LocalStack:
             raise RuntimeError("drf_create_token printed no token")
 
         port = free_port()
-        web = Process("web", gunicorn_args("fleetmon_project.wsgi:application", port), self.env, self.workdir)
+        web = ChildProcess("web", gunicorn_command(port), env=self.env, log_dir=self.workdir)
         self.processes.append(web)
         workers = [self.spawn_worker() for _ in range(self.config.workers)]
         workers += [
-            self._spawn_celery_worker(f"webhooks{number}", "webhooks", self.config.webhook_concurrency)
+            self._spawn_celery_worker(f"webhooks{number}", ("webhooks",), self.config.webhook_concurrency)
             for number in range(1, self.config.webhook_workers + 1)
         ]
         beat = self.spawn_beat()
         self.base_url = f"http://127.0.0.1:{port}"
         wait_http(f"{self.base_url}/readyz", 200, 60, web)
         for worker in workers:
-            worker.wait_for_log("ready.", 60)
-        beat.wait_for_log("beat: Starting...", 60)
+            worker.wait_for_log(WORKER_READY, 60)
+        beat.wait_for_log(BEAT_READY, 60)
         return StackHandle(
             base_url=self.base_url,
             token=token.group(1),
@@ -439,7 +284,7 @@ class LocalStack:
             metrics_headers={},
             description=(
                 f"started by {self.config.name}: gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads, "
-                f"{self.config.workers} Celery worker(s) x {self.config.concurrency} processes on {self.config.queues}, "
+                f"{self.config.workers} Celery worker(s) x {self.config.concurrency} processes on {','.join(self.config.queues)}, "
                 + (f"{self.config.webhook_workers} x {self.config.webhook_concurrency} on webhooks, "
                    if self.config.webhook_workers else "")
                 + "1 Beat; "
@@ -447,39 +292,27 @@ class LocalStack:
             ),
         )
 
-    def spawn_worker(self) -> Process:
-        """One more Celery worker on `config.queues` (started; wait for "ready." in its log)."""
+    def spawn_worker(self) -> ChildProcess:
+        """One more Celery worker on `config.queues` (started; wait for WORKER_READY in its log)."""
         self.workers_started += 1
         return self._spawn_celery_worker(f"worker{self.workers_started}", self.config.queues, self.config.concurrency)
 
-    def _spawn_celery_worker(self, name: str, queues: str, concurrency: int) -> Process:
-        worker = Process(
+    def _spawn_celery_worker(self, name: str, queues: tuple[str, ...], concurrency: int) -> ChildProcess:
+        worker = ChildProcess(
             name,
-            [
-                sys.executable, "-m", "celery", "-A", "fleetmon_project", "worker", "-Q", queues,
-                "--concurrency", str(concurrency), "-n", f"e2e-{name}@%h", "--loglevel", "INFO",
-            ],
-            {**self.env, **self.config.worker_env},
-            self.workdir,
+            worker_command(concurrency=concurrency, queues=queues, node=f"e2e-{name}@%h"),
+            env={**self.env, **self.config.worker_env},
+            log_dir=self.workdir,
         )
         self.processes.append(worker)
         return worker
 
-    def spawn_beat(self) -> Process:
-        beat = Process(
-            "beat",
-            [
-                sys.executable, "-m", "celery", "-A", "fleetmon_project", "beat",
-                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-                "--pidfile=", "-s", str(self.workdir / "beat-schedule"), "--loglevel", "INFO",
-            ],
-            self.env,
-            self.workdir,
-        )
+    def spawn_beat(self) -> ChildProcess:
+        beat = ChildProcess("beat", beat_command(state_dir=self.workdir), env=self.env, log_dir=self.workdir)
         self.processes.append(beat)
         return beat
 
-    def workers(self) -> list[Process]:
+    def workers(self) -> list[ChildProcess]:
         """The workers on `config.queues` still running (not the webhooks workers)."""
         return [p for p in self.processes if p.name.startswith("worker") and p.popen.poll() is None]
 
@@ -516,8 +349,7 @@ class LocalStack:
     def close(self) -> None:
         if self.run_lock is None:
             return  # never started: what exists belongs to the run holding the lock
-        for process in reversed(self.processes):
-            process.stop()
+        stop_all(self.processes)
         if self.database_created:
             self._admin_execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         drop_all_messages(self.config.broker_url)
@@ -552,6 +384,19 @@ class Api:
     def total(self, path: str) -> int:
         return int(self.call("GET", f"{path}{'&' if '?' in path else '?'}pageSize=1")["total"])
 
+    def create_fleet(self, label: str, *, vehicles: int, threads: int) -> tuple[str, list[str]]:
+        """A fleet with `vehicles` vehicles (created from `threads` threads): its id and their
+        VINs. VINs are unique across the whole service: a random prefix per run lets runs
+        share a stack."""
+        fleet_id = self.call("POST", "/api/v1/fleets", {"label": label}, expect=(201,))["id"]
+        prefix = "VF3" + "".join(secrets.choice(VIN_ALPHABET) for _ in range(5))
+        vins = [f"{prefix}{n:09d}" for n in range(vehicles)]
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(
+                lambda vin: self.call("POST", f"/api/v1/fleets/{fleet_id}/vehicles", {"vin": vin}, expect=(201,)), vins
+            ))
+        return fleet_id, vins
+
 
 
 
@@ -574,6 +419,24 @@ def machine() -> dict[str, str]:
         "Python": platform.python_version(),
         "OS": platform.platform(),
     }
+
+
+def unwind_on_signals() -> None:
+    """SIGTERM and SIGHUP unwind like Ctrl-C, through the `finally` that cleans up (under
+    nohup, SIGHUP stays ignored)."""
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, interrupt)
+
+
+def ignore_interrupts() -> None:
+    """For the cleanup: a second Ctrl-C must not cut it short and leave processes or a database behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def release_workdir(workdir: Path, *, keep: bool) -> None:

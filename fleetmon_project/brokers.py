@@ -4,8 +4,7 @@ lost its queues). Redis and RabbitMQ; other transports are not measured."""
 
 from __future__ import annotations
 
-# Every queue the task routes name (settings.CELERY_TASK_ROUTES and the default queue).
-QUEUES = ("evaluation", "webhooks", "sweeps", "default")
+from fleetmon_project.processes import QUEUES
 
 
 def is_redis(url: str) -> bool:

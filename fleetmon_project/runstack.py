@@ -6,30 +6,19 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-STOP_GRACE_S = 15
+from fleetmon_project.processes import REPO, ChildProcess, beat_command, stop_all, web_command, worker_command
 
 
 def _commands(port: str) -> dict[str, list[str]]:
-    python = sys.executable
     return {
-        "web": [
-            python, "-m", "gunicorn", "fleetmon_project.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-            "--access-logfile", "-", "--graceful-timeout", "10",
-        ],
-        "worker": [
-            python, "-m", "celery", "-A", "fleetmon_project", "worker",
-            "-Q", "evaluation,webhooks,sweeps,default", "--concurrency", "2", "--loglevel", "INFO",
-        ],
-        "beat": [
-            python, "-m", "celery", "-A", "fleetmon_project", "beat", "--loglevel", "INFO",
-            "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-        ],
+        "web": web_command(port=port, access_log=True),
+        "worker": worker_command(concurrency=2),
+        "beat": beat_command(),
     }
 
 
@@ -57,20 +46,16 @@ def _multiprocess_metrics_env() -> dict[str, str]:
     """Web and worker processes share their Prometheus samples through one fresh directory."""
     from fleetmon_project.env import env_str
 
-    metrics_dir = Path(env_str("FLEETMON_DATA_DIR", str(Path(__file__).resolve().parent.parent / "var"))) / "prometheus"
+    metrics_dir = Path(env_str("FLEETMON_DATA_DIR", str(REPO / "var"))) / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
 
 
-def main() -> int:
-    port = os.environ.get("PORT", "8000")
-    if not port.isdigit():
-        print(f"PORT={port!r} is not a port number", file=sys.stderr)
-        return 2
-    print(_banner(port), flush=True)
-    env = _multiprocess_metrics_env()
-    processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in _commands(port).items()}
+def supervise(commands: Mapping[str, list[str]], env: Mapping[str, str]) -> int:
+    """Run `commands` (name -> command line) until SIGINT or SIGTERM, or until one exits: then
+    stop the others. The exit code is that of the one that exited (1 for a clean exit), or 0."""
+    processes = [ChildProcess(name, command, env=env) for name, command in commands.items()]
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -81,22 +66,23 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     exit_code = 0
     while not stopping:
-        for name, process in processes.items():
-            if process.poll() is not None:
-                print(f"{name} exited with code {process.returncode}; stopping the others", file=sys.stderr)
-                exit_code = process.returncode or 1
+        for process in processes:
+            if process.popen.poll() is not None:
+                print(f"{process.name} exited with code {process.popen.returncode}; stopping the others", file=sys.stderr)
+                exit_code = process.popen.returncode or 1
                 stopping = True
         time.sleep(0.5)
+    stop_all(processes)
+    return exit_code
 
-    for process in processes.values():
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    for process in processes.values():
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    if not port.isdigit():
+        print(f"PORT={port!r} is not a port number", file=sys.stderr)
+        return 2
+    print(_banner(port), flush=True)
+    exit_code = supervise(_commands(port), _multiprocess_metrics_env())
     print("FleetMon stopped.", flush=True)
     return exit_code
 

@@ -8,28 +8,22 @@ is none (a developer laptop without either); CI requires both, so there they alw
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from fleetmon_project.brokers import drop_all_messages, is_amqp, is_redis, transport_options
-
-REPO = Path(__file__).resolve().parents[1]
-WORKER_QUEUES = "evaluation,webhooks,sweeps,default"
+from fleetmon_project.processes import (
+    BEAT_READY, WORKER_READY, ChildProcess, beat_command, stop_all, worker_command,
+)
+from fleetmon_project.receiver import WebhookReceiver
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, message: str = "") -> Any:
@@ -90,83 +84,34 @@ def _process_env(**extra: str) -> dict[str, str]:
     return env
 
 
-class CeleryProcess:
-    """A worker or Beat subprocess whose output goes to a log file for post-mortems."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.args = args
-        self.env = env
-        self.log_path = log_dir / f"{name}.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self, *, ready_marker: str | None, timeout: float = 60.0) -> CeleryProcess:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "fleetmon_project", *self.args],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        if ready_marker:
-            wait_for(
-                lambda: ready_marker in self.log() or self.process.poll() is not None,
-                timeout=timeout,
-                message=f"{self.name} to start",
-            )
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.name} exited at start:\n{self.log()[-4000:]}")
-        return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group, as a crashed machine would."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @dataclass
 class CeleryCluster:
-    """Starts workers/Beat on demand; stops them all at teardown, before the database is flushed."""
+    """Starts workers/Beat on demand, as `make run` does (fleetmon_project/processes.py), with
+    their output in `log_dir`; stops them all at teardown, before the database is flushed."""
 
     log_dir: Path
     env_overrides: dict[str, str] = field(default_factory=dict)
-    processes: list[CeleryProcess] = field(default_factory=list)
+    processes: list[ChildProcess] = field(default_factory=list)
 
-    def worker(self, *, name: str | None = None, concurrency: int = 1, **env: str) -> CeleryProcess:
+    def _start(self, name: str, command: list[str], env: dict[str, str], ready_marker: str) -> ChildProcess:
+        process = ChildProcess(name, command, env=_process_env(**{**self.env_overrides, **env}), log_dir=self.log_dir)
+        self.processes.append(process)
+        try:
+            process.wait_for_log(ready_marker, timeout=60)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
+        return process
+
+    def worker(self, *, name: str | None = None, concurrency: int = 1, **env: str) -> ChildProcess:
         name = name or f"worker{len(self.processes) + 1}"
-        args = [
-            "worker", "-Q", WORKER_QUEUES, "--concurrency", str(concurrency), "--pool", "prefork",
-            "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
-        ]
-        process = CeleryProcess(name, args, _process_env(**{**self.env_overrides, **env}), self.log_dir)
-        self.processes.append(process)
-        return process.start(ready_marker="ready.")
+        command = worker_command(concurrency=concurrency, node=f"{name}@%h", standalone=True)
+        return self._start(name, command, env, WORKER_READY)
 
-    def beat(self, **env: str) -> CeleryProcess:
-        schedule = self.log_dir / "beat-schedule"
-        args = ["beat", "--loglevel", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-                "--pidfile", "", "-s", str(schedule)]
-        process = CeleryProcess("beat", args, _process_env(**{**self.env_overrides, **env}), self.log_dir)
-        self.processes.append(process)
-        return process.start(ready_marker="beat: Starting...")
+    def beat(self, **env: str) -> ChildProcess:
+        return self._start("beat", beat_command(state_dir=self.log_dir), env, BEAT_READY)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
+        stop_all(self.processes)
 
     def logs(self) -> str:
         return "\n".join(f"===== {p.name} =====\n{p.log()[-6000:]}" for p in self.processes)
@@ -210,86 +155,13 @@ def live_celery(transactional_db, tmp_path, request) -> Iterator[CeleryCluster]:
         print(cluster.logs())
 
 
-@dataclass
-class ReceivedRequest:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-    received_at: float
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class WebhookReceiver:
-    """A real HTTP server on 127.0.0.1 that records requests and answers as scripted."""
-
-    def __init__(self) -> None:
-        self.requests: list[ReceivedRequest] = []
-        self.responses: list[tuple[int, float]] = []  # (status, delay) consumed in order
-        self.default_status = 200
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                parts = urlsplit(self.path)
-                with receiver.lock:
-                    status, delay = receiver.responses.pop(0) if receiver.responses else (receiver.default_status, 0.0)
-                if delay:
-                    time.sleep(delay)
-                with receiver.lock:
-                    receiver.requests.append(
-                        ReceivedRequest(
-                            method="POST",
-                            path=parts.path,
-                            query=parse_qs(parts.query),
-                            headers={k.lower(): v for k, v in self.headers.items()},
-                            body=body,
-                            received_at=time.monotonic(),
-                        )
-                    )
-                payload = b'{"ok": true}'
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def script(self, *responses: int | tuple[int, float]) -> None:
-        with self.lock:
-            self.responses = [r if isinstance(r, tuple) else (r, 0.0) for r in responses]
-
-    def received(self) -> list[ReceivedRequest]:
-        with self.lock:
-            return list(self.requests)
-
-    def events(self) -> list[dict[str, Any]]:
-        return [event for request in self.received() for event in request.json().get("events", [])]
-
-
 @pytest.fixture
 def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A real HTTP server on 127.0.0.1 that records requests and answers as scripted."""
     receiver = WebhookReceiver()
-    receiver.thread.start()
+    receiver.start()
     yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    receiver.stop()
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

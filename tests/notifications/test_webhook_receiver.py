@@ -88,11 +88,10 @@ def running(*args: str) -> Iterator[Receiver]:
     while "Listening on" not in out.getvalue():
         assert time.monotonic() < deadline, "the receiver did not start"
         time.sleep(0.01)
-    host, port = command.server.server_address[:2]
     try:
-        yield Receiver(url=f"http://{host}:{port}", out=out)
+        yield Receiver(url=command.receiver.url, out=out)
     finally:
-        command.server.shutdown()
+        command.receiver.stop()
         thread.join(timeout=5)
     assert not thread.is_alive()
 

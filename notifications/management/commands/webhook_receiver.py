@@ -11,12 +11,14 @@ import os
 import random
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
+from fleetmon_project.receiver import Answer, ReceivedRequest, WebhookReceiver
 from notifications import signing
 
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
@@ -25,7 +27,8 @@ SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 BORING_HEADERS = {"host", "content-length", "accept", "accept-encoding", "connection", *SIGNATURE_HEADERS}
 
 
-def check_signature(*, secret: str, headers: Any, body: bytes, now: int) -> tuple[bool, str]:
+def check_signature(*, secret: str, headers: Mapping[str, str], body: bytes, now: int) -> tuple[bool, str]:
+    """`headers` by lower-cased name."""
     missing = [name for name in SIGNATURE_HEADERS if not headers.get(name)]
     if missing:
         return False, f"✘ unsigned: no {', '.join(missing)}"
@@ -91,67 +94,46 @@ def _decodes(secret: str) -> bool:
     return True
 
 
-class ReceiverServer(ThreadingHTTPServer):
-    daemon_threads = True
+@dataclass
+class Reporter:
+    """Decides each request's answer and prints it: the signature checked with `secret` (401
+    when it fails), then a failure on purpose for a share `fail_rate` of the requests."""
 
-    def __init__(
-        self, address: tuple[str, int], *, out: OutputWrapper, secret: str | None, fail_rate: float, fail_status: int
-    ) -> None:
-        super().__init__(address, ReceiverHandler)
-        self.out = out
-        self.secret = secret
-        self.fail_rate = fail_rate
-        self.fail_status = fail_status
-        # Requests are handled in parallel; each report is printed in one piece.
-        self.print_lock = threading.Lock()
+    out: OutputWrapper
+    secret: str | None
+    fail_rate: float
+    fail_status: int
+    # Requests are handled in parallel; each report is printed in one piece.
+    print_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def report(self, lines: list[str]) -> None:
-        with self.print_lock:
-            self.out.write("\n".join(lines))
-            self.out.flush()
-
-
-class ReceiverHandler(BaseHTTPRequestHandler):
-    server: ReceiverServer
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        server = self.server
-        url = urlsplit(self.path)
-        lines = [f"── {self.command} {url.path} at {time.strftime('%H:%M:%S')} from {self.client_address[0]}"]
+    def __call__(self, request: ReceivedRequest) -> Answer:
+        lines = [f"── {request.method} {request.path} at {time.strftime('%H:%M:%S')} from {request.client}"]
 
         now = int(time.time())
-        if server.secret:
-            valid, verdict = check_signature(secret=server.secret, headers=self.headers, body=body, now=now)
+        if self.secret:
+            valid, verdict = check_signature(secret=self.secret, headers=request.headers, body=request.body, now=now)
         else:
             valid, verdict = True, "signature not checked (no --secret)"
-        timestamp = self.headers.get("webhook-timestamp", "")
+        timestamp = request.headers.get("webhook-timestamp", "")
         age = f" ({now - int(timestamp)} s ago)" if timestamp.isascii() and timestamp.isdigit() else ""
-        lines.append(f"  webhook-id {self.headers.get('webhook-id', '—')}  timestamp {timestamp or '—'}{age}  {verdict}")
-        shown = [f"{name}: {value}" for name, value in self.headers.items() if name.lower() not in BORING_HEADERS]
+        lines.append(f"  webhook-id {request.headers.get('webhook-id', '—')}  timestamp {timestamp or '—'}{age}  {verdict}")
+        shown = [f"{name}: {value}" for name, value in request.sent_headers if name.lower() not in BORING_HEADERS]
         lines.append("  headers: " + ("  ".join(shown) or "—"))
-        query = parse_qsl(url.query, keep_blank_values=True)
+        query = parse_qsl(request.query_string, keep_blank_values=True)
         lines.append("  query: " + ("  ".join(f"{key}={value}" for key, value in query) or "—"))
-        lines.extend(describe_events(body))
+        lines.extend(describe_events(request.body))
 
         status, note = 200, ""
         if not valid:
             status = 401
-        elif random.random() < server.fail_rate:
-            status, note = server.fail_status, f" (failing on purpose, --fail-rate {server.fail_rate:g})"
+        elif random.random() < self.fail_rate:
+            status, note = self.fail_status, f" (failing on purpose, --fail-rate {self.fail_rate:g})"
         lines.append(f"  → {status}{note}")
         # Printed before answering: once the sender has its answer, the report is out.
-        server.report(lines)
-        answer = json.dumps({"received": status == 200}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
-        # The report above replaces the stdlib's access log line on stderr.
-        pass
+        with self.print_lock:
+            self.out.write("\n".join(lines))
+            self.out.flush()
+        return Answer(status=status, body=json.dumps({"received": status == 200}).encode())
 
 
 class Command(BaseCommand):
@@ -178,19 +160,14 @@ class Command(BaseCommand):
             raise CommandError("--secret must be the fleet's secret: whsec_ followed by base64")
         if not 0 <= options["fail_rate"] <= 1:
             raise CommandError("--fail-rate must be between 0 and 1")
-        self.server = ReceiverServer(
-            (options["host"], options["port"]),
-            out=self.stdout,
-            secret=secret,
-            fail_rate=options["fail_rate"],
-            fail_status=options["status"],
-        )
-        host, port = self.server.server_address[:2]
+        reporter = Reporter(out=self.stdout, secret=secret, fail_rate=options["fail_rate"], fail_status=options["status"])
+        # Printed, not kept: it may run for days.
+        self.receiver = WebhookReceiver(options["host"], options["port"], answer=reporter, record=False)
         check = "signatures verified" if secret else "signatures NOT verified (no --secret)"
-        self.stdout.write(f"Listening on http://{host}:{port}/ — {check}; Ctrl-C stops")
+        self.stdout.write(f"Listening on {self.receiver.url}/ — {check}; Ctrl-C stops")
         try:
-            self.server.serve_forever()
+            self.receiver.serve()
         except KeyboardInterrupt:
             pass
         finally:
-            self.server.server_close()
+            self.receiver.stop()

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+
+from fleetmon_project.processes import (
+    EVALUATION_QUEUES, QUEUES, REPO, ChildProcess, beat_command, stop_all, worker_command,
+)
+
+
+def test_the_workers_consume_every_queue_a_task_is_sent_to():
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    scheduled = {entry["options"]["queue"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert routed | scheduled | {settings.CELERY_TASK_DEFAULT_QUEUE} == set(QUEUES)
+    assert set(EVALUATION_QUEUES) == set(QUEUES) - {"webhooks"}
+
+
+def test_docker_compose_runs_the_worker_on_the_same_queues():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    command = compose["services"]["worker"]["command"]
+    assert command[command.index("-Q") + 1] == ",".join(QUEUES)
+
+
+def test_beat_given_a_state_directory_keeps_its_files_there(tmp_path):
+    command = beat_command(state_dir=tmp_path)
+    assert "--pidfile=" in command
+    assert command[command.index("-s") + 1] == str(tmp_path / "beat-schedule")
+
+
+def test_a_test_worker_is_named_and_skips_gossip_and_mingle():
+    command = worker_command(concurrency=1, queues=("webhooks",), node="w1@%h", standalone=True)
+    assert command[command.index("-Q") + 1] == "webhooks"
+    assert command[command.index("-n") + 1] == "w1@%h"
+    assert {"--without-gossip", "--without-mingle"} <= set(command)
+
+
+def alive(pid: int) -> bool:
+    """Running: a zombie (dead, not reaped yet by whoever inherited it) is not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+# A leader that leaves a child behind which ignores SIGTERM, in its group: only SIGKILL of the
+# group ends that one.
+STUBBORN = """
+import os, signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('child up', flush=True); time.sleep(120)"])
+print(f"child {child.pid}", flush=True)
+time.sleep(120)
+"""
+
+
+def test_stop_all_kills_what_sigterm_leaves_behind_in_the_group(tmp_path):
+    process = ChildProcess("stubborn", [sys.executable, "-c", STUBBORN], env=os.environ, log_dir=tmp_path)
+    process.wait_for_log("child up", timeout=20)
+    child = int(next(line.split()[1] for line in process.log().splitlines() if line.startswith("child ")))
+
+    stop_all([process], grace=2)
+
+    assert process.popen.returncode is not None
+    deadline = time.monotonic() + 10
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)  # reaped by init once its parent is gone
+    assert not alive(child)
+
+
+def test_waiting_for_a_log_line_fails_with_the_log_when_the_process_exits(tmp_path):
+    process = ChildProcess(
+        "quitter", [sys.executable, "-c", "print('cannot start'); raise SystemExit(1)"], env=os.environ, log_dir=tmp_path
+    )
+    with pytest.raises(RuntimeError, match="quitter exited at start:\ncannot start"):
+        process.wait_for_log("ready.", timeout=20)
