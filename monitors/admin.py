@@ -4,6 +4,7 @@ goes through `monitors.services`, so the compiled form, triggers and generation 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -27,6 +28,7 @@ from monitors.boolexp import CompiledExpression
 from monitors.forms import MonitorAdminForm
 from monitors.views import AdminMonitorBacktestView
 from monitors.models import DeadLetter, Event, Monitor, MonitorStatus, MonitorVehicleState, Trigger, TriggerKind
+from monitors.spec import MonitorSpec
 from monitors.zones import geojson_polygons
 # The admin is the one place that shows a monitor beside its deliveries; the pipeline itself
 # only ever imports in the other direction.
@@ -133,13 +135,12 @@ def _combination_html(combination: list[tuple[str, bool]]) -> SafeString:
     )
 
 
-def zone_shapes(definition: dict[str, Any]) -> list[dict[str, Any]]:
+def zone_shapes(spec: MonitorSpec) -> list[dict[str, Any]]:
     """The zone triggers as the map script draws them: circles, and polygons as GeoJSON."""
-    triggers = definition["triggerParam"]["triggers"]
-    return [_zone_shape(trigger["name"], trigger["zone"]) for trigger in triggers if "zone" in trigger]
+    return [_zone_shape(trigger.name, trigger.params) for trigger in spec.triggers if trigger.kind == TriggerKind.ZONE]
 
 
-def _zone_shape(name: str, zone: dict[str, Any]) -> dict[str, Any]:
+def _zone_shape(name: str, zone: Mapping[str, Any]) -> dict[str, Any]:
     shape: dict[str, Any] = {"name": name, "transition": zone["transition"]}
     if "polygon" in zone:
         shape["polygon"] = zone["polygon"]
@@ -401,7 +402,7 @@ class MonitorAdmin(admin.ModelAdmin):
         self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False,
         form_url: str = "", obj: Monitor | None = None,
     ) -> HttpResponse:
-        context["zone_shapes"] = zone_shapes(obj.definition) if obj is not None else []
+        context["zone_shapes"] = zone_shapes(obj.spec) if obj is not None else []
         if obj is not None:
             context["backtest_url"] = reverse("admin:monitors_monitor_backtest", args=[obj.pk])
             context["timeline"] = monitor_timeline(obj, timezone.now())

@@ -36,6 +36,7 @@ from fleetmon_project.isodates import format_rfc3339, parse_iso_duration, parse_
 from fleetmon_project.jsonvalues import finite_float, unstorable_text
 from monitors.dwell import MAX_DURATION as MAX_DWELL
 from monitors.dwell import MIN_DURATION as MIN_DWELL
+from monitors.spec import TRIGGER_KINDS, WEBHOOK_VARIABLES, MonitorSpec
 from monitors.timewindows import EARLIEST_INSTANT, LATEST_INSTANT, MAX_DAILY_DURATION
 from monitors.zones import MAX_POLYGON_VERTICES, geojson_polygons, polygon_problems
 from telemetry.datakeys import (
@@ -61,7 +62,6 @@ MAX_TRIGGERS = 5
 # The reference's pattern is written "\"[a-zA-Z]+[._]?[0-9]*\"": the quotes are a typo.
 TRIGGER_NAME = re.compile(r"[a-zA-Z]+[._]?[0-9]*")
 TRIGGER_NAME_RULE = "letters, then an optional '.' or '_', then optional digits (e.g. 'zone', 'zone_1')"
-TRIGGER_KINDS = ("zone", "time", "data")
 
 TRANSITIONS = ("In", "Out")
 RECURRENCES = ("Daily", "None")
@@ -119,7 +119,6 @@ _COORDINATES_SHAPE = {
 _NESTING = {"Polygon": 3, "MultiPolygon": 4}  # arrays around each number of a position
 
 ATTRIBUTE_TYPES = ("Header", "Query", "Body")
-WEBHOOK_VARIABLES = ("vin", "vid", "monitorID", "fleetID")
 MAX_URL_LENGTH = 2000
 FLAT_WEBHOOK_FIELDS = ("target", "name", "attributes")
 
@@ -180,96 +179,17 @@ class DefinitionError(ValueError):
 class MonitorDefinition:
     """A valid monitor definition.
 
-    `canonical` is the reference form returned by GET (JSON-serialisable; treat it as
-    read-only), `expression` the compiled `boolExp` whose `names` are the trigger names
-    in definition order.
+    `canonical` is the reference form returned by GET and stored (JSON-serialisable; treat
+    it as read-only), `spec` its typed reading, `expression` the compiled `boolExp` whose
+    `names` are the trigger names in definition order.
     """
 
     canonical: dict[str, Any]
     expression: CompiledExpression
 
-    @property
-    def label(self) -> str:
-        return self.canonical["label"]
-
-    @property
-    def subscribe_param(self) -> dict[str, Any]:
-        return self.canonical["subscribeParam"]
-
-    @property
-    def refresh_event(self) -> int | None:
-        """Seconds between refresh events while the monitor's condition holds, or None."""
-        return self.subscribe_param.get("refreshEvent")
-
-    @property
-    def retry_policy(self) -> dict[str, Any]:
-        """`{"policy", "retryNumber", "retryDelay"}`, defaults filled in."""
-        return self.subscribe_param["retryPolicy"]
-
-    @property
-    def batch_notify(self) -> dict[str, Any] | None:
-        """`{"size", "timeWindow"}` or None when events are posted one by one."""
-        return self.subscribe_param.get("batchNotify")
-
-    @property
-    def webhook(self) -> dict[str, Any]:
-        return self.subscribe_param["callback"]["webhook"]
-
-    @property
-    def webhook_target(self) -> str:
-        return self.webhook["target"]
-
-    @property
-    def webhook_name(self) -> str:
-        return self.webhook["name"]
-
-    @property
-    def webhook_attributes(self) -> tuple[dict[str, str], ...]:
-        return tuple(self.webhook["attributes"])
-
-    @property
-    def extended_event_params(self) -> tuple[str, ...]:
-        return tuple(self.canonical["extendedEventParam"])
-
-    @property
-    def triggers(self) -> tuple[dict[str, Any], ...]:
-        return tuple(self.canonical["triggerParam"]["triggers"])
-
-    @property
-    def trigger_names(self) -> tuple[str, ...]:
-        return tuple(trigger["name"] for trigger in self.triggers)
-
-    @property
-    def bool_exp(self) -> str:
-        return self.canonical["triggerParam"]["boolExp"]
-
-    def trigger(self, name: str) -> dict[str, Any]:
-        """The canonical trigger called `name`; KeyError if there is none."""
-        for trigger in self.triggers:
-            if trigger["name"] == name:
-                return trigger
-        raise KeyError(name)
-
-    def triggers_of_kind(self, kind: str) -> tuple[dict[str, Any], ...]:
-        """The triggers defining `kind` ("zone", "time" or "data")."""
-        return tuple(trigger for trigger in self.triggers if kind in trigger)
-
-    @property
-    def has_zone_triggers(self) -> bool:
-        return bool(self.triggers_of_kind("zone"))
-
-    @property
-    def has_time_triggers(self) -> bool:
-        return bool(self.triggers_of_kind("time"))
-
-    @property
-    def has_data_triggers(self) -> bool:
-        return bool(self.triggers_of_kind("data"))
-
-    @property
-    def data_keys(self) -> frozenset[str]:
-        """The telemetry keys the data triggers watch."""
-        return frozenset(trigger["data"]["data"] for trigger in self.triggers_of_kind("data"))
+    @functools.cached_property
+    def spec(self) -> MonitorSpec:
+        return MonitorSpec(self.canonical)
 
 
 def parse_monitor_definition(raw: object, *, require_https: bool = False) -> MonitorDefinition:

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 
 from fleetmon_project.isodates import format_rfc3339
+from monitors.spec import MonitorSpec
 from telemetry.models import Fleet, Vehicle, new_public_id
 
 
@@ -93,17 +94,13 @@ class Monitor(models.Model):
         ]
 
     @property
-    def refresh_event(self) -> int | None:
-        return self.definition.get("subscribeParam", {}).get("refreshEvent")
-
-    @property
-    def extended_event_param(self) -> list[str]:
-        return self.definition.get("extendedEventParam", [])
-
-    @property
-    def trigger_kinds(self) -> list[str]:
-        triggers = self.definition.get("triggerParam", {}).get("triggers", [])
-        return sorted({kind for trigger in triggers for kind in TriggerKind.values if kind in trigger})
+    def spec(self) -> MonitorSpec:
+        """The definition's typed reading, built once per definition: a replaced `definition`
+        (PUT, the admin) is read afresh."""
+        spec = self.__dict__.get("_spec")
+        if spec is None or spec.canonical is not self.definition:
+            spec = self.__dict__["_spec"] = MonitorSpec(self.definition)
+        return spec
 
 
 class Trigger(models.Model):
