@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import models
 
-from fleetmon_project.isodates import format_rfc3339
+from monitors.events import monitor_event
 from monitors.spec import MonitorSpec
 from telemetry.models import Fleet, Vehicle, new_public_id
 
@@ -188,15 +188,15 @@ class Event(models.Model):
         return f"{kind} {self.monitor_id} {self.vin} @ {self.event_date.isoformat()}"
 
     def to_monitor_event(self) -> dict[str, Any]:
-        """The webhook template's `MonitorEvent`: what a webhook carries and the API shows."""
-        return {
-            "fleetId": self.fleet_id,
-            "vin": self.vin,
-            "eventDate": format_rfc3339(self.event_date),
-            "values": self.values,
-            "extensions": self.extensions,
-            "refresh": self.refresh,
-        }
+        """This event as the webhook template's `MonitorEvent` (monitors.events)."""
+        return monitor_event(
+            fleet_id=self.fleet_id,
+            vin=self.vin,
+            event_date=self.event_date,
+            values=self.values,
+            extensions=self.extensions,
+            refresh=self.refresh,
+        )
 
 
 class BoundaryEvaluation(models.Model):
