@@ -139,6 +139,7 @@ _FRAMING_HEADERS = frozenset(
 _SIGNING_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature"})
 _VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _KNOWN_VARIABLES = frozenset(name.lower() for name in WEBHOOK_VARIABLES)
+_VARIABLES_LISTED = ", ".join(f"${name}" for name in WEBHOOK_VARIABLES[:-1]) + f" or ${WEBHOOK_VARIABLES[-1]}"
 # ASCII: \d would also take other scripts' digits, which int() reads ('w١' as week 1).
 _WEEK = re.compile(r"\s*[wW](\d{1,2})\s*(?:-\s*[wW](\d{1,2})\s*)?", re.ASCII)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
@@ -618,7 +619,7 @@ def _attribute(errors: _Errors, value: object, path: str) -> dict[str, str] | No
                 reported.add(variable)
                 errors.add(
                     obj.path_of("value"),
-                    f"unknown variable '${variable}'; use $vin, $vid, $monitorID or $fleetID",
+                    f"unknown variable '${variable}'; use {_VARIABLES_LISTED}",
                 )
     return {"type": kind, "key": key, "value": text}  # type: ignore[dict-item]
 
