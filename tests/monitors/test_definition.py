@@ -174,10 +174,10 @@ def test_definition_error_api() -> None:
         parse_monitor_definition(mutate(BASE, {"label": DELETE, f"{Z}.zone.transition": "in"}))
     error = info.value
     assert isinstance(error, DefinitionError)
-    assert error.by_field() == {
-        "label": ["is required"],
-        f"{Z}.zone.transition": ["must be one of 'In', 'Out' (got 'in')"],
-    }
+    assert error.errors == [
+        FieldError("label", "is required"),
+        FieldError(f"{Z}.zone.transition", "must be one of 'In', 'Out' (got 'in')"),
+    ]
     assert "label: is required" in str(error)
     assert str(FieldError("", "must be an object")) == "must be an object"
 
