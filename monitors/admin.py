@@ -4,6 +4,7 @@ goes through `monitors.services`, so the compiled form, triggers and generation 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -27,10 +28,8 @@ from monitors.boolexp import CompiledExpression
 from monitors.forms import MonitorAdminForm
 from monitors.views import AdminMonitorBacktestView
 from monitors.models import DeadLetter, Event, Monitor, MonitorStatus, MonitorVehicleState, Trigger, TriggerKind
+from monitors.spec import MonitorSpec
 from monitors.zones import geojson_polygons
-# The admin is the one place that shows a monitor beside its deliveries; the pipeline itself
-# only ever imports in the other direction.
-from notifications.models import Delivery, DeliveryState
 
 # --------------------------------------------------------------------------- readable triggers
 
@@ -133,13 +132,12 @@ def _combination_html(combination: list[tuple[str, bool]]) -> SafeString:
     )
 
 
-def zone_shapes(definition: dict[str, Any]) -> list[dict[str, Any]]:
+def zone_shapes(spec: MonitorSpec) -> list[dict[str, Any]]:
     """The zone triggers as the map script draws them: circles, and polygons as GeoJSON."""
-    triggers = definition["triggerParam"]["triggers"]
-    return [_zone_shape(trigger["name"], trigger["zone"]) for trigger in triggers if "zone" in trigger]
+    return [_zone_shape(trigger.name, trigger.params) for trigger in spec.triggers if trigger.kind == TriggerKind.ZONE]
 
 
-def _zone_shape(name: str, zone: dict[str, Any]) -> dict[str, Any]:
+def _zone_shape(name: str, zone: Mapping[str, Any]) -> dict[str, Any]:
     shape: dict[str, Any] = {"name": name, "transition": zone["transition"]}
     if "polygon" in zone:
         shape["polygon"] = zone["polygon"]
@@ -164,15 +162,28 @@ TIMELINE_GRAINS = (
     ("day", timedelta(days=1), 31, "%d %b"),
 )
 TIMELINE_WIDTH, TIMELINE_LANE = 720, 60
-# Chart series: (key, label), events stacked above the axis, deliveries below it.
-EVENT_SERIES = (("events", "events"), ("refreshes", "refreshes"))
-DELIVERY_SERIES = (("delivered", "delivered"), ("failed", "failed"), ("pending", "pending"))
-_DELIVERY_SERIES_OF_STATE = {
-    DeliveryState.DELIVERED: "delivered",
-    DeliveryState.FAILED: "failed",
-    DeliveryState.PENDING: "pending",
-    DeliveryState.BATCHING: "pending",
-}
+
+
+@dataclass(frozen=True)
+class TimelineLane:
+    """What one side of the timeline charts: a monitor's rows, counted per bucket of
+    `date_field` and per series, the series of a row being that of its `group_field`."""
+
+    rows: QuerySet
+    date_field: str
+    group_field: str
+    series: tuple[tuple[str, str], ...]  # (key, label), stacked in this order
+    series_of: Mapping[Any, str]  # a value of group_field -> its series key
+
+
+def events_lane(monitor: Monitor) -> TimelineLane:
+    return TimelineLane(
+        rows=Event.objects.filter(monitor=monitor),
+        date_field="event_date",
+        group_field="refresh",
+        series=(("events", "events"), ("refreshes", "refreshes")),
+        series_of={False: "events", True: "refreshes"},
+    )
 
 
 @dataclass(frozen=True)
@@ -221,15 +232,12 @@ def _timeline_grain(first: datetime, now: datetime) -> tuple[str, timedelta, int
     raise ValueError(f"{first} is older than the timeline's {TIMELINE_LOOKBACK.days} days")
 
 
-def monitor_timeline(monitor: Monitor, now: datetime) -> dict[str, Any] | None:
-    """Events and delivery outcomes of the last 30 days in time buckets, laid out as SVG bars."""
+def monitor_timeline(lanes: Sequence[TimelineLane], now: datetime) -> dict[str, Any] | None:
+    """The lanes' rows of the last 30 days in time buckets, laid out as SVG bars: the first
+    lane's above the axis, the second's (if any) below it."""
     since = now - TIMELINE_LOOKBACK
-    events = Event.objects.filter(monitor=monitor, event_date__gte=since).order_by()
-    deliveries = Delivery.objects.filter(monitor=monitor, created_at__gte=since).order_by()
-    firsts = [
-        events.aggregate(first=Min("event_date"))["first"],
-        deliveries.aggregate(first=Min("created_at"))["first"],
-    ]
+    recent = [lane.rows.filter(**{f"{lane.date_field}__gte": since}).order_by() for lane in lanes]
+    firsts = [rows.aggregate(first=Min(lane.date_field))["first"] for lane, rows in zip(lanes, recent)]
     first = min((moment for moment in firsts if moment is not None), default=None)
     if first is None:
         return None
@@ -241,24 +249,27 @@ def monitor_timeline(monitor: Monitor, now: datetime) -> dict[str, Any] | None:
         index = min(int((moment - start) / step), buckets - 1)
         counts[index][series] = counts[index].get(series, 0) + count
 
-    utc = dt_timezone.utc
-    for row in events.values("refresh", bucket=Trunc("event_date", kind, tzinfo=utc)).annotate(n=Count("id")):
-        add(row["bucket"], "refreshes" if row["refresh"] else "events", row["n"])
-    for row in deliveries.values("state", bucket=Trunc("created_at", kind, tzinfo=utc)).annotate(n=Count("id")):
-        add(row["bucket"], _DELIVERY_SERIES_OF_STATE[row["state"]], row["n"])
+    for lane, rows in zip(lanes, recent):
+        bucket = Trunc(lane.date_field, kind, tzinfo=dt_timezone.utc)
+        for row in rows.values(lane.group_field, bucket=bucket).annotate(n=Count("id")):
+            add(row["bucket"], lane.series_of[row[lane.group_field]], row["n"])
 
     labels = [(start + index * step).strftime(label_format) for index in range(buckets)]
-    totals = {key: sum(bucket.get(key, 0) for bucket in counts) for key, _ in EVENT_SERIES + DELIVERY_SERIES}
+    series = [entry for lane in lanes for entry in lane.series]
+    totals = {key: sum(bucket.get(key, 0) for bucket in counts) for key, _ in series}
     return {
         "width": TIMELINE_WIDTH,
         "height": 2 * TIMELINE_LANE,
         "axis": TIMELINE_LANE,
-        "bars": _lane_bars(counts, EVENT_SERIES, labels, upward=True)
-        + _lane_bars(counts, DELIVERY_SERIES, labels, upward=False),
+        "bars": [
+            bar
+            for lane, upward in zip(lanes, (True, False))
+            for bar in _lane_bars(counts, lane.series, labels, upward=upward)
+        ],
         "first_label": labels[0],
         "last_label": labels[-1],
         "grain": kind,
-        "legend": [(key, label, totals[key]) for key, label in EVENT_SERIES + DELIVERY_SERIES],
+        "legend": [(key, label, totals[key]) for key, label in series],
     }
 
 
@@ -332,6 +343,8 @@ class MonitorAdmin(admin.ModelAdmin):
     autocomplete_fields = ("fleet",)
     inlines = [TriggerInline]
     actions = ("pause", "resume", "soft_delete")
+    # The activity panel of the change page (notifications.admin extends it with deliveries).
+    activity_template = "admin/monitors/monitor/timeline.html"
     readonly_fields = ("status_reason", "expression", "id", "generation", "created_at", "updated_at", "deleted_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Monitor]:
@@ -401,15 +414,18 @@ class MonitorAdmin(admin.ModelAdmin):
         self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False,
         form_url: str = "", obj: Monitor | None = None,
     ) -> HttpResponse:
-        context["zone_shapes"] = zone_shapes(obj.definition) if obj is not None else []
+        context["zone_shapes"] = zone_shapes(obj.spec) if obj is not None else []
         if obj is not None:
             context["backtest_url"] = reverse("admin:monitors_monitor_backtest", args=[obj.pk])
-            context["timeline"] = monitor_timeline(obj, timezone.now())
-            context["recent_deliveries"] = list(Delivery.objects.filter(monitor=obj).order_by("-created_at", "-id")[:10])
+            context["activity_template"] = self.activity_template
+            context["timeline"] = monitor_timeline(self.timeline_lanes(obj), timezone.now())
             query = urlencode({"monitor__id__exact": obj.pk})
             context["events_url"] = f"{reverse('admin:monitors_event_changelist')}?{query}"
-            context["deliveries_url"] = f"{reverse('admin:notifications_delivery_changelist')}?{query}"
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def timeline_lanes(self, monitor: Monitor) -> list[TimelineLane]:
+        """What the activity timeline charts: the first lane above its axis, a second below."""
+        return [events_lane(monitor)]
 
     # ---- columns and read-only fields
 
@@ -522,18 +538,8 @@ class EventAdmin(ReadOnlyAdmin):
     date_hierarchy = "event_date"
     list_select_related = ("monitor",)
     fields = (
-        "monitor", "fleet", "vin", "vehicle_public_id", "event_date", "refresh", "values", "extensions",
-        "delivery", "created_at",
+        "monitor", "fleet", "vin", "vehicle_public_id", "event_date", "refresh", "values", "extensions", "created_at",
     )
-    readonly_fields = ("delivery",)
-
-    @admin.display(description="delivery")
-    def delivery(self, event: Event) -> str:
-        link = getattr(event, "delivery_link", None)
-        if link is None:
-            return "—"
-        url = reverse("admin:notifications_delivery_change", args=[link.delivery_id])
-        return format_html('<a href="{}">{}</a>', url, link.delivery)
 
 
 @admin.register(MonitorVehicleState)

@@ -136,7 +136,7 @@ def monitor_backtest(*, fleet: Fleet, query: BacktestQuery, monitor: Monitor | N
     # Unsaved, without pauses or generations: the question is what the definition would raise.
     replayed = Monitor(id=monitor.pk if monitor else "backtest", fleet=fleet, definition=definition, generation=1)
     try:
-        compiled = compile_monitor(definition, activity_window_s=settings.FLEETMON_ACTIVITY_WINDOW)
+        compiled = compile_monitor(replayed.spec, activity_window_s=settings.FLEETMON_ACTIVITY_WINDOW)
     except Exception:  # stored under older rules, or written around the API
         raise conflict("The stored definition cannot be evaluated; PUT a valid one first.") from None
     points = TelemetryPoint.objects.filter(

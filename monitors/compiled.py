@@ -16,7 +16,7 @@ def compiled_monitor(monitor: Monitor) -> CompiledMonitor:
     cached = _cache.get(monitor.pk)
     if cached is not None and cached[0] == monitor.generation:
         return cached[1]
-    compiled = compile_monitor(monitor.definition, activity_window_s=settings.FLEETMON_ACTIVITY_WINDOW)
+    compiled = compile_monitor(monitor.spec, activity_window_s=settings.FLEETMON_ACTIVITY_WINDOW)
     if len(_cache) >= _MAX_ENTRIES:
         _cache.clear()
     _cache[monitor.pk] = (monitor.generation, compiled)

@@ -119,9 +119,9 @@ class VehicleEvaluator:
                 state.generation, state.value, state.since = monitor.generation, None, None
                 state.last_notified_at = state.next_refresh_at = None
                 state.dwell, state.dwell_due_at = {}, None
-            refresh = monitor.refresh_event
             try:
                 compiled = compile(monitor)
+                refresh = monitor.spec.refresh_event
                 refresh_every = timedelta(seconds=refresh) if refresh else None
                 pauses = monitor.pause_intervals
                 dwell = DwellState.decode(state.dwell) if compiled.durations else None
@@ -249,7 +249,7 @@ class VehicleEvaluator:
         # Extra data must not cost the event itself: without it, the event still goes out.
         try:
             return build_extensions(
-                monitor.extended_event_param, latest, vin=self.vehicle.vin, vehicle_id=self.vehicle.pk
+                monitor.spec.extended_event_params, latest, vin=self.vehicle.vin, vehicle_id=self.vehicle.pk
             )
         except Exception:
             _monitor_failed(monitor, self.vehicle, "given its extensions")
@@ -480,7 +480,7 @@ def vehicles_evaluate(
         )
     MONITOR_EVALUATIONS.inc(outcome.evaluations)
     for event in outcome.stored:
-        EVENTS_RAISED.labels(monitor_type(event.monitor.trigger_kinds), str(event.refresh).lower()).inc()
+        EVENTS_RAISED.labels(monitor_type(event.monitor.spec.trigger_kinds), str(event.refresh).lower()).inc()
     return len(outcome.stored)
 
 

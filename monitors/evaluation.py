@@ -22,6 +22,7 @@ from functools import cached_property
 from fleetmon_project.isodates import parse_iso_duration
 from monitors.boolexp import CompiledExpression, compile_expression
 from monitors.dwell import DwellState, dwell_step
+from monitors.spec import MonitorSpec, TriggerSpec
 from monitors.timewindows import TimeTriggerSpec, is_within, next_boundary, parse_time_trigger
 from monitors.zones import ZoneArea, is_inside_circle, is_inside_polygon, polygon_area
 from telemetry.state import KeyRecord
@@ -190,23 +191,23 @@ class CompiledMonitor:
         return min((boundary for boundary in boundaries if boundary is not None), default=None)
 
 
-def compile_monitor(definition: Mapping, *, activity_window_s: int = 300) -> CompiledMonitor:
+def compile_monitor(spec: MonitorSpec, *, activity_window_s: int = 300) -> CompiledMonitor:
     """Compile a canonical (already validated) monitor definition for repeated evaluation."""
-    trigger_param = definition["triggerParam"]
-    declared = trigger_param["triggers"]
     activity_window = timedelta(seconds=activity_window_s)
     return CompiledMonitor(
-        expression=compile_expression(trigger_param["boolExp"], [trigger["name"] for trigger in declared]),
-        triggers=tuple(_compile_trigger(trigger, activity_window) for trigger in declared),
+        expression=compile_expression(spec.bool_exp, spec.trigger_names),
+        triggers=tuple(_compile_trigger(trigger, activity_window) for trigger in spec.triggers),
         durations={
-            trigger["name"]: parse_iso_duration(trigger["minDuration"]) for trigger in declared if "minDuration" in trigger
+            trigger.name: parse_iso_duration(trigger.min_duration)
+            for trigger in spec.triggers
+            if trigger.min_duration is not None
         },
     )
 
 
-def _compile_trigger(trigger: Mapping, activity_window: timedelta) -> _Trigger:
-    if "zone" in trigger:
-        zone = trigger["zone"]
+def _compile_trigger(trigger: TriggerSpec, activity_window: timedelta) -> _Trigger:
+    if trigger.kind == "zone":
+        zone = trigger.params
         wants_inside = zone["transition"] == "In"
         if "polygon" in zone:
             return _PolygonZoneTrigger(wants_inside=wants_inside, area=polygon_area(zone["polygon"]))
@@ -217,9 +218,9 @@ def _compile_trigger(trigger: Mapping, activity_window: timedelta) -> _Trigger:
             center_longitude=float(place["center"]["longitude"]),
             radius_km=float(place["radius"]),
         )
-    if "time" in trigger:
-        return _TimeTrigger(spec=parse_time_trigger(trigger["time"]), activity_window=activity_window)
-    data = trigger["data"]
+    if trigger.kind == "time":
+        return _TimeTrigger(spec=parse_time_trigger(trigger.params), activity_window=activity_window)
+    data = trigger.params
     key = data["data"]
     op = data.get("op")
     if op == "onChange":

@@ -89,7 +89,7 @@ class MonitorAdminForm(forms.ModelForm):
                 self._add_api_error(error["field"], error["message"])
             return cleaned
         self.monitor_definition = definition
-        cleaned["label"] = definition.label
+        cleaned["label"] = definition.spec.label
         cleaned["definition"] = definition.canonical
         return cleaned
 

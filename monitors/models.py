@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db import models
 
-from fleetmon_project.isodates import format_rfc3339
+from monitors.events import monitor_event
+from monitors.spec import MonitorSpec
 from telemetry.models import Fleet, Vehicle, new_public_id
 
 
@@ -93,17 +94,13 @@ class Monitor(models.Model):
         ]
 
     @property
-    def refresh_event(self) -> int | None:
-        return self.definition.get("subscribeParam", {}).get("refreshEvent")
-
-    @property
-    def extended_event_param(self) -> list[str]:
-        return self.definition.get("extendedEventParam", [])
-
-    @property
-    def trigger_kinds(self) -> list[str]:
-        triggers = self.definition.get("triggerParam", {}).get("triggers", [])
-        return sorted({kind for trigger in triggers for kind in TriggerKind.values if kind in trigger})
+    def spec(self) -> MonitorSpec:
+        """The definition's typed reading, built once per definition: a replaced `definition`
+        (PUT, the admin) is read afresh."""
+        spec = self.__dict__.get("_spec")
+        if spec is None or spec.canonical is not self.definition:
+            spec = self.__dict__["_spec"] = MonitorSpec(self.definition)
+        return spec
 
 
 class Trigger(models.Model):
@@ -191,15 +188,15 @@ class Event(models.Model):
         return f"{kind} {self.monitor_id} {self.vin} @ {self.event_date.isoformat()}"
 
     def to_monitor_event(self) -> dict[str, Any]:
-        """The webhook template's `MonitorEvent`: what a webhook carries and the API shows."""
-        return {
-            "fleetId": self.fleet_id,
-            "vin": self.vin,
-            "eventDate": format_rfc3339(self.event_date),
-            "values": self.values,
-            "extensions": self.extensions,
-            "refresh": self.refresh,
-        }
+        """This event as the webhook template's `MonitorEvent` (monitors.events)."""
+        return monitor_event(
+            fleet_id=self.fleet_id,
+            vin=self.vin,
+            event_date=self.event_date,
+            values=self.values,
+            extensions=self.extensions,
+            refresh=self.refresh,
+        )
 
 
 class BoundaryEvaluation(models.Model):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from fleetmon_project.errors import field_errors
 from monitors.compiled import compiled_monitor
 from monitors.definition import DefinitionError, MonitorDefinition, parse_monitor_definition
-from monitors.models import BoundaryEvaluation, DeadLetter, DeadLetterKind, Monitor, MonitorStatus, Trigger, TriggerKind
+from monitors.models import BoundaryEvaluation, DeadLetter, DeadLetterKind, Monitor, MonitorStatus, Trigger
 from monitors.signals import monitor_resumed
 from monitors.tasks import enqueue_evaluation
 from telemetry.models import Fleet
@@ -28,12 +28,12 @@ def monitor_definition_parse(*, raw: object) -> MonitorDefinition:
 
 
 def _apply_definition(monitor: Monitor, definition: MonitorDefinition) -> None:
-    monitor.label = definition.label
+    monitor.label = definition.spec.label
     monitor.definition = definition.canonical
-    monitor.bool_exp = definition.bool_exp
+    monitor.bool_exp = definition.spec.bool_exp
     monitor.trigger_names = list(definition.expression.names)
     monitor.truth_table = definition.expression.truth_table
-    monitor.has_time_triggers = definition.has_time_triggers
+    monitor.has_time_triggers = definition.spec.has_time_triggers
 
 
 def _schedule_time_boundary(monitor: Monitor) -> None:
@@ -45,11 +45,10 @@ def _schedule_time_boundary(monitor: Monitor) -> None:
 
 def _sync_triggers(monitor: Monitor) -> None:
     monitor.triggers.all().delete()
-    rows = []
-    for position, trigger in enumerate(monitor.definition["triggerParam"]["triggers"]):
-        kind = next(kind for kind in TriggerKind.values if kind in trigger)
-        rows.append(Trigger(monitor=monitor, position=position, name=trigger["name"], kind=kind, params=trigger[kind]))
-    Trigger.objects.bulk_create(rows)
+    Trigger.objects.bulk_create(
+        Trigger(monitor=monitor, position=position, name=trigger.name, kind=trigger.kind, params=trigger.params)
+        for position, trigger in enumerate(monitor.spec.triggers)
+    )
 
 
 def _save_definition(monitor: Monitor, definition: MonitorDefinition) -> Monitor:

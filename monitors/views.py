@@ -15,7 +15,8 @@ from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors import selectors, services
 from monitors.backtest import MAX_LISTED_EVENTS, backtest_query_parse, monitor_backtest
 from fleetmon_project.isodates import format_rfc3339
-from monitors.models import Event, Monitor
+from monitors.events import render_event
+from monitors.models import Monitor
 from monitors.serializers import EventFilterSerializer, MonitorStatusSetterSerializer
 from telemetry.selectors import fleet_get
 
@@ -58,11 +59,6 @@ def render_monitor(request: Request, monitor: Monitor) -> dict[str, Any]:
         "updatedAt": format_rfc3339(monitor.updated_at),
         "_links": {key: links[key] for key in ("self", "fleet", "events", "deliveries")},
     }
-
-
-def render_event(event: Event) -> dict[str, Any]:
-    """An event in the webhook template's `MonitorEvent` shape, plus its id and monitor."""
-    return {"id": event.pk, "monitorId": event.monitor_id, **event.to_monitor_event()}
 
 
 @extend_schema(tags=["monitors"])

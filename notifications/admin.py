@@ -1,12 +1,22 @@
+"""Admin of the delivery log, and the deliveries shown beside the monitors and events they
+come from: notifications extends the monitors admin, which knows nothing of deliveries."""
+
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from fleetmon_project.errors import ApiError
+from monitors import admin as monitors_admin
+from monitors.models import Event, Monitor
 from notifications import services
-from notifications.models import Delivery, DeliveryAttempt, DeliveryEvent, WebhookSecret
+from notifications.models import Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState, WebhookSecret
 
 
 class _ReadOnlyMixin:
@@ -111,3 +121,70 @@ class WebhookSecretAdmin(_ReadOnlyMixin, admin.ModelAdmin):
         # Enough to tell two secrets apart, not enough to forge a signature.
         return f"{secret.secret[:10]}…{'*' * 8}"
 
+
+
+# --------------------------------------------------------------------------- beside monitors and events
+
+RECENT_DELIVERIES = 10
+
+
+def deliveries_lane(monitor: Monitor) -> monitors_admin.TimelineLane:
+    """The monitor's deliveries by outcome, for the timeline's lane below its events."""
+    return monitors_admin.TimelineLane(
+        rows=Delivery.objects.filter(monitor=monitor),
+        date_field="created_at",
+        group_field="state",
+        series=(("delivered", "delivered"), ("failed", "failed"), ("pending", "pending")),
+        series_of={
+            DeliveryState.DELIVERED: "delivered",
+            DeliveryState.FAILED: "failed",
+            DeliveryState.PENDING: "pending",
+            DeliveryState.BATCHING: "pending",
+        },
+    )
+
+
+admin.site.unregister(Monitor)
+
+
+@admin.register(Monitor)
+class MonitorAdmin(monitors_admin.MonitorAdmin):
+    """The monitor's page with its deliveries: charted below its events, the latest listed."""
+
+    activity_template = "admin/notifications/monitor/activity.html"
+
+    class Media:
+        css = {"all": ("notifications/admin.css",)}
+
+    def timeline_lanes(self, monitor: Monitor) -> list[monitors_admin.TimelineLane]:
+        return [*super().timeline_lanes(monitor), deliveries_lane(monitor)]
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False,
+        form_url: str = "", obj: Monitor | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            latest = Delivery.objects.filter(monitor=obj).order_by("-created_at", "-id")[:RECENT_DELIVERIES]
+            context["recent_deliveries"] = list(latest)
+            query = urlencode({"monitor__id__exact": obj.pk})
+            context["deliveries_url"] = f"{reverse('admin:notifications_delivery_changelist')}?{query}"
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+admin.site.unregister(Event)
+
+
+@admin.register(Event)
+class EventAdmin(monitors_admin.EventAdmin):
+    """An event with a link to the delivery that carries it."""
+
+    fields = (*monitors_admin.EventAdmin.fields, "delivery")
+    readonly_fields = ("delivery",)
+
+    @admin.display(description="delivery")
+    def delivery(self, event: Event) -> str:
+        link = getattr(event, "delivery_link", None)
+        if link is None:
+            return "—"
+        url = reverse("admin:notifications_delivery_change", args=[link.delivery_id])
+        return format_html('<a href="{}">{}</a>', url, link.delivery)

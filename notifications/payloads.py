@@ -1,8 +1,7 @@
 """The webhook body: the reference template's `MonitorEvents`, serialised once per delivery.
 
-`{"monitorId", "attributes": [{"key", "value"}], "events": [MonitorEvent]}`, each event
-`{"fleetId", "vin", "eventDate", "values", "extensions", "refresh"}`
-(../shared/reference/stellantis-b2b-webhook-template.yaml).
+`{"monitorId", "attributes": [{"key", "value"}], "events": [MonitorEvent]}`, each event as
+`monitors.events` builds it (../shared/reference/stellantis-b2b-webhook-template.yaml).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from fleetmon_project.isodates import format_rfc3339
+from monitors.events import monitor_event
 from monitors.models import Monitor
 
 # Shown by the test endpoint when the fleet has no vehicle yet: 17 characters of the VIN
@@ -29,14 +28,7 @@ def webhook_variables(*, monitor: Monitor, vin: str, vehicle_public_id: str) -> 
 def sample_event(*, monitor: Monitor, vin: str, at: datetime) -> dict[str, Any]:
     # No values: a sample is not the outcome of an evaluation, and inventing trigger values
     # would make a receiver's test look like a real alert.
-    return {
-        "fleetId": monitor.fleet_id,
-        "vin": vin,
-        "eventDate": format_rfc3339(at),
-        "values": [],
-        "extensions": [],
-        "refresh": False,
-    }
+    return monitor_event(fleet_id=monitor.fleet_id, vin=vin, event_date=at, values=[], extensions=[], refresh=False)
 
 
 def monitor_events_body(

@@ -2,7 +2,8 @@
 
 A monitor's webhook attributes look like
 ``{"type": "Header"|"Query"|"Body", "key": str, "value": str}`` and their
-values may reference ``$vin``, ``$vid``, ``$monitorID`` and ``$fleetID``.
+values may reference the variables `monitors.spec.WEBHOOK_VARIABLES` declares
+(``$vin``, ``$vid``, ``$monitorID``, ``$fleetID``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-VARIABLE_RE = re.compile(r"\$(vin|vid|monitorid|fleetid)\b", re.IGNORECASE)
-VEHICLE_VARIABLE_RE = re.compile(r"\$(vin|vid)\b", re.IGNORECASE)
+from monitors.spec import VEHICLE_VARIABLES, WEBHOOK_VARIABLES
+
+VARIABLE_RE = re.compile(rf"\$({'|'.join(WEBHOOK_VARIABLES)})\b", re.IGNORECASE)
+VEHICLE_VARIABLE_RE = re.compile(rf"\$({'|'.join(VEHICLE_VARIABLES)})\b", re.IGNORECASE)
 
 # Header values were validated at definition time, but substituted values
 # (a VIN is data reported by the vehicle platform) were not.

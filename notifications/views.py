@@ -12,7 +12,7 @@ from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_seria
 from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors.selectors import monitor_get
-from monitors.views import render_event
+from monitors.events import render_event
 from notifications import selectors, services
 from notifications.models import Delivery, DeliveryAttempt
 from notifications.serializers import (

@@ -24,6 +24,7 @@ from monitors.definition import (
     MonitorDefinition,
     parse_monitor_definition,
 )
+from monitors.spec import RetryPolicy
 from telemetry.datakeys import DATA_KEY_ENUMS, DATA_KEY_OPS, DATA_KEYS, ValueKind
 from tests.monitors.factories import load_seed
 
@@ -168,52 +169,15 @@ def test_input_is_not_mutated_and_canonical_is_a_copy() -> None:
     assert raw["triggerParam"]["triggers"][0]["zone"]["place"]["radius"] == 20
 
 
-def test_convenience_properties() -> None:
-    definition = parse_monitor_definition(BASE)
-    assert definition.label == BASE["label"]
-    assert definition.trigger_names == ("z", "t", "d")
-    assert definition.bool_exp == "z & (t | d)"
-    assert definition.has_zone_triggers and definition.has_time_triggers and definition.has_data_triggers
-    assert definition.refresh_event == 600
-    assert definition.retry_policy == {"policy": "Always", "retryNumber": 3, "retryDelay": 120}
-    assert definition.batch_notify == {"size": 10, "timeWindow": 300}
-    assert definition.webhook_target == "https://my.post.callback/events"
-    assert definition.webhook_name == "My_Webhook"
-    assert definition.webhook_attributes[0] == {"type": "Header", "key": "X-Vehicle_Id", "value": "$vin"}
-    assert definition.extended_event_params == ("vehicle.alerts", "vehicle.status")
-    assert definition.data_keys == frozenset({"vehicle.energy.electric.level"})
-    assert definition.trigger("d")["data"]["op"] == "lowerThan"
-    assert [trigger["name"] for trigger in definition.triggers_of_kind("zone")] == ["z"]
-    with pytest.raises(KeyError):
-        definition.trigger("nope")
-
-
-def test_convenience_properties_of_a_minimal_definition() -> None:
-    raw = {
-        "label": "moving",
-        "subscribeParam": {"callback": {"webhook": {"target": "http://h", "name": "n"}}},
-        "triggerParam": {
-            "triggers": [{"name": "m", "data": {"data": "vehicle.kinetic.moving", "op": "onChange"}}],
-            "boolExp": "m",
-        },
-    }
-    definition = parse_monitor_definition(raw)
-    assert definition.refresh_event is None
-    assert definition.batch_notify is None
-    assert not definition.has_time_triggers and not definition.has_zone_triggers
-    assert definition.webhook_attributes == ()
-    assert definition.extended_event_params == ()
-
-
 def test_definition_error_api() -> None:
     with pytest.raises(ValueError) as info:
         parse_monitor_definition(mutate(BASE, {"label": DELETE, f"{Z}.zone.transition": "in"}))
     error = info.value
     assert isinstance(error, DefinitionError)
-    assert error.by_field() == {
-        "label": ["is required"],
-        f"{Z}.zone.transition": ["must be one of 'In', 'Out' (got 'in')"],
-    }
+    assert error.errors == [
+        FieldError("label", "is required"),
+        FieldError(f"{Z}.zone.transition", "must be one of 'In', 'Out' (got 'in')"),
+    ]
     assert "label: is required" in str(error)
     assert str(FieldError("", "must be an object")) == "must be an object"
 
@@ -1653,9 +1617,9 @@ def test_seed_autonomy_fixed_is_accepted_with_aliases_canonicalised() -> None:
             "boolExp": "(outOfParis & (batteryIsLow | onMonday))",
         },
     }
-    assert definition.trigger_names == ("outOfParis", "onMonday", "batteryIsLow")
-    assert definition.has_time_triggers
-    assert definition.refresh_event == 600
+    assert definition.spec.trigger_names == ("outOfParis", "onMonday", "batteryIsLow")
+    assert definition.spec.has_time_triggers
+    assert definition.spec.refresh_event == 600
     # http is refused once https is required
     assert fields_of(raw, require_https=True) == ["subscribeParam.callback.target"]
 
@@ -1674,10 +1638,11 @@ def test_seed_heatwave_fixed_is_accepted() -> None:
     webhook = raw["subscribeParam"]["callback"]["webhook"]
     webhook["attributes"] = webhook.pop("attributres")
     definition = parse_monitor_definition(raw, require_https=True)
-    assert definition.extended_event_params == ("environment.air.temp",)
-    assert definition.webhook_attributes[0] == {"type": "Header", "key": "X-Vehicle_Id", "value": "$vin"}
-    assert definition.retry_policy == {"policy": "Always", "retryNumber": 3, "retryDelay": 120}
-    assert definition.trigger("outsideTemperatureIsHight")["data"]["value"] == ["30"]
+    assert definition.spec.extended_event_params == ("environment.air.temp",)
+    assert definition.spec.webhook.attributes[0] == {"type": "Header", "key": "X-Vehicle_Id", "value": "$vin"}
+    assert definition.spec.retry_policy == RetryPolicy(policy="Always", retry_number=3, retry_delay=120)
+    triggers = {trigger.name: trigger for trigger in definition.spec.triggers}
+    assert triggers["outsideTemperatureIsHight"].params["value"] == ["30"]
     assert "circle" not in json.dumps(definition.canonical)
 
 
@@ -1703,8 +1668,8 @@ def test_seed_merged_fixed_is_accepted() -> None:
     raw["triggerParam"]["boolExp"] = "(outOfParis & (batteryIsLow | onMonday)) | (outOfParis & outsideTemperatureIsHight)"
     raw["subscribeParam"] = {"callback": {"webhook": {"target": "https://my.post.callback", "name": "merged"}}}
     definition = parse_monitor_definition(raw)
-    assert definition.trigger_names == ("outOfParis", "outsideTemperatureIsHight", "onMonday", "batteryIsLow")
-    assert definition.retry_policy == {"policy": "Bounded", "retryNumber": 3, "retryDelay": 10}
+    assert definition.spec.trigger_names == ("outOfParis", "outsideTemperatureIsHight", "onMonday", "batteryIsLow")
+    assert definition.spec.retry_policy == RetryPolicy(policy="Bounded", retry_number=3, retry_delay=10)
     assert definition.canonical["extendedEventParam"] == []
     assert definition.canonical["subscribeParam"] == {
         "retryPolicy": {"policy": "Bounded", "retryNumber": 3, "retryDelay": 10},

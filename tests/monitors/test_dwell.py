@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from monitors.dwell import DwellState, dwell_step
 from monitors.evaluation import Position, VehicleSnapshot, compile_monitor
+from monitors.spec import MonitorSpec
 from telemetry.state import KeyRecord
 
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
@@ -149,7 +150,7 @@ OUTSIDE = (45.764043, 4.835659)
 
 
 def compiled(bool_exp: str, *triggers: dict):
-    return compile_monitor({"triggerParam": {"triggers": list(triggers), "boolExp": bool_exp}})
+    return compile_monitor(MonitorSpec({"triggerParam": {"triggers": list(triggers), "boolExp": bool_exp}}))
 
 
 def parked_outside(min_duration: str = "PT10M") -> dict:

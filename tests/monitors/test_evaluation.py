@@ -17,6 +17,7 @@ from monitors.evaluation import (
     VehicleSnapshot,
     compile_monitor,
 )
+from monitors.spec import MonitorSpec
 from telemetry.datakeys import DATA_KEYS, MOVING_KEY, ValueKind
 
 PARIS_TZ = ZoneInfo("Europe/Paris")
@@ -89,7 +90,7 @@ def monitor(bool_exp: str, *triggers: dict, **options):
         "extendedEventParam": [],
         "triggerParam": {"boolExp": bool_exp, "triggers": list(triggers)},
     }
-    return compile_monitor(definition, **options)
+    return compile_monitor(MonitorSpec(definition), **options)
 
 
 def holds(key: str, op: str, operands, value) -> bool:

@@ -1,12 +1,16 @@
-"""Operator views: the delivery log with its filters, search and actions."""
+"""Operator views: the delivery log with its filters, search and actions, and the deliveries
+shown on the monitor and event pages."""
 
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from notifications import services
 from notifications.models import Delivery, DeliveryState, WebhookSecret
+from tests.monitors.factories import MonitorFactory
+from tests.monitors.test_admin import change_url, make_delivery, make_recent_events
 from tests.notifications.factories import raise_event, webhook_monitor
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +68,39 @@ def test_webhook_secret_is_masked(admin_client, fleet):
     assert secret.secret not in response.content.decode()
     page = admin_client.get(f"/admin/notifications/webhooksecret/{secret.pk}/change/").content.decode()
     assert secret.secret not in page and WebhookSecret.objects.count() == 1
+
+
+def test_monitor_page_charts_deliveries_below_events_and_lists_the_latest(admin_client):
+    monitor = MonitorFactory()
+    make_recent_events(monitor, timezone.now())
+    make_delivery(monitor, DeliveryState.DELIVERED)
+    failed = make_delivery(monitor, DeliveryState.FAILED, error="HTTP 503")
+
+    response = admin_client.get(change_url(monitor))
+
+    timeline = response.context["timeline"]
+    assert timeline["grain"] == "hour"
+    assert dict((key, total) for key, _, total in timeline["legend"]) == {
+        "events": 3, "refreshes": 1, "delivered": 1, "failed": 1, "pending": 0,
+    }
+    assert any(bar.series == "failed" and bar.y >= timeline["axis"] for bar in timeline["bars"]), "below the axis"
+    page = response.content.decode()
+    assert page.count('<rect class="fleetmon-series-events"') >= 2, "events spread over two or three hours"
+    assert '<rect class="fleetmon-series-failed"' in page
+    assert 'aria-label="Events above the line, deliveries by outcome below it, per hour"' in page
+    assert f'{reverse("admin:notifications_delivery_changelist")}?monitor__id__exact={monitor.pk}' in page
+    assert reverse("admin:notifications_delivery_change", args=[failed.pk]) in page
+    assert "HTTP 503" in page
+    assert "notifications/admin.css" in page, "the deliveries' styles"
+
+
+def test_a_fresh_monitor_page_says_it_has_no_events_or_deliveries(admin_client):
+    page = admin_client.get(change_url(MonitorFactory())).content.decode()
+    assert "No events or deliveries in the last 30 days." in page
+
+
+def test_event_page_links_to_its_delivery(admin_client, delivered):
+    event = delivered.delivery_events.get().event
+    page = admin_client.get(reverse("admin:monitors_event_change", args=[event.pk])).content.decode()
+    assert reverse("admin:notifications_delivery_change", args=[delivered.pk]) in page
+
