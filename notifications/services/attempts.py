@@ -170,12 +170,12 @@ def _retry_delay(delivery: Delivery) -> int | None:
     """Seconds until the next attempt, or None when the retry policy allows no more."""
     if delivery.is_test:
         return None  # a test send reports one attempt, it does not keep knocking
-    policy = common.retry_policy(delivery.monitor)
+    policy = delivery.monitor.spec.retry_policy
     retries_done = delivery.attempt_count - delivery.retry_base - 1
-    allowed = {"None": 1, "Bounded": policy["retryNumber"], "Always": None}[policy["policy"]]
+    allowed = {"None": 1, "Bounded": policy.retry_number, "Always": None}[policy.policy]
     if allowed is not None and retries_done >= allowed:
         return None
-    return policy["retryDelay"]
+    return policy.retry_delay
 
 
 def _delivery_stop(delivery: Delivery, *, error: str) -> None:

@@ -1,10 +1,9 @@
-"""What the delivery services share: the monitor's webhook settings, the clock, the lease and
-the broker's limit on countdowns."""
+"""What the delivery services share: the monitor's rendered webhook request, the clock, the
+lease and the broker's limit on countdowns."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -28,21 +27,6 @@ def celery_countdown_ok(seconds: int) -> bool:
     return seconds * 2 <= settings.CELERY_VISIBILITY_TIMEOUT
 
 
-# The monitor definition's subscribeParam, read in one place each.
-
-
-def webhook(monitor: Monitor) -> dict[str, Any]:
-    return monitor.definition["subscribeParam"]["callback"]["webhook"]
-
-
-def batch_notify(monitor: Monitor) -> dict[str, int] | None:
-    return monitor.definition["subscribeParam"].get("batchNotify")
-
-
-def retry_policy(monitor: Monitor) -> dict[str, Any]:
-    return monitor.definition["subscribeParam"]["retryPolicy"]
-
-
 def render(monitor: Monitor, variables: dict[str, str]) -> templating.RenderedRequest:
-    hook = webhook(monitor)
-    return templating.render_request_parts(target=hook["target"], attributes=hook["attributes"], variables=variables)
+    hook = monitor.spec.webhook
+    return templating.render_request_parts(target=hook.target, attributes=hook.attributes, variables=variables)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from monitors.models import Event, Monitor
+from monitors.spec import BatchNotify
 from notifications import payloads, signals, templating
 from notifications.models import Delivery, DeliveryEvent, DeliveryState
 from notifications.services import common
@@ -98,7 +99,7 @@ def _delivery_seal(batch: Delivery, *, now: datetime) -> None:
 def _batch_key(event: Event) -> str:
     # A per-vehicle URL or header means one vehicle per request (the reference: such a
     # monitor cannot batch across vehicles).
-    per_vehicle = templating.uses_vehicle_variables(common.webhook(event.monitor)["attributes"])
+    per_vehicle = templating.uses_vehicle_variables(event.monitor.spec.webhook.attributes)
     return event.vehicle_public_id if per_vehicle else ""
 
 
@@ -130,10 +131,10 @@ def _open_batch(*, event: Event, time_window: int, now: datetime) -> Delivery:
     return batch
 
 
-def _delivery_add_to_batch(*, event: Event, batch_notify: dict[str, int], now: datetime) -> Delivery:
-    delivery = _open_batch(event=event, time_window=batch_notify["timeWindow"], now=now)
+def _delivery_add_to_batch(*, event: Event, batch_notify: BatchNotify, now: datetime) -> Delivery:
+    delivery = _open_batch(event=event, time_window=batch_notify.time_window, now=now)
     DeliveryEvent.objects.create(delivery=delivery, event=event)
-    if delivery.delivery_events.count() >= batch_notify["size"]:
+    if delivery.delivery_events.count() >= batch_notify.size:
         _delivery_seal(delivery, now=now)
     return delivery
 
@@ -144,7 +145,7 @@ def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | Non
     Without batchNotify an event is a request of its own, sealed at once: all of those are
     written in two bulk inserts, however many events an evaluation raised."""
     now = common.clock(now)
-    single = [event for event in events if common.batch_notify(event.monitor) is None]
+    single = [event for event in events if event.monitor.spec.batch_notify is None]
     deliveries = []
     for event in single:
         delivery = delivery_new(monitor=event.monitor, raised_at=event.created_at, batch_key=_batch_key(event))
@@ -158,7 +159,7 @@ def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | Non
         announce_queued(delivery)
 
     for event in events:
-        batch_notify = common.batch_notify(event.monitor)
+        batch_notify = event.monitor.spec.batch_notify
         if batch_notify is not None:
             deliveries.append(_delivery_add_to_batch(event=event, batch_notify=batch_notify, now=now))
     return deliveries
