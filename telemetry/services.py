@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from fleetmon_project.errors import conflict, field_errors
-from fleetmon_project.observability import POINTS_INGESTED
+from fleetmon_project.metrics import POINTS_INGESTED
 from telemetry.ingestion import is_vin, normalize_vin, validate_batch
 from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle
 from telemetry.signals import points_stored

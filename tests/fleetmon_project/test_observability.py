@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.test import Client
 
-from fleetmon_project.observability import ContextFormatter, monitor_type
+from fleetmon_project.metrics import monitor_type
+from fleetmon_project.observability import ContextFormatter
 from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
