@@ -7,7 +7,7 @@ the apps downstream of it.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client import Counter, Histogram
 

@@ -13,8 +13,9 @@ import hmac
 import json
 import logging
 import os
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
