@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate fuzz bench clean
+.PHONY: run test lint install migrate fuzz bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,16 @@ migrate: install
 run: migrate
 	$(PY) -m fleetmon_project.runstack
 
+# The one-way import rule (pyproject.toml, [tool.importlinter]) is part of the suite.
 test: install
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m tests.backends $(PYTEST_ARGS)
+
+# Style and types: ruff and mypy (django-stubs), configured in pyproject.toml; CI runs it.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 fuzz: install
 	$(PY) -m tests.backends tests/fleetmon_project/test_schema_fuzz.py -m fuzz $(PYTEST_ARGS)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from django.contrib.auth.models import User
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -73,6 +74,15 @@ class BaseAPIView(APIView):
         return response
 
 
+def request_owner(request: Request) -> User:
+    """The user an API request acts for: the owner its fleets are looked up under. Every API
+    view requires authentication, so an anonymous request never gets here; if one did, it is
+    refused, never served as nobody's."""
+    if not isinstance(request.user, User):
+        raise exceptions.NotAuthenticated()
+    return request.user
+
+
 def json_body(request: Request) -> Any:
     """The parsed JSON body; an absent body is a 400, not an empty object."""
     if not request.body:
@@ -117,7 +127,8 @@ class XErrorSerializer(serializers.Serializer):
     uuid = serializers.CharField()
     message = serializers.CharField()
     timestamp = serializers.DateTimeField()
-    errors = XErrorFieldSerializer(many=True, required=False)
+    # A declared field, taken out of the class body by DRF: it does not hide Serializer.errors.
+    errors = XErrorFieldSerializer(many=True, required=False)  # type: ignore[assignment]
 
 
 def collection_schema(name: str, item: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,8 @@ lost its queues). Redis and RabbitMQ; other transports are not measured."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from fleetmon_project.processes import QUEUES
 
 
@@ -36,7 +38,8 @@ def queue_depths(url: str, *, timeout: float = 2.0) -> dict[str, int] | None:
 
         try:
             client = redis.Redis.from_url(url, socket_timeout=timeout)
-            return {queue: int(client.llen(queue)) for queue in QUEUES}
+            # redis-py types its sync and async clients as one: a sync call answers an int.
+            return {queue: cast(int, client.llen(queue)) for queue in QUEUES}
         except redis.RedisError:
             return None
     if is_amqp(url):
@@ -45,12 +48,13 @@ def queue_depths(url: str, *, timeout: float = 2.0) -> dict[str, int] | None:
 
         depths: dict[str, int] = {}
         connection = Connection(url, connect_timeout=timeout)
+        unreachable: tuple[type[BaseException], ...] = (OSError, *connection.connection_errors)
         try:
             with connection:
                 for queue in QUEUES:
                     # A passive declare reads the count without creating the queue; on a
                     # missing queue RabbitMQ closes the channel, so each gets its own.
-                    channel = connection.channel()
+                    channel: Any = connection.channel()  # typed as kombu's abstract StdChannel
                     try:
                         depths[queue] = int(channel.queue_declare(queue, passive=True).message_count)
                     except NotFound:
@@ -58,7 +62,7 @@ def queue_depths(url: str, *, timeout: float = 2.0) -> dict[str, int] | None:
                     finally:
                         if channel.is_open:
                             channel.close()
-        except (OSError, *connection.connection_errors):
+        except unreachable:
             return None
         return depths
     return None
@@ -80,7 +84,7 @@ def drop_all_messages(url: str) -> None:
 
     with Connection(url, connect_timeout=5) as connection:
         for queue in QUEUES:
-            channel = connection.channel()
+            channel: Any = connection.channel()  # typed as kombu's abstract StdChannel
             try:
                 channel.queue_purge(queue)
             except NotFound:

@@ -45,6 +45,8 @@ class ApiError(exceptions.APIException):
         errors: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(detail=message)
+        # Seconds for Retry-After (set for an unavailable database), as DRF's Throttled has.
+        self.wait: float | None = None
         self.status_code = status_code
         self.specific = specific
         self.errors = errors or []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 # P[n]Y[n]M[n]DT[n]H[n]M[n]S; years and months have no fixed length, so they are refused
 # rather than guessed (the reference only ever uses days and below). Both patterns are ASCII:
@@ -44,7 +44,7 @@ def parse_rfc3339(text: str) -> datetime:
         )
     normalized = text.strip().replace("z", "Z").replace("t", "T").replace(" ", "T", 1)
     try:
-        return datetime.fromisoformat(normalized).astimezone(timezone.utc)
+        return datetime.fromisoformat(normalized).astimezone(UTC)
     except ValueError as exc:  # e.g. month 13: the shape matched but the date does not exist
         raise ValueError(f"'{text}' is not a valid date-time: {exc}") from None
     except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
@@ -53,4 +53,4 @@ def parse_rfc3339(text: str) -> datetime:
 
 def format_rfc3339(moment: datetime) -> str:
     """UTC with milliseconds and a `Z`, the form our API and webhooks emit."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

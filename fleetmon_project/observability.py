@@ -1,6 +1,6 @@
 """Health, readiness and Prometheus metrics.
 
-Counters are incremented where things happen (ingestion, engine, webhook attempts). Web and
+The counters live in `fleetmon_project.metrics`, incremented where things happen. Web and
 worker processes are separate, so with `PROMETHEUS_MULTIPROC_DIR` set (as `make run` does)
 every process writes its samples there and `/metrics` aggregates them. Backlog figures
 (unevaluated points, pending or late deliveries, broker queue depth) are read from the
@@ -13,8 +13,9 @@ import hmac
 import json
 import logging
 import os
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -22,43 +23,16 @@ from django.db.models import Count, Min
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from kombu import Connection
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from fleetmon_project.brokers import queue_depths
 from fleetmon_project.errors import xerror_body
-
-POINTS_INGESTED = Counter("fleetmon_points_ingested", "Telemetry points accepted by the API")
-MONITOR_EVALUATIONS = Counter("fleetmon_monitor_evaluations", "Monitor evaluations (one monitor, one vehicle, one instant)")
-EVALUATION_ERRORS = Counter(
-    "fleetmon_evaluation_errors", "Monitor evaluations that raised an error (that monitor was skipped, the others went on)"
-)
-DEAD_LETTERS = Counter(
-    "fleetmon_dead_letters",
-    "Evaluations given up after FLEETMON_EVALUATION_MAX_ATTEMPTS (held for replay from the admin)",
-    ["kind"],
-)
-EVENTS_RAISED = Counter("fleetmon_events", "Events raised", ["monitor_type", "refresh"])
-WEBHOOK_ATTEMPTS = Counter("fleetmon_webhook_attempts", "Webhook attempts", ["outcome"])
-WEBHOOK_ATTEMPT_SECONDS = Histogram(
-    "fleetmon_webhook_attempt_seconds",
-    "Duration of webhook attempts",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
-)
-DELIVERIES_FINISHED = Counter("fleetmon_deliveries", "Deliveries finished", ["outcome"])
-WEBHOOK_ENDPOINTS_DISABLED = Counter(
-    "fleetmon_webhook_endpoints_disabled",
-    "Monitor webhooks disabled after failing for FLEETMON_ENDPOINT_DISABLE_AFTER without a success",
-)
+from fleetmon_project.metrics import ALL_COUNTERS
 
 # A due delivery not sent within this long is reported as late.
 LATE_AFTER = timedelta(seconds=60)
-
-
-def monitor_type(trigger_kinds: Iterator[str] | list[str]) -> str:
-    """`zone`, `time`, `data`, or a `+`-joined combination such as `data+zone`."""
-    return "+".join(sorted(set(trigger_kinds))) or "none"
 
 
 class BacklogCollector:
@@ -114,8 +88,7 @@ def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
-        for metric in (POINTS_INGESTED, MONITOR_EVALUATIONS, EVALUATION_ERRORS, DEAD_LETTERS, EVENTS_RAISED,
-                       WEBHOOK_ATTEMPTS, WEBHOOK_ATTEMPT_SECONDS, DELIVERIES_FINISHED, WEBHOOK_ENDPOINTS_DISABLED):
+        for metric in ALL_COUNTERS:
             registry.register(metric)
     registry.register(BacklogCollector())
     return registry

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
 
 from fleetmon_project.isodates import parse_iso_duration, parse_rfc3339
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import QuerySet
 
-from fleetmon_project.observability import DEAD_LETTERS
+from fleetmon_project.metrics import DEAD_LETTERS
 from monitors.models import BoundaryEvaluation, DeadLetter, DeadLetterKind, Monitor
 from telemetry.models import Vehicle
 

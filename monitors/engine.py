@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fleetmon_project.observability import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
+from fleetmon_project.metrics import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
 from monitors.compiled import compiled_monitor
 from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
 from monitors.extensions import build_extensions

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from fleetmon_project.observability import EVALUATION_ERRORS
+from fleetmon_project.metrics import EVALUATION_ERRORS
 from monitors.compiled import compiled_monitor
 from monitors.deadletters import boundary_given_up, held_vehicles, retry_delay
 from monitors.dwell import DwellState

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
@@ -8,6 +8,13 @@ from django.http import HttpRequest
 
 from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle, VehicleState
 from telemetry.services import api_client_deactivate, api_client_rotate_secret
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class VehicleTotal(TypedDict):
+    vehicle_total: int
 
 
 class VehicleInline(admin.TabularInline):
@@ -32,7 +39,7 @@ class FleetAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(vehicle_total=Count("vehicles")).order_by("created_at", "id")
 
     @admin.display(description="vehicles", ordering="vehicle_total")
-    def vehicle_count(self, fleet: Fleet) -> int:
+    def vehicle_count(self, fleet: WithAnnotations[Fleet, VehicleTotal]) -> int:
         return fleet.vehicle_total
 
 

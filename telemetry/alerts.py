@@ -11,9 +11,10 @@ alerts and are left out.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from fleetmon_project.isodates import format_rfc3339
 
@@ -22,39 +23,7 @@ if TYPE_CHECKING:
 
 ALERT_KEY = "vehicle.alert"
 ALERT_TYPES: frozenset[str] = frozenset(
-    """
-    AbsBrakingSystemFault ActiveSpoilerFault AdBlueFault AdBlueFaultStartingImpossible
-    AdBlueFaultStartingImpossibleSoon AddWasherFluid AirbagOrSeatBeltPretensionerOrActiveHoodFailure
-    AssistanceButtonFault AutomaticBrakingDeactivated AutomaticHeadlightAdjustmentFault
-    BatteryChargeOrElectricalCircuitSystemFailure BrakingSystemFailure ChargingFailure
-    CheckTheCenterBrakeLamp CollisionDetectionSystemFault CollisionMitigationSystemFault CoolantLevellow
-    DrivingAssistanceSensorBlind ElectricTractionSystemFailureLimitSpeed
-    ElectricTractionSystemFailureStopVehicle ElectricTractionSystemFault ElectronicImmobiliserFault
-    EmissionSystemOrAdBlueQualityFailueStartingImpossible
-    EmissionSystemOrAdBlueQualityFailueStartingImpossibleSoon EmissionSystemOrAdBlueQualityFailure
-    EngineFailure EngineFault EngineMisfiringFuel EngineOilPressureFailure EngineTemperatureFailure
-    EspAsrSystemFault FrontLeftFlashingIndicatorFault FrontLeftFogLampsFault FrontLeftParkingLampsFault
-    FrontRightFlashingIndicatorFault FrontRightFogLampsFault FrontRightParkingLampsFault FuelLevelLow
-    GearboxFault HeadlightsFault InstalledSpareWheelFault InterVehicleTimeMeasurementFault
-    LaneChangeAssistanceFault LaneDepartureWarningSystemFault LeftBrakeLampFault LeftFrontDoorOpen
-    LeftFrontDoorOpenLowSpeed LeftFrontTirePressurSensorFault LeftFrontTirePuncture
-    LeftFrontTireUnderInflated LeftRearDoorOpen LeftRearDoorOpenLowSpeed LeftRearTirePressurSensorFault
-    LeftRearTirePuncture LeftRearTireUnderInflated LeftReverseLampFault OilLevelLow ParkAssistSystemFault
-    ParkingBrakeOrHillStartSystemFailure ParticleFilterAdditiveLevelTooLow ParticleFilterFull
-    ParticleFilterRegenerating PowerSteeringFailure PowerSteeringFault
-    PreheatingPreventilationDeactivatedBatteryLow PreheatingPreventilationDeactivatedClockUnset
-    PreheatingPreventilationDeactivatedFuelLevelLow RearLeftFlashingIndicatorFault RearLeftFogLampsFault
-    RearLeftParkingLampsFault RearRightFlashingIndicatorFault RearRightFogLampsFault
-    RearRightParkingLampsFault RearWindowOpen RearWindowOpenLowSpeed ReplaceBrakePads
-    ReplaceTheRemoteControlBattery RetractableRoofMechanismFault RightBrakeLampFault
-    RightFrontDoorOpenLowSpeed RightFrontDoorOpen RightFrontTirePressurSensorFault RightFrontTirePuncture
-    RightFrontTireUnderInflated RightRearDoorOpen RightRearDoorOpenLowSpeed RightRearTirePressurSensorFault
-    RightRearTirePuncture RightRearTireUnderInflated RightReverseLampFault RiskOfIce
-    RoofOperationNotPossibleSpeedUnknown RoofOperationNotPossibleTooHighTemp ShiftToPark SteeringLockFault
-    SuspensionFault SuspensionFaultLimitSpeed SuspensionFaultRepaireVehicle
-    TireUnderInflationDetectionSystemFault TooManyRoofOperation TrailerConnectionFault TrunkOrHoodOpen
-    TrunkOrHoodOpenLowSpeed WaterInTheDieselFuelFilter
-    """.split()
+    ["AbsBrakingSystemFault", "ActiveSpoilerFault", "AdBlueFault", "AdBlueFaultStartingImpossible", "AdBlueFaultStartingImpossibleSoon", "AddWasherFluid", "AirbagOrSeatBeltPretensionerOrActiveHoodFailure", "AssistanceButtonFault", "AutomaticBrakingDeactivated", "AutomaticHeadlightAdjustmentFault", "BatteryChargeOrElectricalCircuitSystemFailure", "BrakingSystemFailure", "ChargingFailure", "CheckTheCenterBrakeLamp", "CollisionDetectionSystemFault", "CollisionMitigationSystemFault", "CoolantLevellow", "DrivingAssistanceSensorBlind", "ElectricTractionSystemFailureLimitSpeed", "ElectricTractionSystemFailureStopVehicle", "ElectricTractionSystemFault", "ElectronicImmobiliserFault", "EmissionSystemOrAdBlueQualityFailueStartingImpossible", "EmissionSystemOrAdBlueQualityFailueStartingImpossibleSoon", "EmissionSystemOrAdBlueQualityFailure", "EngineFailure", "EngineFault", "EngineMisfiringFuel", "EngineOilPressureFailure", "EngineTemperatureFailure", "EspAsrSystemFault", "FrontLeftFlashingIndicatorFault", "FrontLeftFogLampsFault", "FrontLeftParkingLampsFault", "FrontRightFlashingIndicatorFault", "FrontRightFogLampsFault", "FrontRightParkingLampsFault", "FuelLevelLow", "GearboxFault", "HeadlightsFault", "InstalledSpareWheelFault", "InterVehicleTimeMeasurementFault", "LaneChangeAssistanceFault", "LaneDepartureWarningSystemFault", "LeftBrakeLampFault", "LeftFrontDoorOpen", "LeftFrontDoorOpenLowSpeed", "LeftFrontTirePressurSensorFault", "LeftFrontTirePuncture", "LeftFrontTireUnderInflated", "LeftRearDoorOpen", "LeftRearDoorOpenLowSpeed", "LeftRearTirePressurSensorFault", "LeftRearTirePuncture", "LeftRearTireUnderInflated", "LeftReverseLampFault", "OilLevelLow", "ParkAssistSystemFault", "ParkingBrakeOrHillStartSystemFailure", "ParticleFilterAdditiveLevelTooLow", "ParticleFilterFull", "ParticleFilterRegenerating", "PowerSteeringFailure", "PowerSteeringFault", "PreheatingPreventilationDeactivatedBatteryLow", "PreheatingPreventilationDeactivatedClockUnset", "PreheatingPreventilationDeactivatedFuelLevelLow", "RearLeftFlashingIndicatorFault", "RearLeftFogLampsFault", "RearLeftParkingLampsFault", "RearRightFlashingIndicatorFault", "RearRightFogLampsFault", "RearRightParkingLampsFault", "RearWindowOpen", "RearWindowOpenLowSpeed", "ReplaceBrakePads", "ReplaceTheRemoteControlBattery", "RetractableRoofMechanismFault", "RightBrakeLampFault", "RightFrontDoorOpenLowSpeed", "RightFrontDoorOpen", "RightFrontTirePressurSensorFault", "RightFrontTirePuncture", "RightFrontTireUnderInflated", "RightRearDoorOpen", "RightRearDoorOpenLowSpeed", "RightRearTirePressurSensorFault", "RightRearTirePuncture", "RightRearTireUnderInflated", "RightReverseLampFault", "RiskOfIce", "RoofOperationNotPossibleSpeedUnknown", "RoofOperationNotPossibleTooHighTemp", "ShiftToPark", "SteeringLockFault", "SuspensionFault", "SuspensionFaultLimitSpeed", "SuspensionFaultRepaireVehicle", "TireUnderInflationDetectionSystemFault", "TooManyRoofOperation", "TrailerConnectionFault", "TrunkOrHoodOpen", "TrunkOrHoodOpenLowSpeed", "WaterInTheDieselFuelFilter"]
 )
 SEVERITIES = ("Information", "Warning", "Critical")
 _DIGEST_LENGTH = 40
@@ -119,7 +88,7 @@ def listed_types(value: Any) -> dict[str, str | None]:
 def alert_id(*, vehicle_id: str, type: str, started_at: datetime) -> str:
     """Stable and opaque; it ends with a digest of what identifies the alert and begins with
     its vehicle's id, so that a fleet-wide lookup reads only that vehicle's points."""
-    identity = f"{vehicle_id}|{type}|{started_at.astimezone(timezone.utc).isoformat()}"
+    identity = f"{vehicle_id}|{type}|{started_at.astimezone(UTC).isoformat()}"
     return vehicle_id + hashlib.sha256(identity.encode()).hexdigest()[:_DIGEST_LENGTH]
 
 

@@ -14,17 +14,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from fleetmon_project.api import BaseAPIView, collection_schema, error_responses, href
+from fleetmon_project.api import BaseAPIView, collection_schema, error_responses, href, request_owner
 from fleetmon_project.errors import ApiError
 from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.media import GeoJSONRenderer
-from fleetmon_project.timeranges import ITEM_PATTERN, MAX_ITEMS
 from fleetmon_project.pagination import (
     HIGH_FREQUENCY_PAGING_PARAMETERS,
     MAX_HIGH_FREQUENCY_PAGE_SIZE,
     PAGING_PARAMETERS,
     paginate,
 )
+from fleetmon_project.timeranges import ITEM_PATTERN, MAX_ITEMS
 from telemetry import selectors
 from telemetry.alerts import Alert, Fix, alert_body
 from telemetry.datakeys import TELEMETRY_TYPES
@@ -150,7 +150,7 @@ def _query(serializer: type[Serializer], request: Request) -> dict[str, Any]:
 
 
 def _vehicle(request: Request, fleet_id: str, vehicle_id: str) -> Vehicle:
-    fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+    fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
     return selectors.vehicle_get(fleet=fleet, vehicle_id=vehicle_id)
 
 
@@ -258,7 +258,7 @@ class FleetStatusView(BaseAPIView):
     )
     def get(self, request: Request, fleet_id: str) -> Response:
         _query(PagedVehicleDataQuerySerializer, request)
-        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         vehicles = selectors.vehicle_list_with_state(fleet=fleet)
         return Response(
             paginate(
@@ -356,7 +356,7 @@ class FleetAlertsView(BaseAPIView):
     )
     def get(self, request: Request, fleet_id: str) -> Response:
         query = _query(AlertQuerySerializer, request)
-        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         alerts = selectors.fleet_alert_list(fleet=fleet, ranges=query.get("timestamps"))
         return Response(_alert_page(request, fleet.pk, alerts, selectors.vin_map(fleet=fleet)))
 
@@ -370,7 +370,7 @@ class FleetAlertView(BaseAPIView):
     )
     def get(self, request: Request, fleet_id: str, alert_id: str) -> Response:
         _query(VehicleDataQuerySerializer, request)
-        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         vehicle, alert = selectors.fleet_alert_get(fleet=fleet, alert_id=alert_id)
         return Response(render_alert(request, fleet.pk, vehicle.vin, alert))
 
@@ -391,7 +391,7 @@ class VehicleCapabilitiesView(BaseAPIView):
     )
     def get(self, request: Request, vin: str) -> Response:
         _query(CapabilitiesQuerySerializer, request)
-        vehicle = selectors.vehicle_get_by_vin(owner=request.user, vin=vin)
+        vehicle = selectors.vehicle_get_by_vin(owner=request_owner(request), vin=vin)
         base = _vehicle_path(vehicle.fleet_id, vehicle.pk)
         return Response(
             {

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from fleetmon_project.api import unknown_field_message
 from fleetmon_project.isodates import parse_rfc3339
 from fleetmon_project.jsonvalues import finite_float
 from telemetry import reference
-from telemetry.models import VIN_PATTERN
 from telemetry.datakeys import (
     DATA_KEYS,
     EXTENSION_TYPES,
@@ -20,6 +20,7 @@ from telemetry.datakeys import (
     is_extension_data_key,
     value_matches_kind,
 )
+from telemetry.models import VIN_PATTERN
 
 MAX_POINTS = 1000
 # A point dated in the future would shadow every later real point of its keys.

@@ -34,9 +34,10 @@ the data key `position`, its Trip under `trip`: names a point cannot use in `dat
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Collection, Mapping, Sequence
+from typing import Any
 
 from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.jsonvalues import finite_float
@@ -217,7 +218,7 @@ def _item_index(items: Sequence[Mapping[str, Any]], item_type: str) -> int | Non
     matching = [i for i, item in enumerate(items) if item.get("type", "Thermic") == item_type]
     default = _DEFAULT_SUBTYPE.get(item_type)
     preferred = [i for i in matching if items[i].get("subType") in (None, default)]
-    return (preferred or matching or [None])[0]
+    return next(iter(preferred or matching), None)
 
 
 def _path_text(base: str, path: Sequence[str | int]) -> str:
@@ -362,7 +363,7 @@ def _check_section(section: Section, value: Any, section_text: str, report: Repo
                 _check_value(row, found, _path_text(section_text, [*prefix, *row.path]), report)
 
 
-def _checked_path(obj: Mapping[str, Any], path: Path, base: str, report: Report) -> Any:
+def _checked_path(obj: Any, path: Path, base: str, report: Report) -> Any:
     for depth, name in enumerate(path):
         if not isinstance(obj, dict):
             report(_path_text(base, path[:depth]), "must be an object")

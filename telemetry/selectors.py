@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, Collection, Iterable, Sequence
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.http import Http404
@@ -16,11 +17,11 @@ from telemetry.reference import POSITION_KEY, ROWS, SECTIONS
 from telemetry.state import LatestState, state_from_row
 
 
-def fleet_list(*, owner: AbstractBaseUser) -> QuerySet[Fleet]:
+def fleet_list(*, owner: User) -> QuerySet[Fleet]:
     return Fleet.objects.filter(owner=owner).order_by("created_at", "id")
 
 
-def fleet_get(*, owner: AbstractBaseUser, fleet_id: str) -> Fleet:
+def fleet_get(*, owner: User, fleet_id: str) -> Fleet:
     """Another owner's fleet is indistinguishable from a missing one (404, never 403)."""
     fleet = Fleet.objects.filter(owner=owner, pk=fleet_id).first()
     if fleet is None:
@@ -50,7 +51,7 @@ def api_client_get_active(*, client_id: str) -> ApiClient | None:
     )
 
 
-def vehicle_get_by_vin(*, owner: AbstractBaseUser, vin: str) -> Vehicle:
+def vehicle_get_by_vin(*, owner: User, vin: str) -> Vehicle:
     """A VIN in none of the owner's fleets is unknown, whoever else has it."""
     vehicle = Vehicle.objects.filter(fleet__owner=owner, vin=vin.upper()).first()
     if vehicle is None:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
@@ -28,12 +29,13 @@ _NOT_ONLY_WHITESPACE = "[^" + "".join(f"\\u{code:04x}" for code in range(0x10000
 class LabelField(StrictCharField):
     """Trimmed, and blank once trimmed is refused: the schema says so with its pattern."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=255, allow_blank=False, trim_whitespace=True, **kwargs)
 
 
 class FleetInputSerializer(StrictSerializer):
-    label = LabelField()
+    # DRF takes declared fields out of the class body, so `label` does not hide Field.label.
+    label = LabelField()  # type: ignore[assignment]
 
 
 @extend_schema_field(
@@ -76,7 +78,7 @@ class FleetSerializer(serializers.Serializer):
     """Output shape, used for documentation; views render with `render_fleet`."""
 
     id = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, as above
     name = serializers.CharField(help_text="The reference's name for the label")
     createdAt = serializers.DateTimeField()
     updatedAt = serializers.DateTimeField()

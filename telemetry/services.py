@@ -5,19 +5,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from fleetmon_project.errors import conflict, field_errors
-from fleetmon_project.observability import POINTS_INGESTED
+from fleetmon_project.metrics import POINTS_INGESTED
 from telemetry.ingestion import is_vin, normalize_vin, validate_batch
 from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle
 from telemetry.signals import points_stored
 
 
-def fleet_create(*, owner: AbstractBaseUser, label: str) -> Fleet:
+def fleet_create(*, owner: User, label: str) -> Fleet:
     return Fleet.objects.create(owner=owner, label=label)
 
 
@@ -45,7 +45,7 @@ def vehicle_delete(*, vehicle: Vehicle) -> None:
     vehicle.delete()
 
 
-def telemetry_ingest(*, owner: AbstractBaseUser, body: Any, now: datetime | None = None) -> int:
+def telemetry_ingest(*, owner: User, body: Any, now: datetime | None = None) -> int:
     """Validate a point or a batch (all or nothing), store it durably, and let the engine know
     after commit. Returns the number of points accepted."""
     now = now or timezone.now()
@@ -86,7 +86,7 @@ def _new_api_client_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def api_client_create(*, owner: AbstractBaseUser, label: str = "") -> tuple[ApiClient, str]:
+def api_client_create(*, owner: User, label: str = "") -> tuple[ApiClient, str]:
     """The new client and its secret in clear, which is not kept: show it once."""
     client = ApiClient(owner=owner, label=label)
     return client, api_client_rotate_secret(client=client)

@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from geopy.distance import great_circle
@@ -62,7 +62,7 @@ CITIES: dict[str, City] = {
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -115,7 +115,7 @@ def vin_for(seed: int, index: int) -> str:
 
 
 def format_event_date(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def initial_bearing(origin: tuple[float, float], target: tuple[float, float]) -> float:

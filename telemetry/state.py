@@ -6,9 +6,10 @@ points never flip the state; partial points only touch the keys they carry.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from telemetry.alerts import ALERT_KEY, alert_starts
 
@@ -75,10 +76,9 @@ def merge_point(
                 changed.add(key)
             record.value, record.at = value, event_date
             updated = True
-    if latitude is not None and longitude is not None:
-        if state.position_at is None or event_date >= state.position_at:
-            state.latitude, state.longitude, state.position_at = latitude, longitude, event_date
-            updated = True
+    if latitude is not None and longitude is not None and (state.position_at is None or event_date >= state.position_at):
+        state.latitude, state.longitude, state.position_at = latitude, longitude, event_date
+        updated = True
     if state.last_seen_at is None or event_date > state.last_seen_at:
         state.last_seen_at = event_date
         updated = True

@@ -8,10 +8,18 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from fleetmon_project.api import (
+    BaseAPIView,
+    XErrorSerializer,
+    collection_serializer,
+    error_responses,
+    href,
+    json_body,
+    request_owner,
+)
 from fleetmon_project.errors import BAD_PARAMETER, ApiError
-from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, error_responses, href, json_body
-from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from fleetmon_project.isodates import format_rfc3339
+from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from telemetry import selectors, services
 from telemetry.models import Fleet, Vehicle
 from telemetry.serializers import (
@@ -83,7 +91,7 @@ class FleetCollectionView(BaseAPIView):
         responses={200: collection_serializer("fleets", FleetSerializer), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        fleets = selectors.fleet_list(owner=request.user)
+        fleets = selectors.fleet_list(owner=request_owner(request))
         return Response(paginate(request=request, items=fleets, name="fleets", render=lambda f: render_fleet(request, f)))
 
     @extend_schema(
@@ -94,7 +102,7 @@ class FleetCollectionView(BaseAPIView):
     def post(self, request: Request) -> Response:
         serializer = FleetInputSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
-        fleet = services.fleet_create(owner=request.user, **serializer.validated_data)
+        fleet = services.fleet_create(owner=request_owner(request), **serializer.validated_data)
         return Response(render_fleet(request, fleet), status=status.HTTP_201_CREATED)
 
 
@@ -102,7 +110,7 @@ class FleetCollectionView(BaseAPIView):
 class FleetDetailView(BaseAPIView):
     @extend_schema(operation_id="getFleet", responses={200: FleetSerializer, **ERRORS})
     def get(self, request: Request, fleet_id: str) -> Response:
-        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         return Response(render_fleet(request, fleet))
 
     @extend_schema(
@@ -111,7 +119,7 @@ class FleetDetailView(BaseAPIView):
         responses={200: FleetSerializer, **ERRORS},
     )
     def patch(self, request: Request, fleet_id: str) -> Response:
-        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         serializer = FleetInputSerializer(data=json_body(request), partial=True)
         serializer.is_valid(raise_exception=True)
         fleet = services.fleet_update(fleet=fleet, **serializer.validated_data)
@@ -119,7 +127,7 @@ class FleetDetailView(BaseAPIView):
 
     @extend_schema(operation_id="deleteFleet", responses={204: None, **ERRORS})
     def delete(self, request: Request, fleet_id: str) -> Response:
-        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         services.fleet_delete(fleet=fleet)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -132,7 +140,7 @@ class VehicleCollectionView(BaseAPIView):
         responses={200: collection_serializer("vehicles", VehicleSerializer), **ERRORS},
     )
     def get(self, request: Request, fleet_id: str) -> Response:
-        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         vehicles = selectors.vehicle_list(fleet=fleet, vin_prefix=vin_prefix(request.query_params.get("vinPrefix")))
         return Response(
             paginate(request=request, items=vehicles, name="vehicles", render=lambda v: render_vehicle(request, v))
@@ -144,7 +152,7 @@ class VehicleCollectionView(BaseAPIView):
         responses={201: VehicleSerializer, 409: XErrorSerializer, **ERRORS},
     )
     def post(self, request: Request, fleet_id: str) -> Response:
-        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         serializer = VehicleInputSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
         vehicle = services.vehicle_create(fleet=fleet, **serializer.validated_data)
@@ -155,12 +163,12 @@ class VehicleCollectionView(BaseAPIView):
 class VehicleDetailView(BaseAPIView):
     @extend_schema(operation_id="getVehicle", responses={200: VehicleSerializer, **ERRORS})
     def get(self, request: Request, fleet_id: str, vehicle_id: str) -> Response:
-        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         return Response(render_vehicle(request, selectors.vehicle_get(fleet=fleet, vehicle_id=vehicle_id)))
 
     @extend_schema(operation_id="deleteVehicle", responses={204: None, **ERRORS})
     def delete(self, request: Request, fleet_id: str, vehicle_id: str) -> Response:
-        fleet = selectors.fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = selectors.fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         services.vehicle_delete(vehicle=selectors.vehicle_get(fleet=fleet, vehicle_id=vehicle_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -239,5 +247,5 @@ class TelemetryView(BaseAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        accepted = services.telemetry_ingest(owner=request.user, body=json_body(request))
+        accepted = services.telemetry_ingest(owner=request_owner(request), body=json_body(request))
         return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 
 from fleetmon_project.isodates import format_rfc3339
-from fleetmon_project.observability import WEBHOOK_ENDPOINTS_DISABLED
+from fleetmon_project.metrics import WEBHOOK_ENDPOINTS_DISABLED
 from monitors.models import Monitor, MonitorStatus
 from notifications.models import Delivery, DeliveryAttempt, DeliveryState, WebhookHealth
 

@@ -43,7 +43,7 @@ def lock_out(client: Client) -> None:
 
 def test_the_limit_defaults_to_five_failures_and_a_cool_off():
     assert settings.AXES_FAILURE_LIMIT == 5
-    assert settings.AXES_COOLOFF_TIME == timedelta(minutes=15)
+    assert timedelta(minutes=15) == settings.AXES_COOLOFF_TIME
 
 
 def test_after_five_failures_the_sixth_attempt_is_refused_even_with_the_right_password(operator):

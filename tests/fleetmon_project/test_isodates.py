@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -42,10 +42,10 @@ def test_unusable_durations_raise_value_error(text: str, fragment: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2026-01-03T12:00:00+01:00", datetime(2026, 1, 3, 11, tzinfo=timezone.utc)),
-        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=timezone.utc)),
-        ("0001-01-01T00:00:00-23:59", datetime(1, 1, 1, 23, 59, tzinfo=timezone.utc)),
-        ("9999-12-31T23:59:59+01:00", datetime(9999, 12, 31, 22, 59, 59, tzinfo=timezone.utc)),
+        ("2026-01-03T12:00:00+01:00", datetime(2026, 1, 3, 11, tzinfo=UTC)),
+        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=UTC)),
+        ("0001-01-01T00:00:00-23:59", datetime(1, 1, 1, 23, 59, tzinfo=UTC)),
+        ("9999-12-31T23:59:59+01:00", datetime(9999, 12, 31, 22, 59, 59, tzinfo=UTC)),
     ],
 )
 def test_date_times_are_parsed(text: str, expected: datetime) -> None:
@@ -86,7 +86,7 @@ def test_timestamps_in_other_scripts_digits_are_refused(text):
 def test_timestamps_come_back_in_utc_whatever_their_offset():
     # PostgreSQL refuses to store an offset past ±15:59; RFC 3339 allows up to ±23:59.
     parsed = parse_rfc3339("2026-01-03T12:00:00+22:25")
-    assert parsed == datetime(2026, 1, 2, 13, 35, tzinfo=timezone.utc) and parsed.utcoffset() == timedelta(0)
+    assert parsed == datetime(2026, 1, 2, 13, 35, tzinfo=UTC) and parsed.utcoffset() == timedelta(0)
 
 
 @pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])

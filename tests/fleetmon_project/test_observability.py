@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
 
-from fleetmon_project.observability import ContextFormatter, monitor_type
+from fleetmon_project.metrics import monitor_type
+from fleetmon_project.observability import ContextFormatter
 from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,7 @@ def test_readyz_answers_503_when_the_broker_is_unreachable(settings):
 def test_metrics_report_ingestion_and_backlog(api, fleet):
     VehicleFactory(fleet=fleet, vin="VF3ABCDE0FG123456")
     before = Client().get("/metrics").content.decode()
-    point = {"vin": "VF3ABCDE0FG123456", "eventDate": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()}
+    point = {"vin": "VF3ABCDE0FG123456", "eventDate": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}
     api.post("/api/v1/telemetry", [point, point], format="json")
     text = Client().get("/metrics").content.decode()
 
@@ -55,7 +56,7 @@ def test_metrics_report_ingestion_and_backlog(api, fleet):
 def test_metrics_report_dead_letters_given_up_and_still_retrying(fleet):
     from monitors.models import DeadLetter
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     common = {"kind": "vehicle", "fleet": fleet, "error": "boom", "first_failed_at": now, "last_failed_at": now}
     for vehicle, given_up in ((VehicleFactory(fleet=fleet), now), (VehicleFactory(fleet=fleet), None)):
         DeadLetter.objects.create(**common, vehicle=vehicle, vehicle_ids=[vehicle.pk], attempts=1, given_up_at=given_up)

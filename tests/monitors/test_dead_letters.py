@@ -9,7 +9,7 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.utils import timezone
 
-from fleetmon_project.observability import DEAD_LETTERS
+from fleetmon_project.metrics import DEAD_LETTERS
 from monitors import engine, sweeps, tasks
 from monitors.deadletters import retry_delay
 from monitors.models import BoundaryEvaluation, DeadLetter, DeadLetterKind, Event, Monitor

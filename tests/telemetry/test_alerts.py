@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from telemetry.alerts import (
     Alert,
@@ -18,7 +18,7 @@ from telemetry.alerts import (
 from telemetry.state import KeyRecord
 from tests.reference import assert_api_schema
 
-T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 VID = "0a123bc5d1e873066454b4d9"
 
 

@@ -7,7 +7,7 @@ import io
 import re
 from base64 import b64encode
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 from urllib.parse import urlencode
@@ -20,8 +20,8 @@ from rest_framework.test import APIClient
 
 from fleetmon_project import authentication
 from fleetmon_project.authentication import FAILURE_MESSAGE
-from monitors.models import Event, Monitor
 from fleetmon_project.unserved import UNSERVED
+from monitors.models import Event, Monitor
 from telemetry.models import ApiClient, Vehicle
 from telemetry.services import api_client_deactivate, api_client_rotate_secret
 from tests.monitors.factories import MonitorFactory
@@ -429,7 +429,7 @@ def test_events_filters_and_paging_accept_client_id(reference_api, fleet):
             vehicle=vehicle,
             vin=vehicle.vin,
             vehicle_public_id=vehicle.pk,
-            event_date=datetime(2026, 6, 1, 10, minute, tzinfo=timezone.utc),
+            event_date=datetime(2026, 6, 1, 10, minute, tzinfo=UTC),
             values=[],
             extensions=[],
         )

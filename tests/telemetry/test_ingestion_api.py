@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:
@@ -169,7 +169,7 @@ def test_a_pretty_printed_batch_of_1000_full_points_fits_the_body_limit(api, veh
 def test_an_offset_postgresql_cannot_store_is_accepted_as_utc(api, vehicle):
     response = api.post("/api/v1/telemetry", point(eventDate="2020-01-01T00:00:00+22:25"), format="json")
     assert response.status_code == 202
-    assert TelemetryPoint.objects.get(vehicle=vehicle).event_date == datetime(2019, 12, 31, 1, 35, tzinfo=timezone.utc)
+    assert TelemetryPoint.objects.get(vehicle=vehicle).event_date == datetime(2019, 12, 31, 1, 35, tzinfo=UTC)
 
 
 def test_telemetry_requires_a_token(anonymous_api):
@@ -190,7 +190,7 @@ def reference_point(**fields):
 def test_a_status_forwarded_verbatim_is_dated_by_its_created_at_and_gives_every_key(api, vehicle):
     assert api.post("/api/v1/telemetry", reference_point(), format="json").status_code == 202
     stored = TelemetryPoint.objects.get(vehicle=vehicle)
-    assert stored.event_date == datetime(2026, 6, 1, 9, 59, tzinfo=timezone.utc)
+    assert stored.event_date == datetime(2026, 6, 1, 9, 59, tzinfo=UTC)
     assert (stored.latitude, stored.longitude) == (48.85, 2.35)  # from lastPosition
     assert stored.data["position"] == {"heading": 90, "type": "Acquire", "fixStatus": "3D", "signalQuality": 4}
     assert stored.data["vehicle.energy.electric.level"] == 55.5

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,7 +22,7 @@ from telemetry.state import LatestState, merge_point
 from tests.reference import assert_api_schema
 
 VIN = "VF3ABCDE0FG123456"
-T0 = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 LINKS = {"self": {"href": "https://example.test/status"}}
 STAMP = "2026-06-01T09:59:00.000Z"
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import io
 import re
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 import requests
@@ -18,7 +19,7 @@ from telemetry.management.commands import simulate
 from telemetry.management.commands.simulate import parse_offset
 from telemetry.models import VIN_PATTERN, TelemetryPoint, Vehicle
 
-START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)  # in the past: the API refuses future points
+START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # in the past: the API refuses future points
 PARIS = simulation.CITIES["paris"]
 FIVE_S = timedelta(seconds=5)
 
@@ -78,7 +79,7 @@ def test_positions_stay_around_the_city_and_move_at_the_reported_pace(city):
     centre = simulation.CITIES[city]
     for track in by_vin(drive(count=5, hours=3, city=centre)).values():
         assert great_circle((centre.latitude, centre.longitude), position(track[0])).km <= simulation.START_RADIUS_KM + 0.1
-        for before, after in zip(track, track[1:]):
+        for before, after in pairwise(track):
             assert great_circle((centre.latitude, centre.longitude), position(after)).km <= simulation.WAYPOINT_RADIUS_KM + 0.1
             hours = (parse_rfc3339(after["eventDate"]) - parse_rfc3339(before["eventDate"])).total_seconds() / 3600
             # Never faster than the top speed; at most one waypoint turn within a step.
@@ -97,7 +98,7 @@ def test_vehicles_leave_the_city_centre():
 def test_battery_stays_within_0_100_drains_with_distance_and_recharges_when_stopped():
     drained = recharged = False
     for track in by_vin(drive(count=10, hours=6)).values():
-        for before, after in zip(track, track[1:]):
+        for before, after in pairwise(track):
             level, previous = after["data"]["vehicle.energy.electric.level"], before["data"]["vehicle.energy.electric.level"]
             assert 0 <= level <= 100
             distance = after["data"]["vehicle.odometer"] - before["data"]["vehicle.odometer"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -17,7 +17,7 @@ from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 VIN = "VF3ABCDE0FG123456"
 HAL = "application/hal+json"
 GEO = "application/vnd.geo+json"
