@@ -18,7 +18,7 @@ import os
 import resource
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,7 +111,7 @@ def main() -> None:
     test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         fleet = Fleet.objects.create(owner=get_user_model().objects.create(username="bench"), label="bench")
-        start = datetime(2026, 6, 1, tzinfo=timezone.utc)
+        start = datetime(2026, 6, 1, tzinfo=UTC)
         end = start + timedelta(hours=args.hours)
         began = time.perf_counter()
         seeded = _seed(fleet, start, vehicles=args.vehicles, hours=args.hours, interval=args.interval)

@@ -47,6 +47,7 @@ everything it started and removes what it made.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pwd
 import shutil
@@ -57,10 +58,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -68,7 +69,14 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository's packages
 from benchmarks.stack import (  # noqa: E402
-    Api, LocalStack, StackConfig, free_port, ignore_interrupts, machine, release_workdir, rfc3339_ms,
+    Api,
+    LocalStack,
+    StackConfig,
+    free_port,
+    ignore_interrupts,
+    machine,
+    release_workdir,
+    rfc3339_ms,
     unwind_on_signals,
 )
 from fleetmon_project.brokers import drop_all_messages  # noqa: E402
@@ -148,10 +156,8 @@ class PrivatePostgres:
 
     def close(self) -> None:
         if self.data.exists():
-            try:
+            with contextlib.suppress(RuntimeError, subprocess.SubprocessError):  # never started
                 self._run(self._tool("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=60)
-            except (RuntimeError, subprocess.SubprocessError):
-                pass  # never started
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -280,7 +286,7 @@ class Setting:
         self.name = name
         api = ctx.api
         self.fleet_id, vins = api.create_fleet(f"chaos {name}", vehicles=vehicles, threads=4)
-        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
         self.vehicles = [Vehicle(vin, start) for vin in vins]
         definition = {
             "label": f"chaos {name}",

@@ -14,6 +14,7 @@ import time
 from django.db.backends.signals import connection_created
 
 from benchmarks.stack import SQL_COUNT_KEY
+
 # A settings module is a namespace of names Django reads: every one of FleetMon's must be here,
 # unchanged, which is what the star import is for.
 from fleetmon_project.settings import *  # noqa: F401,F403

@@ -61,7 +61,14 @@ from benchmarks.e2e_measure import Probe, attribute, bare_endpoint, celery_noop_
 from benchmarks.e2e_report import Baselines, LocalFigures, Report, print_report  # noqa: E402
 from benchmarks.e2e_workload import BATCH_WINDOW_S, Fleet, Load, create_fleet  # noqa: E402
 from benchmarks.stack import (  # noqa: E402
-    COUNTING_SETTINGS, Api, LocalStack, StackConfig, StackHandle, ignore_interrupts, machine, release_workdir,
+    COUNTING_SETTINGS,
+    Api,
+    LocalStack,
+    StackConfig,
+    StackHandle,
+    ignore_interrupts,
+    machine,
+    release_workdir,
     unwind_on_signals,
 )
 from fleetmon_project.receiver import WebhookReceiver  # noqa: E402

@@ -286,7 +286,7 @@ class Attribution:
 def attribute(results: list[PhaseResult], received: list[ReceivedRequest], fleet: Fleet) -> Attribution:
     """Give each webhook to the phase whose points raised its events, and each event its
     latency: receipt minus when the point with its VIN and eventDate was POSTed."""
-    batched = {mid: spec.batched for mid, spec in zip(fleet.monitor_ids, fleet.specs)}
+    batched = {mid: spec.batched for mid, spec in zip(fleet.monitor_ids, fleet.specs, strict=True)}
     unmatched = 0
     for delivery in received:
         owner: PhaseResult | None = None

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -192,7 +192,7 @@ class Fleet:
 def create_fleet(api: Api, *, vehicles: int, monitors: int, target: str, clients: int) -> Fleet:
     fleet_id, vins = api.create_fleet("e2e benchmark", vehicles=vehicles, threads=clients)
     rng = random.Random(42)
-    specs = monitor_specs(count=monitors, target=target, run_start=datetime.now(timezone.utc))
+    specs = monitor_specs(count=monitors, target=target, run_start=datetime.now(UTC))
     monitor_ids = [
         api.call("POST", f"/api/v1/fleets/{fleet_id}/monitors", spec.definition, expect=(202,))["monitorId"]
         for spec in specs
@@ -258,7 +258,7 @@ class Load:
                     continue
                 # Strictly increasing per client, hence per vehicle: (VIN, eventDate) names a point.
                 last_ms = max(int(time.time() * 1000), last_ms + 1)
-                event_date = rfc3339_ms(datetime.fromtimestamp(last_ms / 1000, timezone.utc))
+                event_date = rfc3339_ms(datetime.fromtimestamp(last_ms / 1000, UTC))
                 points, fired = self._batch(sims, cursor, event_date)
                 cursor = (cursor + self.batch) % len(sims)
                 body = json.dumps(points)
@@ -299,7 +299,7 @@ class Load:
         """The baseline: each client posts a batch like its own as fast as answered, the body
         encoded per request as in `run` (the client's CPU is the server's CPU here)."""
         counts = [0] * len(self.slices)
-        event_date = rfc3339_ms(datetime.now(timezone.utc))
+        event_date = rfc3339_ms(datetime.now(UTC))
         # Copies: the real vehicles' state (and the events they must raise) stays untouched.
         batches = [[s.point(event_date)[0] for s in copy.deepcopy(sims[: self.batch])] for sims in self.slices]
         started = time.monotonic()

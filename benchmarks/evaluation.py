@@ -16,7 +16,7 @@ import random
 import socket
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,7 +152,7 @@ def main() -> None:
         Vehicle.objects.bulk_create([Vehicle(fleet=fleet, vin=vin) for vin in vins])
         for definition in _definitions():
             monitor_create(fleet=fleet, definition=parse_monitor_definition(definition))
-        start = datetime.now(timezone.utc) - timedelta(hours=1)
+        start = datetime.now(UTC) - timedelta(hours=1)
         drives = {vin: _Drive(rng) for vin in vins}
         batches = [
             [drives[vin].point(vin, start + timedelta(seconds=10 * r)) for vin in vins[i : i + 1000]]

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -34,8 +34,19 @@ import requests
 
 from fleetmon_project.brokers import drop_all_messages, is_redis
 from fleetmon_project.processes import (
-    BEAT_READY, EVALUATION_QUEUES, GUNICORN_THREADS, GUNICORN_WORKERS, QUEUES, REPO, WORKER_READY, WSGI_APPLICATION,
-    ChildProcess, beat_command, stop_all, web_command, worker_command,
+    BEAT_READY,
+    EVALUATION_QUEUES,
+    GUNICORN_THREADS,
+    GUNICORN_WORKERS,
+    QUEUES,
+    REPO,
+    WORKER_READY,
+    WSGI_APPLICATION,
+    ChildProcess,
+    beat_command,
+    stop_all,
+    web_command,
+    worker_command,
 )
 
 # FleetMon's settings plus a count of the SQL statements each process sends, added up in
@@ -47,7 +58,7 @@ VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"  # ISO 3779: no I, O, Q
 
 def rfc3339_ms(moment: datetime) -> str:
     """UTC with milliseconds and a Z: the form FleetMon's webhooks carry eventDate in."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

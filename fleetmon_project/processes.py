@@ -10,6 +10,7 @@ children.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -133,8 +134,6 @@ def stop_all(processes: Iterable[ChildProcess], *, grace: float = STOP_GRACE_S) 
             process.popen.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace
     for process in processes:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
         process.kill()  # with its own group: a child its leader left behind, too

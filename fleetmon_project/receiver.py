@@ -9,6 +9,7 @@ management command checks signatures). Standard library only, so anything can ru
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -215,10 +216,8 @@ class WebhookReceiver:
         with self.lock:
             connections, self.connections = self.connections, set()
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):  # closed by the sender meanwhile
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # closed by the sender meanwhile
 
     def come_back(self) -> None:
         self._listen(self.port)

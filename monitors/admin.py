@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
@@ -26,9 +25,9 @@ from fleetmon_project.isodates import parse_iso_duration
 from monitors import services
 from monitors.boolexp import CompiledExpression
 from monitors.forms import MonitorAdminForm
-from monitors.views import AdminMonitorBacktestView
 from monitors.models import DeadLetter, Event, Monitor, MonitorStatus, MonitorVehicleState, Trigger, TriggerKind
 from monitors.spec import MonitorSpec
+from monitors.views import AdminMonitorBacktestView
 from monitors.zones import geojson_polygons
 
 # --------------------------------------------------------------------------- readable triggers
@@ -219,7 +218,7 @@ def _lane_bars(
 def _floor(moment: datetime, step: timedelta) -> datetime:
     """The start of `moment`'s bucket, as Trunc computes it in UTC."""
     seconds = step.total_seconds()
-    return datetime.fromtimestamp(moment.timestamp() // seconds * seconds, tz=dt_timezone.utc)
+    return datetime.fromtimestamp(moment.timestamp() // seconds * seconds, tz=UTC)
 
 
 def _timeline_grain(first: datetime, now: datetime) -> tuple[str, timedelta, int, str, datetime]:
@@ -237,7 +236,7 @@ def monitor_timeline(lanes: Sequence[TimelineLane], now: datetime) -> dict[str, 
     lane's above the axis, the second's (if any) below it."""
     since = now - TIMELINE_LOOKBACK
     recent = [lane.rows.filter(**{f"{lane.date_field}__gte": since}).order_by() for lane in lanes]
-    firsts = [rows.aggregate(first=Min(lane.date_field))["first"] for lane, rows in zip(lanes, recent)]
+    firsts = [rows.aggregate(first=Min(lane.date_field))["first"] for lane, rows in zip(lanes, recent, strict=True)]
     first = min((moment for moment in firsts if moment is not None), default=None)
     if first is None:
         return None
@@ -249,8 +248,8 @@ def monitor_timeline(lanes: Sequence[TimelineLane], now: datetime) -> dict[str, 
         index = min(int((moment - start) / step), buckets - 1)
         counts[index][series] = counts[index].get(series, 0) + count
 
-    for lane, rows in zip(lanes, recent):
-        bucket = Trunc(lane.date_field, kind, tzinfo=dt_timezone.utc)
+    for lane, rows in zip(lanes, recent, strict=True):
+        bucket = Trunc(lane.date_field, kind, tzinfo=UTC)
         for row in rows.values(lane.group_field, bucket=bucket).annotate(n=Count("id")):
             add(row["bucket"], lane.series_of[row[lane.group_field]], row["n"])
 
@@ -263,7 +262,7 @@ def monitor_timeline(lanes: Sequence[TimelineLane], now: datetime) -> dict[str, 
         "axis": TIMELINE_LANE,
         "bars": [
             bar
-            for lane, upward in zip(lanes, (True, False))
+            for lane, upward in zip(lanes, (True, False), strict=False)
             for bar in _lane_bars(counts, lane.series, labels, upward=upward)
         ],
         "first_label": labels[0],

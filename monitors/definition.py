@@ -31,9 +31,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitors.boolexp import BoolExpError, CompiledExpression, compile_expression, referenced_names
 from fleetmon_project.isodates import format_rfc3339, parse_iso_duration, parse_rfc3339
 from fleetmon_project.jsonvalues import finite_float, unstorable_text
+from monitors.boolexp import BoolExpError, CompiledExpression, compile_expression, referenced_names
 from monitors.dwell import MAX_DURATION as MAX_DWELL
 from monitors.dwell import MIN_DURATION as MIN_DWELL
 from monitors.spec import TRIGGER_KINDS, WEBHOOK_VARIABLES, MonitorSpec

@@ -11,19 +11,19 @@ from __future__ import annotations
 import logging
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Sequence
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fleetmon_project.metrics import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
 from monitors.compiled import compiled_monitor
-from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
-from monitors.extensions import build_extensions
 from monitors.deadletters import evaluation_failed, held_vehicles
 from monitors.dwell import DwellState
+from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
+from monitors.extensions import build_extensions
 from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState

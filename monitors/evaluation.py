@@ -25,8 +25,8 @@ from monitors.dwell import DwellState, dwell_step
 from monitors.spec import MonitorSpec, TriggerSpec
 from monitors.timewindows import TimeTriggerSpec, is_within, next_boundary, parse_time_trigger
 from monitors.zones import ZoneArea, is_inside_circle, is_inside_polygon, polygon_area
-from telemetry.state import KeyRecord
 from telemetry.datakeys import DATA_KEYS, MOVING_KEY, ValueKind
+from telemetry.state import KeyRecord
 
 ALERT_KEY = "vehicle.alert"
 # The fields that name an object in a list value, by precedence (an alert's `type`...).

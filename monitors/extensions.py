@@ -6,7 +6,8 @@ omitted rather than invented."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from telemetry.alerts import ALERT_KEY, active_alerts, alert_body
 from telemetry.datakeys import DATA_KEYS, EXTENSION_TYPES, TELEMETRY_PREFIX

@@ -3,8 +3,8 @@ sweeps to `sweeps` (CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 from celery import shared_task
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from fleetmon_project.isodates import parse_iso_duration, parse_rfc3339
@@ -56,13 +56,13 @@ _SCAN_HORIZON = timedelta(days=8 * 366)
 MAX_DAILY_DURATION = timedelta(days=7)
 # Absolute windows: no real schedule starts before the Unix epoch or ends after year 9000,
 # and the thousand years left before datetime's limit absorb every offset and scan.
-EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
 # Daily windows are computed by local date from a few days before the instant asked about
 # (the longest window, a start below a day, a day of UTC offset) to _SCAN_HORIZON after it.
 _DAILY_MARGIN = MAX_DAILY_DURATION + timedelta(days=3)
-DAILY_FIRST_INSTANT = datetime.min.replace(tzinfo=timezone.utc) + _DAILY_MARGIN
-DAILY_LAST_INSTANT = datetime.max.replace(tzinfo=timezone.utc) - _SCAN_HORIZON - _DAILY_MARGIN
+DAILY_FIRST_INSTANT = datetime.min.replace(tzinfo=UTC) + _DAILY_MARGIN
+DAILY_LAST_INSTANT = datetime.max.replace(tzinfo=UTC) - _SCAN_HORIZON - _DAILY_MARGIN
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def parse_time_trigger(time: Mapping) -> TimeTriggerSpec:
                 )
             )
         else:
-            start_at = parse_rfc3339(entry["start"]).astimezone(timezone.utc)
+            start_at = parse_rfc3339(entry["start"]).astimezone(UTC)
             absolute.append(AbsoluteWindow(start=start_at, end=start_at + duration if duration is not None else None))
     return TimeTriggerSpec(zone=zone, daily=tuple(daily), absolute=tuple(absolute))
 
@@ -200,4 +200,4 @@ def _daily_occurrences(window: DailyWindow, zone: ZoneInfo, first: date) -> Iter
 
 
 def _resolve(wall: datetime, zone: ZoneInfo) -> datetime:
-    return wall.replace(tzinfo=zone, fold=0).astimezone(timezone.utc)
+    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAdminUser
@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetmon_project.api import BaseAPIView, collection_schema, error_responses, href, json_body
+from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors import selectors, services
 from monitors.backtest import MAX_LISTED_EVENTS, backtest_query_parse, monitor_backtest
-from fleetmon_project.isodates import format_rfc3339
 from monitors.events import render_event
 from monitors.models import Monitor
 from monitors.serializers import EventFilterSerializer, MonitorStatusSetterSerializer

@@ -200,6 +200,9 @@ class DeliveryEvent(models.Model):
     class Meta:
         ordering = ["event__event_date", "event_id"]
 
+    def __str__(self) -> str:
+        return f"event {self.event_id} in delivery {self.delivery_id}"
+
 
 class DeliveryAttempt(models.Model):
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")

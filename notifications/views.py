@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, error_responses, href
 from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
-from monitors.selectors import monitor_get
 from monitors.events import render_event
+from monitors.selectors import monitor_get
 from notifications import selectors, services
 from notifications.models import Delivery, DeliveryAttempt
 from notifications.serializers import (

@@ -4,6 +4,7 @@ exercised. End-to-end tests run once per broker chosen (FLEETMON_E2E_BROKERS).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -142,10 +143,9 @@ class RabbitVhost:
                 _rabbitmqctl("delete_vhost", line.strip())
 
     def delete(self) -> None:
-        try:
+        # Never created, or RabbitMQ went away: nothing left to clean.
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
             _rabbitmqctl("delete_vhost", self.name)
-        except (OSError, subprocess.SubprocessError):
-            pass  # never created, or RabbitMQ went away: nothing left to clean
 
 
 def _rabbitmqctl(*args: str) -> str:

@@ -21,7 +21,12 @@ from django.db import connection
 
 from fleetmon_project.brokers import drop_all_messages, is_amqp, is_redis, transport_options
 from fleetmon_project.processes import (
-    BEAT_READY, WORKER_READY, ChildProcess, beat_command, stop_all, worker_command,
+    BEAT_READY,
+    WORKER_READY,
+    ChildProcess,
+    beat_command,
+    stop_all,
+    worker_command,
 )
 from fleetmon_project.receiver import WebhookReceiver
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -153,7 +154,7 @@ def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | Non
         deliveries.append(delivery)
     Delivery.objects.bulk_create(deliveries)
     DeliveryEvent.objects.bulk_create(
-        [DeliveryEvent(delivery=delivery, event=event) for delivery, event in zip(deliveries, single)]
+        [DeliveryEvent(delivery=delivery, event=event) for delivery, event in zip(deliveries, single, strict=True)]
     )
     for delivery in deliveries:
         announce_queued(delivery)

@@ -10,7 +10,13 @@ import yaml
 from django.conf import settings
 
 from fleetmon_project.processes import (
-    EVALUATION_QUEUES, QUEUES, REPO, ChildProcess, beat_command, stop_all, worker_command,
+    EVALUATION_QUEUES,
+    QUEUES,
+    REPO,
+    ChildProcess,
+    beat_command,
+    stop_all,
+    worker_command,
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ def test_a_reference_client_gets_its_event_and_reads_the_vehicle_with_basic_auth
     monitor_id = created.json()["monitorId"]
     assert_api_schema(client.call("GET", f"/fleets/{fleet['id']}/monitors/{monitor_id}").json(), "Monitor")
 
-    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     leaving = start + timedelta(minutes=1)
     points = [
         {"vin": VIN, "status": status_document(at=start, level=80, autonomy=240, position=PARIS)},

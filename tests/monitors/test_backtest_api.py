@@ -4,7 +4,7 @@ engine's evaluator, against the real database."""
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -115,7 +115,7 @@ def test_a_backtest_sends_stores_and_changes_nothing(api, fleet, vehicle):
 
 
 def test_window_boundaries_reminders_and_expiries_are_replayed_at_their_own_instants(api, fleet, vehicle):
-    closes = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)  # 13:00 Paris, T0 + 3600
+    closes = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)  # 13:00 Paris, T0 + 3600
     body = definition(
         {"name": "z", "zone": ZONE_OUT},
         {"name": "t", "time": {"timeZone": "Europe/Paris", "times": [{"start": "PT12H", "duration": "PT1H"}]}},

@@ -3,8 +3,7 @@ given up, replayed from the admin. Injected instants; the tasks run eagerly."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -208,12 +207,12 @@ def test_a_boundary_evaluation_that_never_completes_is_a_dead_letter_that_replay
     settings.FLEETMON_EVALUATION_MAX_ATTEMPTS = 2
     monitor = time_zone_monitor(fleet)
     vehicle = VehicleFactory(fleet=fleet)
-    start = datetime(2026, 6, 1, 10, 0, tzinfo=dt_timezone.utc)
+    start = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
     TelemetryPoint.objects.create(
         vehicle=vehicle, event_date=start, latitude=49.3, longitude=2.33, data={"vehicle.kinetic.moving": True}
     )
     engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=start)
-    close = datetime(2026, 6, 1, 11, 0, tzinfo=dt_timezone.utc)
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
     Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
     sweeps.time_boundaries_sweep(now=close)  # every message from here on lost
     assert len(sweeps.time_boundaries_sweep(now=close + sweeps.BOUNDARY_RESCUE_AFTER)) == 1

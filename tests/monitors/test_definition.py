@@ -1520,7 +1520,7 @@ def test_unknown_trigger_reported_when_all_names_are_fine() -> None:
 
 
 def test_too_many_triggers_still_checks_boolexp_syntax() -> None:
-    extra = {f"triggerParam.triggers[{index}]": {"name": name, "data": {"data": "stolen.state", "op": "onChange"}} for index, name in zip(range(3, 6), "efg")}
+    extra = {f"triggerParam.triggers[{index}]": {"name": name, "data": {"data": "stolen.state", "op": "onChange"}} for index, name in zip(range(3, 6), "efg", strict=True)}
     errors = errors_of(mutate(BASE, {**extra, "triggerParam.boolExp": "z & (t | d | e | f | g"}))
     assert [error.field for error in errors] == ["triggerParam.triggers", "triggerParam.boolExp"]
     assert "unbalanced parenthesis" in errors[1].message

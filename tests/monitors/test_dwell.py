@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +13,7 @@ from monitors.evaluation import Position, VehicleSnapshot, compile_monitor
 from monitors.spec import MonitorSpec
 from telemetry.state import KeyRecord
 
-T0 = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 TEN = timedelta(minutes=10)
 
 
@@ -134,7 +134,7 @@ def test_satisfied_exactly_when_every_observation_since_the_start_of_the_streak_
         result = step(state, holds, minute)
         state = result.state
         streak_start = None
-        for moment, truth in zip(instants, truths):
+        for moment, truth in zip(instants, truths, strict=True):
             streak_start = (streak_start if streak_start is not None else moment) if truth else None
         expected = holds and streak_start is not None and minute - streak_start >= 10
         assert ("p" in result.satisfied) == expected

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -16,12 +15,12 @@ from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, Moni
 from monitors.services import monitor_delete, monitor_set_status
 from telemetry.models import TelemetryPoint
 from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
-from tests.telemetry.factories import VehicleFactory
 from tests.reference import assert_api_schema_without_links
+from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)  # a Monday, 12:00 in Paris
+T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)  # a Monday, 12:00 in Paris
 INSIDE = {"latitude": PARIS["latitude"], "longitude": PARIS["longitude"]}
 OUTSIDE = {"latitude": 49.3, "longitude": 2.33}  # ~48 km north of the centre
 
@@ -249,7 +248,7 @@ def test_window_closing_fires_z_and_not_t_without_new_telemetry(fleet, vehicle):
     # Outside Paris and moving at 12:10 Paris time: inside the window, so `!t` is false.
     feed(vehicle, (600, OUTSIDE, {"vehicle.kinetic.moving": True}))
     assert events(monitor) == []
-    close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)  # 13:00 Paris
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)  # 13:00 Paris
     assert compiled_monitor(monitor).next_time_boundary(T0 + timedelta(seconds=600)) == close
     # The service scheduled the boundary from the wall clock; place it as if created at T0.
     Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
@@ -273,7 +272,7 @@ def test_window_close_whose_message_was_lost_is_evaluated_by_a_later_sweep(fleet
     settings.FLEETMON_POINT_RESCUE_AFTER = 30
     monitor = time_zone_monitor(fleet)
     feed(vehicle, (600, OUTSIDE, {"vehicle.kinetic.moving": True}))
-    close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
     Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
     [lost] = sweeps.time_boundaries_sweep(now=close)  # its message never reaches a worker
 
@@ -291,7 +290,7 @@ def test_window_close_whose_message_was_lost_is_evaluated_by_a_later_sweep(fleet
 def test_boundary_evaluation_that_keeps_failing_is_given_up(fleet, vehicle, settings):
     monitor = time_zone_monitor(fleet)
     feed(vehicle, (600, OUTSIDE, {"vehicle.kinetic.moving": True}))
-    close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
     Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
     sweeps.time_boundaries_sweep(now=close)
     later = close
@@ -305,7 +304,7 @@ def test_boundary_evaluation_that_keeps_failing_is_given_up(fleet, vehicle, sett
 
 def test_monitor_whose_windows_cannot_be_computed_is_retried_later(fleet, vehicle, monkeypatch):
     monitor = time_zone_monitor(fleet)
-    close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
     Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)
 
     def broken(self, after):
@@ -320,7 +319,7 @@ def test_monitor_whose_windows_cannot_be_computed_is_retried_later(fleet, vehicl
 def test_point_dated_before_a_window_close_arriving_after_it_does_not_refire(fleet, vehicle):
     monitor = time_zone_monitor(fleet)
     feed(vehicle, (600, OUTSIDE, {"vehicle.kinetic.moving": True}))
-    close = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
+    close = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
     engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], at=close, monitor_ids=[monitor.pk])
     assert [e.event_date for e in events(monitor)] == [close]
 
@@ -564,7 +563,7 @@ def test_crash_after_commit_before_enqueue_is_recovered_by_the_sweeper(fleet, ve
     # The enqueue never happened. Too recent points are left alone (their task may be queued)...
     assert sweeps.unevaluated_points_sweep() == []
     # ...older ones are picked up.
-    later = datetime.now(timezone.utc) + timedelta(seconds=settings.FLEETMON_POINT_RESCUE_AFTER + 1)
+    later = datetime.now(UTC) + timedelta(seconds=settings.FLEETMON_POINT_RESCUE_AFTER + 1)
     [request] = sweeps.unevaluated_points_sweep(now=later)
     assert request.vehicle_ids == [vehicle.pk]
     engine.vehicles_evaluate(vehicle_ids=request.vehicle_ids)

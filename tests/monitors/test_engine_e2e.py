@@ -3,7 +3,7 @@ processes on Redis, time windows and reminders driven by a real Beat process."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -72,7 +72,7 @@ def battery_definition(receiver, **subscribe):
 def test_zone_exits_fire_once_each_through_a_real_worker(api, fleet, vehicle, live_celery, webhook_receiver):
     live_celery.worker()
     monitor_id = create_monitor(api, fleet, webhook_receiver)
-    start = datetime.now(timezone.utc) - timedelta(minutes=10)
+    start = datetime.now(UTC) - timedelta(minutes=10)
     send(api, start, (0, INSIDE, None), (60, OUTSIDE, None), (120, OUTSIDE, None))
     wait_for(all_evaluated, message="points evaluated")
     assert event_dates(monitor_id) == [start + timedelta(seconds=60)]
@@ -85,9 +85,9 @@ def test_battery_drops_fire_exactly_twice_and_late_points_do_not_flip(api, fleet
     live_celery.worker()
     response = api.post(f"/api/v1/fleets/{fleet.pk}/monitors", {"label": "battery", **battery_definition(webhook_receiver)}, format="json")
     monitor_id = response.json()["monitorId"]
-    start = datetime.now(timezone.utc) - timedelta(minutes=10)
+    start = datetime.now(UTC) - timedelta(minutes=10)
     level = "vehicle.energy.electric.level"
-    for offset, value in zip((0, 60, 120, 180, 240), (60, 40, 35, 55, 45)):
+    for offset, value in zip((0, 60, 120, 180, 240), (60, 40, 35, 55, 45), strict=True):
         send(api, start, (offset, None, {level: value}))
     wait_for(all_evaluated, message="points evaluated")
     assert event_dates(monitor_id) == [start + timedelta(seconds=60), start + timedelta(seconds=240)]
@@ -102,7 +102,7 @@ def test_pausing_stops_events_and_resuming_restarts_them(api, fleet, vehicle, li
     response = api.post(f"/api/v1/fleets/{fleet.pk}/monitors", {"label": "battery", **battery_definition(webhook_receiver)}, format="json")
     monitor_id = response.json()["monitorId"]
     status_url = f"/api/v1/fleets/{fleet.pk}/monitors/{monitor_id}/status"
-    start = datetime.now(timezone.utc) - timedelta(minutes=10)
+    start = datetime.now(UTC) - timedelta(minutes=10)
     level = "vehicle.energy.electric.level"
     assert api.put(status_url, {"status": "Paused"}, format="json").status_code == 202
     send(api, start, (0, None, {level: 60}), (60, None, {level: 40}))
@@ -119,7 +119,7 @@ def test_two_workers_and_a_thousand_points_for_one_vin(api, fleet, vehicle, live
     live_celery.worker(name="second")
     definition = battery_definition(webhook_receiver, batchNotify={"size": 100, "timeWindow": 5})
     monitor_id = api.post(f"/api/v1/fleets/{fleet.pk}/monitors", {"label": "b", **definition}, format="json").json()["monitorId"]
-    start = datetime.now(timezone.utc) - timedelta(hours=1)
+    start = datetime.now(UTC) - timedelta(hours=1)
     level = "vehicle.energy.electric.level"
     for batch in range(10):
         points = [(i, None, {level: 40 if i % 2 else 60}) for i in range(batch * 100, batch * 100 + 100)]
@@ -134,7 +134,7 @@ def test_two_workers_and_a_thousand_points_for_one_vin(api, fleet, vehicle, live
 def test_beat_drives_window_close_and_refresh_without_new_telemetry(api, fleet, vehicle, live_celery, webhook_receiver):
     live_celery.worker()
     live_celery.beat()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     window = {
         "triggers": [
             {"name": "z", "zone": {"transition": "Out", "place": {"radius": 20, "center": dict(PARIS)}}},
@@ -180,7 +180,7 @@ def test_a_dwell_fires_with_no_new_telemetry_through_beat_and_a_real_worker(
     monitor_id = create_monitor(
         api, fleet, webhook_receiver, triggerParam={"triggers": [{"name": "parked", "zone": zone, "minDuration": "PT5S"}], "boolExp": "parked"}
     )
-    left = datetime.now(timezone.utc).replace(microsecond=0)
+    left = datetime.now(UTC).replace(microsecond=0)
     send(api, left, (-60, INSIDE, None), (0, OUTSIDE, None))  # nothing is ever dated after `left`
     fired = wait_for(lambda: event_dates(monitor_id), timeout=60, message="the dwell to complete")
     assert fired == [left + timedelta(seconds=5)]
@@ -203,7 +203,7 @@ def test_a_backtest_matches_what_the_live_engine_raised_on_the_same_points(
         extendedEventParam=["vehicle.position", "vehicle.status"],
         triggerParam={"triggers": [{"name": "parked", "zone": zone, "minDuration": "PT2M"}, low], "boolExp": "parked | low"},
     )
-    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=20)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
     level = "vehicle.energy.electric.level"
     send(
         api,
@@ -220,7 +220,7 @@ def test_a_backtest_matches_what_the_live_engine_raised_on_the_same_points(
     wait_for(lambda: event_dates(monitor_id) == expected_dates, timeout=60, message="the live events")
     live = [event.to_monitor_event() for event in Event.objects.filter(monitor_id=monitor_id).order_by("event_date")]
 
-    body = {"from": format_rfc3339(start - timedelta(minutes=1)), "until": format_rfc3339(datetime.now(timezone.utc))}
+    body = {"from": format_rfc3339(start - timedelta(minutes=1)), "until": format_rfc3339(datetime.now(UTC))}
     response = api.post(f"/api/v1/fleets/{fleet.pk}/monitors/{monitor_id}/backtest", body, format="json")
     assert response.status_code == 200, response.json()
     assert response.json() == {"events": live, "total": 3, "evaluatedPoints": 7, "vehicles": 1}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from monitors.spec import MonitorSpec
 from telemetry.datakeys import DATA_KEYS, MOVING_KEY, ValueKind
 
 PARIS_TZ = ZoneInfo("Europe/Paris")
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 5, 4, 15, 0, tzinfo=PARIS_TZ)  # a Monday, 15:00 CEST
 
 PARIS = {"latitude": 48.866667, "longitude": 2.333333}

@@ -3,7 +3,7 @@ each body the reference API's model for its type without HAL links."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from monitors.extensions import build_extensions
 from telemetry.alerts import alert_id
@@ -13,7 +13,7 @@ from tests.notifications.support import assert_extension_models, assert_monitor_
 from tests.reference import assert_api_schema_without_links
 from tests.telemetry.test_reference import STATUS
 
-AT = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 STAMP = "2026-06-01T10:00:00.000Z"
 VIN = "VF3ABCDE0FG123456"
 

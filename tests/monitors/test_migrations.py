@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,8 +13,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("monitors", "0004_boundary_evaluation_outbox")]
 AFTER = [("monitors", "0005_pause_history")]
-PAUSED = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
-RESUMED = datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)
+PAUSED = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+RESUMED = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
 
 
 def test_the_last_pause_is_carried_over_into_the_pause_history(user):

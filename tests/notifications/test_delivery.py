@@ -15,9 +15,9 @@ from celery.exceptions import Retry
 from monitors.models import MonitorStatus
 from monitors.services import monitor_delete, monitor_set_status
 from notifications import services, tasks
-from notifications.services import attempts
 from notifications.models import Delivery, DeliveryState
-from tests.notifications.factories import attempt, delivery_for, EventFactory, raise_event, webhook_monitor
+from notifications.services import attempts
+from tests.notifications.factories import EventFactory, attempt, delivery_for, raise_event, webhook_monitor
 from tests.notifications.support import assert_monitor_events, verify_signature
 from tests.telemetry.factories import VehicleFactory
 

@@ -7,7 +7,7 @@ Attempts are driven by calling the service with an injected `now`, as the task w
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
@@ -15,15 +15,15 @@ from prometheus_client import REGISTRY
 from monitors.models import MonitorStatus
 from monitors.services import monitor_set_status
 from notifications import services
-from notifications.services.health import Streak, streak_after_failure
 from notifications.models import DeliveryAttempt, DeliveryState, WebhookHealth
+from notifications.services.health import Streak, streak_after_failure
 from tests.notifications.factories import attempt, delivery_for, raise_event, webhook_monitor
 from tests.reference import assert_api_schema
 
 ALWAYS = {"policy": "Always", "retryDelay": 60}
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
-T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
 # --- The rule, without a database ----------------------------------------------------------

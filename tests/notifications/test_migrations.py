@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("notifications", "0004_webhook_health_streak_start_and_disablement")]
 AFTER = [("notifications", "0005_delivery_task_id")]
-LEASED_UNTIL = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
+LEASED_UNTIL = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
 
 def test_the_lease_holder_is_kept_when_claimed_by_becomes_task_id(fleet):

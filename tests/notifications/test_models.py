@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from notifications.models import Delivery, DeliveryState, IllegalTransition
 
-T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 BATCHING, PENDING, DELIVERED, FAILED = (
     DeliveryState.BATCHING,

@@ -75,7 +75,7 @@ def test_events_of_one_evaluation_get_their_deliveries_in_two_inserts(fleet, t0,
     with django_assert_num_queries(2):
         deliveries = services.deliveries_create_for_events(events=events, now=t0)
     assert len(deliveries) == 10
-    for delivery, event in zip(deliveries, events):
+    for delivery, event in zip(deliveries, events, strict=True):
         assert delivery.state == DeliveryState.PENDING and delivery.next_attempt_at == t0
         assert list(delivery.delivery_events.values_list("event", flat=True)) == [event.pk]
         assert [e["vin"] for e in body_of(delivery)["events"]] == [event.vin]

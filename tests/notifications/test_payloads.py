@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 from django.utils import timezone
@@ -35,7 +36,7 @@ def test_sample_event_matches_the_template(fleet):
 
 
 def test_extensions_built_from_a_received_status_go_out_as_the_api_models(fleet):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from monitors.extensions import build_extensions
     from telemetry.reference import derive_data, derive_trip
@@ -44,7 +45,7 @@ def test_extensions_built_from_a_received_status_go_out_as_the_api_models(fleet)
 
     state = LatestState()
     data = {**derive_data(STATUS), **derive_trip({"id": "T1", "done": False})}
-    merge_point(state, event_date=datetime(2026, 6, 1, tzinfo=timezone.utc), data=data, latitude=48.8, longitude=2.3)
+    merge_point(state, event_date=datetime(2026, 6, 1, tzinfo=UTC), data=data, latitude=48.8, longitude=2.3)
     params = ["vehicle.position", "vehicle.status", "vehicle.doorsState", "vehicle.trip", "vehicle.telemetry.vehicle"]
     monitor = webhook_monitor(fleet=fleet, target="http://127.0.0.1:9/hook")
     extensions = build_extensions(params, state, vin=VIN, vehicle_id="0a123bc5d1e873066454b4d9")

@@ -8,6 +8,7 @@ and every socket connect() is asserted to target loopback.
 from __future__ import annotations
 
 import _socket
+import contextlib
 import http.server
 import ipaddress
 import json
@@ -151,10 +152,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        try:
+        with contextlib.suppress(OSError):  # the client stopped reading (large response test)
             self.wfile.write(body)
-        except OSError:
-            pass  # the client stopped reading (large response test)
 
     def log_message(self, format, *args):
         pass
