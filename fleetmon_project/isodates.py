@@ -35,7 +35,7 @@ def parse_iso_duration(text: str) -> timedelta:
         raise ValueError(f"'{text}' is too long a duration") from None
 
 
-def parse_rfc3339(text: str) -> datetime:
+def parse_rfc3339(text: object) -> datetime:
     """Parse an RFC 3339 timestamp that carries its UTC offset, into UTC; raise ValueError
     otherwise. UTC because PostgreSQL refuses offsets past ±15:59, which RFC 3339 allows."""
     if not isinstance(text, str) or not _RFC3339.match(text.strip()):

@@ -7,7 +7,7 @@ the apps downstream of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 
 from prometheus_client import Counter, Histogram
 
@@ -47,6 +47,6 @@ ALL_COUNTERS = (
 )
 
 
-def monitor_type(trigger_kinds: Iterator[str] | list[str]) -> str:
+def monitor_type(trigger_kinds: Iterable[str]) -> str:
     """`zone`, `time`, `data`, or a `+`-joined combination such as `data+zone`."""
     return "+".join(sorted(set(trigger_kinds))) or "none"

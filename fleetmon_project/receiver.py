@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 OK_BODY = b'{"ok": true}'
@@ -157,7 +157,8 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://{self.server.server_address[0]}:{self.port}"
+        host = cast(str, self.server.server_address[0])  # an AF_INET address: (host, port)
+        return f"http://{host}:{self.port}"
 
     def script(self, *responses: int | tuple[int, float]) -> None:
         """The statuses (or (status, delay)) the next requests get, in order."""

@@ -7,10 +7,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Trunc
 from django.http import HttpRequest, HttpResponse
@@ -25,10 +26,28 @@ from fleetmon_project.isodates import parse_iso_duration
 from monitors import services
 from monitors.boolexp import CompiledExpression
 from monitors.forms import MonitorAdminForm
-from monitors.models import DeadLetter, Event, Monitor, MonitorStatus, MonitorVehicleState, Trigger, TriggerKind
+from monitors.models import (
+    DeadLetter,
+    Event,
+    Monitor,
+    MonitorQuerySet,
+    MonitorStatus,
+    MonitorVehicleState,
+    Trigger,
+    TriggerKind,
+)
 from monitors.spec import MonitorSpec
 from monitors.views import AdminMonitorBacktestView
 from monitors.zones import geojson_polygons
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
+    from django_stubs_ext import WithAnnotations
+
+
+class EventCounts(TypedDict):
+    event_total: int
+    last_event: datetime | None
 
 # --------------------------------------------------------------------------- readable triggers
 
@@ -63,7 +82,7 @@ def _time_entry_summary(entry: dict[str, Any]) -> str:
     return text
 
 
-def trigger_summary(kind: str, params: dict[str, Any]) -> str:
+def trigger_summary(kind: str, params: Mapping[str, Any]) -> str:
     """One line an operator reads at a glance, from a trigger's canonical parameters."""
     if kind == TriggerKind.ZONE:
         where = "Out of" if params["transition"] == "Out" else "In"
@@ -99,7 +118,7 @@ _OPERATOR_WORDS = {"&": "and", "|": "or", "!": "not"}
 
 def expression_html(source: str) -> SafeString:
     """`a & !(b | c)` as "a and not (b or c)": the same tokens, so nothing is re-interpreted."""
-    parts = []
+    parts: list[str] = []
     for token in _EXPRESSION_TOKEN.findall(source):
         if token in _OPERATOR_WORDS:
             parts.append(format_html('<strong class="fleetmon-op">{}</strong> ', _OPERATOR_WORDS[token]))
@@ -294,6 +313,7 @@ class DeletedFilter(admin.SimpleListFilter):
             }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> QuerySet[Monitor]:
+        queryset = cast(MonitorQuerySet, queryset)  # the admin's, from Monitor.objects
         value = self.value() or "no"
         if value == "no":
             return queryset.alive()
@@ -359,7 +379,7 @@ class MonitorAdmin(admin.ModelAdmin):
             )
         )
 
-    def get_fieldsets(self, request: HttpRequest, obj: Monitor | None = None) -> list[tuple[str | None, dict]]:
+    def get_fieldsets(self, request: HttpRequest, obj: Monitor | None = None) -> _FieldsetSpec:
         if obj is None:
             return [(None, {"fields": ("label", "fleet", "status")}), ("Definition", {"fields": ("definition",)})]
         return [
@@ -375,8 +395,8 @@ class MonitorAdmin(admin.ModelAdmin):
         # The API has no way to move a monitor to another fleet (possibly another owner's).
         return self.readonly_fields + (("fleet",) if obj is not None else ())
 
-    def get_inlines(self, request: HttpRequest, obj: Monitor | None) -> list[type[admin.TabularInline]]:
-        return self.inlines if obj is not None else []  # a new monitor has no triggers to show yet
+    def get_inlines(self, request: HttpRequest, obj: Monitor | None) -> list[type[InlineModelAdmin]]:
+        return list(self.inlines) if obj is not None else []  # a new monitor has no triggers to show yet
 
     def has_change_permission(self, request: HttpRequest, obj: Monitor | None = None) -> bool:
         # A deleted monitor is history: viewable, never edited back into service by accident.
@@ -393,11 +413,11 @@ class MonitorAdmin(admin.ModelAdmin):
         if change:
             monitor = obj
             if form.definition_changed:
-                monitor = services.monitor_replace(monitor=obj, definition=form.monitor_definition)
+                monitor = services.monitor_replace(monitor=obj, definition=form.parsed_definition)
             if "status" in form.changed_data:
                 monitor = services.monitor_set_status(monitor=monitor, status=status)
         else:
-            monitor = services.monitor_create(fleet=form.cleaned_data["fleet"], definition=form.monitor_definition)
+            monitor = services.monitor_create(fleet=form.cleaned_data["fleet"], definition=form.parsed_definition)
             if status != monitor.status:
                 monitor = services.monitor_set_status(monitor=monitor, status=status)
         _adopt(obj, monitor)
@@ -445,11 +465,11 @@ class MonitorAdmin(admin.ModelAdmin):
         return ", ".join(dict.fromkeys(trigger.kind for trigger in monitor.triggers.all()))
 
     @admin.display(description="events", ordering="event_total")
-    def event_count(self, monitor: Monitor) -> int:
+    def event_count(self, monitor: WithAnnotations[Monitor, EventCounts]) -> int:
         return monitor.event_total
 
     @admin.display(description="last event", ordering="last_event")
-    def last_event_at(self, monitor: Monitor) -> datetime | None:
+    def last_event_at(self, monitor: WithAnnotations[Monitor, EventCounts]) -> datetime | None:
         return monitor.last_event
 
     @admin.display(description="expression")
@@ -467,7 +487,7 @@ class MonitorAdmin(admin.ModelAdmin):
 
     # ---- actions
 
-    def _set_status(self, request: HttpRequest, queryset: QuerySet[Monitor], status: str, verb: str) -> None:
+    def _set_status(self, request: HttpRequest, queryset: MonitorQuerySet, status: str, verb: str) -> None:
         changed = unchanged = 0
         for monitor in queryset.alive():
             before = monitor.status
@@ -484,15 +504,15 @@ class MonitorAdmin(admin.ModelAdmin):
         self.message_user(request, message + ".", messages.SUCCESS)
 
     @admin.action(description="Pause selected monitors", permissions=["change"])
-    def pause(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> None:
+    def pause(self, request: HttpRequest, queryset: MonitorQuerySet) -> None:
         self._set_status(request, queryset, MonitorStatus.PAUSED, "Paused")
 
     @admin.action(description="Resume selected monitors", permissions=["change"])
-    def resume(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> None:
+    def resume(self, request: HttpRequest, queryset: MonitorQuerySet) -> None:
         self._set_status(request, queryset, MonitorStatus.RUNNING, "Resumed")
 
     @admin.action(description="Delete selected monitors (keeps their events and deliveries)", permissions=["change"])
-    def soft_delete(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> TemplateResponse | None:
+    def soft_delete(self, request: HttpRequest, queryset: MonitorQuerySet) -> TemplateResponse | None:
         monitors = list(queryset.alive())
         if request.POST.get("confirm") != "yes":
             # Deleting cannot be undone through the API: ask first, like Django's own delete.
@@ -536,7 +556,7 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ("vin",)
     date_hierarchy = "event_date"
     list_select_related = ("monitor",)
-    fields = (
+    fields: ClassVar[tuple[str, ...]] = (
         "monitor", "fleet", "vin", "vehicle_public_id", "event_date", "refresh", "values", "extensions", "created_at",
     )
 

@@ -191,7 +191,8 @@ class VehicleReplay:
 
     def _until(self, instant: datetime) -> None:
         """Evaluate what falls due before `instant`, earliest first."""
-        [runtime] = self.evaluator.runtimes or [None]
+        # A backtest evaluates one monitor: one runtime, or none if it could not be compiled.
+        runtime = self.evaluator.runtimes[0] if self.evaluator.runtimes else None
         while runtime is not None and not runtime.broken:
             reminder = runtime.state.next_refresh_at if runtime.state.value else None
             expiry = runtime.dwell.due if runtime.dwell is not None else None

@@ -24,7 +24,10 @@ TRACEBACK_CHARS = 20_000
 def held_vehicles(*, retrying: int | None = None) -> QuerySet:
     """The vehicles no evaluation may touch (a subquery): those with a dead letter, but for the
     one `retrying` is the retry of."""
-    return DeadLetter.objects.filter(vehicle__isnull=False).exclude(pk=retrying).values("vehicle_id")
+    letters = DeadLetter.objects.filter(vehicle__isnull=False)
+    if retrying is not None:
+        letters = letters.exclude(pk=retrying)
+    return letters.values("vehicle_id")
 
 
 def retry_delay() -> timedelta:

@@ -25,7 +25,7 @@ import itertools
 import math
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -688,6 +688,11 @@ def _min_duration(node: _Node, trigger: Mapping[str, Any]) -> str | None:
     return text
 
 
+def _literally(text: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement inserting `text` as is (a replacement string would expand escapes)."""
+    return lambda _match: text
+
+
 def _compile(node: _Node, source: str, names: _TriggerNames) -> CompiledExpression | None:
     """Compile the boolExp, reporting only problems of the expression itself.
 
@@ -715,7 +720,7 @@ def _compile(node: _Node, source: str, names: _TriggerNames) -> CompiledExpressi
             message = f"{message} (column {exc.column})"
         for placeholder, original in placeholders.items():
             bounded = re.compile(rf"(?<![{_NAME_CHARS}]){placeholder}(?![{_NAME_CHARS}])")
-            message = bounded.sub(lambda _match, name=original: name, message)
+            message = bounded.sub(_literally(original), message)
         node.error(message)
         return None
 
@@ -761,7 +766,7 @@ def _zone(node: _Node) -> dict[str, Any]:
     obj = node.object(("transition", "place", "polygon"), aliases={"circle": "place"})
     if obj is None:
         return {}
-    zone = {"transition": obj.required("transition").enum(TRANSITIONS)}
+    zone: dict[str, Any] = {"transition": obj.required("transition").enum(TRANSITIONS)}
     circle = obj.field("place").path.rsplit(".", 1)[-1]  # 'place' or its alias, as written
     if obj.has("place") and obj.has("polygon"):
         node.error(f"both '{circle}' and 'polygon' are given; a zone is either a circle or a polygon")

@@ -51,10 +51,10 @@ class DwellState:
             due=datetime.fromisoformat(raw["due"]) if raw.get("due") else None,
         )
 
-    def same_schedule(self, other: DwellState) -> bool:
+    def same_schedule(self, other: DwellState | None) -> bool:
         """Whether `other` starts, ends and expires the same dwells (`at` aside): only then can
         the engine skip writing it."""
-        return self.since == other.since and self.due == other.due
+        return other is not None and self.since == other.since and self.due == other.due
 
 
 @dataclass(frozen=True)

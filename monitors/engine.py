@@ -64,7 +64,7 @@ def _copy_latest(row: VehicleState, latest: LatestState) -> None:
 
 def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnapshot:
     position = None
-    if latest.position_at is not None:
+    if latest.position_at is not None and latest.latitude is not None and latest.longitude is not None:
         position = Position(latitude=latest.latitude, longitude=latest.longitude, at=latest.position_at)
     return VehicleSnapshot(
         data=latest.data, position=position, last_seen_at=latest.last_seen_at, changed_keys=changed_keys
@@ -487,8 +487,8 @@ def vehicles_evaluate(
 def dead_letter_retry(*, dead_letter_id: int, now: datetime | None = None) -> int:
     """Retry a held vehicle's evaluation, as its dead letter recorded it. A letter gone (the
     vehicle was removed, or an operator replayed it) or given up meanwhile means nothing to do."""
-    letter = DeadLetter.objects.filter(pk=dead_letter_id, given_up_at__isnull=True, vehicle__isnull=False).first()
-    if letter is None:
+    letter = DeadLetter.objects.filter(pk=dead_letter_id, given_up_at__isnull=True).first()
+    if letter is None or letter.vehicle_id is None:
         return 0
     return vehicles_evaluate(
         vehicle_ids=[letter.vehicle_id], at=letter.at, monitor_ids=letter.monitor_ids, retry_id=letter.pk, now=now

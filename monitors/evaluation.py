@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from fleetmon_project.isodates import parse_iso_duration
 from monitors.boolexp import CompiledExpression, compile_expression
@@ -289,7 +290,7 @@ _VALUE_CHECKS: dict[ValueKind, Predicate] = {
     ValueKind.STRING: _is_string,
     ValueKind.ANY: _is_string,
 }
-_COMPARISONS: dict[ValueKind, dict[str, Callable[[object, object], bool]]] = {
+_COMPARISONS: dict[ValueKind, dict[str, Callable[[Any, Any], bool]]] = {
     ValueKind.NUMBER: {"equalsTo": operator.eq, "greaterThan": operator.gt, "lowerThan": operator.lt},
     ValueKind.BOOLEAN: {"equalsTo": operator.eq},
     ValueKind.STRING: {"equalsTo": operator.eq},
@@ -306,7 +307,7 @@ def _value_predicate(kind: ValueKind, op: str | None, operands: Sequence[object]
         # Exact ints and floats hash alike (50 and 50.0), so membership is numeric equality.
         targets = frozenset(parsed for parsed in map(parse, operands) if parsed is not None)
         return lambda value: accepts(value) and value in targets
-    compare = _COMPARISONS[kind].get(op)
+    compare = _COMPARISONS[kind].get(op) if op is not None else None
     target = parse(operands[0]) if operands else None
     if compare is None or target is None:
         return _never

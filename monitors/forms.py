@@ -54,10 +54,11 @@ class MonitorAdminForm(forms.ModelForm):
         self._stored_definition = None if self.instance._state.adding else self.instance.definition
         if "label" in self.fields:
             self.fields["label"].required = False  # may come from the pasted body instead
-        if "status" in self.fields:
+        status_field = self.fields.get("status")
+        if isinstance(status_field, forms.ChoiceField):
             # Failed is the notifier's verdict on the webhook, not something an operator sets.
             current = self.instance.status
-            self.fields["status"].choices = [
+            status_field.choices = [
                 (status.value, status.label)
                 for status in MonitorStatus
                 if status != MonitorStatus.FAILED or status == current
@@ -70,13 +71,21 @@ class MonitorAdminForm(forms.ModelForm):
             self.initial["definition"] = DEFINITION_SKELETON
 
     @property
+    def parsed_definition(self) -> MonitorDefinition:
+        """The definition clean() parsed: a form is saved only once valid, so it is there."""
+        if self.monitor_definition is None:
+            raise ValueError("the form has no valid definition to save")
+        return self.monitor_definition
+
+    @property
     def definition_changed(self) -> bool:
         """False when the saved canonical form is unchanged: replacing it would needlessly
         start a new generation and re-evaluate every vehicle."""
         return self.monitor_definition is not None and self.monitor_definition.canonical != self._stored_definition
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if "definition" not in cleaned:
             return cleaned  # not JSON at all: the field already says so
         body = self._api_body(cleaned)

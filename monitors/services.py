@@ -114,7 +114,7 @@ def dead_letter_replay(*, dead_letters: Iterable[DeadLetter], now: datetime | No
     replayed = 0
     for letter in DeadLetter.objects.select_for_update().filter(pk__in=[letter.pk for letter in dead_letters]):
         boundary_id = None
-        if letter.kind == DeadLetterKind.BOUNDARY:
+        if letter.kind == DeadLetterKind.BOUNDARY and letter.at is not None:
             # Back in the outbox, so a lost replay message is rescued like any boundary's.
             boundary_id = BoundaryEvaluation.objects.create(
                 at=letter.at, monitor_ids=letter.monitor_ids, vehicle_ids=letter.vehicle_ids, enqueued_at=now

@@ -24,7 +24,9 @@ def enqueue_evaluation(
     # previous release understand, so a rolling upgrade loses none.
     extra = {"expiries": True} if expiries else {}
     for chunk in vehicle_chunks(vehicle_ids):
-        evaluate_vehicles.delay_on_commit(chunk, at.isoformat() if at else None, monitor_ids, boundary_id, **extra)
+        evaluate_vehicles.delay_on_commit(  # type: ignore[attr-defined]  # Celery 5.4; celery-types predates it
+            chunk, at.isoformat() if at else None, monitor_ids, boundary_id, **extra
+        )
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -52,7 +54,7 @@ def evaluate_retry(dead_letter_id: int) -> int:
 def _enqueue_all(requests: list[sweeps.EvaluationRequest]) -> int:
     for request in requests:
         if request.retry_id is not None:
-            evaluate_retry.delay_on_commit(request.retry_id)
+            evaluate_retry.delay_on_commit(request.retry_id)  # type: ignore[attr-defined]  # as above
             continue
         enqueue_evaluation(
             vehicle_ids=request.vehicle_ids,

@@ -148,8 +148,8 @@ def is_within(spec: TimeTriggerSpec, instant: datetime) -> bool:
             return True
     if not DAILY_FIRST_INSTANT <= instant <= DAILY_LAST_INSTANT:
         return False
-    for window in spec.daily:
-        for opens, closes in _daily_occurrences(window, spec.zone, _first_date_covering(window, spec.zone, instant)):
+    for daily in spec.daily:
+        for opens, closes in _daily_occurrences(daily, spec.zone, _first_date_covering(daily, spec.zone, instant)):
             if opens > instant:
                 break
             if instant < closes:
@@ -164,8 +164,9 @@ def next_boundary(spec: TimeTriggerSpec, after: datetime) -> datetime | None:
         candidates.extend(edge for edge in (window.start, window.end) if edge is not None and edge > after)
     daily = spec.daily if after <= DAILY_LAST_INSTANT else ()
     scan_from = max(after, DAILY_FIRST_INSTANT)
-    for window in daily:
-        for opens, closes in _daily_occurrences(window, spec.zone, _first_date_covering(window, spec.zone, scan_from)):
+    for daily_window in daily:
+        occurrences = _daily_occurrences(daily_window, spec.zone, _first_date_covering(daily_window, spec.zone, scan_from))
+        for opens, closes in occurrences:
             if opens > after:
                 # Windows of later dates open and close at least ~a day after this open.
                 candidates.append(opens)

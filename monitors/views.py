@@ -10,7 +10,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fleetmon_project.api import BaseAPIView, collection_schema, error_responses, href, json_body
+from fleetmon_project.api import BaseAPIView, collection_schema, error_responses, href, json_body, request_owner
 from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors import selectors, services
@@ -69,7 +69,7 @@ class MonitorCollectionView(BaseAPIView):
         responses={200: OpenApiResponse(collection_schema("monitors", {"$ref": "#/components/schemas/Monitor"})), **ERRORS},
     )
     def get(self, request: Request, fleet_id: str) -> Response:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         monitors = selectors.monitor_list(fleet=fleet)
         return Response(
             paginate(request=request, items=monitors, name="monitors", render=lambda m: render_monitor(request, m))
@@ -81,7 +81,7 @@ class MonitorCollectionView(BaseAPIView):
         responses={202: MONITOR_REF, **ERRORS},
     )
     def post(self, request: Request, fleet_id: str) -> Response:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         definition = services.monitor_definition_parse(raw=json_body(request))
         monitor = services.monitor_create(fleet=fleet, definition=definition)
         # The reference's documentation shows "Created" here, but its MonitorRef schema allows
@@ -96,7 +96,7 @@ class MonitorDetailView(BaseAPIView):
         responses={200: OpenApiResponse({"$ref": "#/components/schemas/Monitor"}), **ERRORS},
     )
     def get(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         return Response(render_monitor(request, selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)))
 
     @extend_schema(
@@ -105,7 +105,7 @@ class MonitorDetailView(BaseAPIView):
         responses={202: MONITOR_REF, **ERRORS},
     )
     def put(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         monitor = selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
         definition = services.monitor_definition_parse(raw=json_body(request))
         monitor = services.monitor_replace(monitor=monitor, definition=definition)
@@ -113,7 +113,7 @@ class MonitorDetailView(BaseAPIView):
 
     @extend_schema(operation_id="deleteFleetMonitor", responses={204: None, **ERRORS})
     def delete(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         services.monitor_delete(monitor=selectors.monitor_get(fleet=fleet, monitor_id=monitor_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -126,7 +126,7 @@ class MonitorStatusView(BaseAPIView):
         responses={202: MONITOR_REF, **ERRORS},
     )
     def put(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         monitor = selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
         serializer = MonitorStatusSetterSerializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
@@ -168,7 +168,7 @@ class MonitorEventsView(BaseAPIView):
         },
     )
     def get(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         monitor = selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
         filters = EventFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -237,7 +237,7 @@ class MonitorBacktestView(BaseAPIView):
         responses={200: BACKTEST_RESULT, **ERRORS},
     )
     def post(self, request: Request, fleet_id: str) -> Response:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         query = backtest_query_parse(raw=json_body(request), fleet=fleet, with_monitor=True)
         return Response(monitor_backtest(fleet=fleet, query=query).as_json())
 
@@ -264,7 +264,7 @@ class StoredMonitorBacktestView(BaseAPIView):
         return Response(monitor_backtest(fleet=monitor.fleet, query=query, monitor=monitor).as_json())
 
     def monitor(self, request: Request, *, fleet_id: str, monitor_id: str) -> Monitor:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         return selectors.monitor_get(fleet=fleet, monitor_id=monitor_id)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import TypeAlias
 
 import shapely
 from geopy.distance import geodesic
@@ -70,7 +71,7 @@ def is_inside_circle(
 
 Position = tuple[float, float]  # (longitude, latitude), altitude dropped
 Rings = Sequence[Sequence[Position]]  # the outer ring, then the holes
-ZoneArea = Polygon | MultiPolygon
+ZoneArea: TypeAlias = Polygon | MultiPolygon
 
 # Every position of every ring and part, closing ones included. GEOS handles far more, but
 # a zone is drawn by a person; ten thousand vertices already trace a country's border at a
@@ -148,11 +149,11 @@ def _part_problems(rings: Rings) -> list[tuple[tuple[int, ...], str]]:
                 "antimeridian, split it at longitude ±180 into the parts of a MultiPolygon",
             )
         ]
-    ring_problems = [((index,), problem) for index, ring in enumerate(rings) if (problem := _ring_problem(ring))]
+    ring_problems: list[tuple[tuple[int, ...], str]] = [((index,), problem) for index, ring in enumerate(rings) if (problem := _ring_problem(ring))]
     if ring_problems:
         return ring_problems
     shell = rings[0]
-    hole_problems = []
+    hole_problems: list[tuple[tuple[int, ...], str]] = []
     for index, hole in enumerate(rings[1:], start=1):
         with_hole = Polygon(shell, [hole])
         if not with_hole.is_valid:

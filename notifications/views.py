@@ -8,7 +8,14 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from fleetmon_project.api import BaseAPIView, XErrorSerializer, collection_serializer, error_responses, href
+from fleetmon_project.api import (
+    BaseAPIView,
+    XErrorSerializer,
+    collection_serializer,
+    error_responses,
+    href,
+    request_owner,
+)
 from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.pagination import PAGING_PARAMETERS, paginate
 from monitors.events import render_event
@@ -95,7 +102,7 @@ class DeliveryCollectionView(BaseAPIView):
         },
     )
     def get(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
-        monitor = monitor_get(fleet=fleet_get(owner=request.user, fleet_id=fleet_id), monitor_id=monitor_id)
+        monitor = monitor_get(fleet=fleet_get(owner=request_owner(request), fleet_id=fleet_id), monitor_id=monitor_id)
         filters = DeliveryFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         deliveries = selectors.delivery_list(monitor=monitor, state=filters.validated_data.get("state"))
@@ -114,7 +121,7 @@ class DeliveryDetailView(BaseAPIView):
         responses={200: DeliverySerializer, **ERRORS},
     )
     def get(self, request: Request, fleet_id: str, monitor_id: str, delivery_id: str) -> Response:
-        monitor = monitor_get(fleet=fleet_get(owner=request.user, fleet_id=fleet_id), monitor_id=monitor_id)
+        monitor = monitor_get(fleet=fleet_get(owner=request_owner(request), fleet_id=fleet_id), monitor_id=monitor_id)
         return Response(render_delivery(request, selectors.delivery_get(monitor=monitor, delivery_id=delivery_id)))
 
 
@@ -132,7 +139,7 @@ class DeliveryRetryView(BaseAPIView):
         },
     )
     def post(self, request: Request, fleet_id: str, monitor_id: str, delivery_id: str) -> Response:
-        monitor = monitor_get(fleet=fleet_get(owner=request.user, fleet_id=fleet_id), monitor_id=monitor_id)
+        monitor = monitor_get(fleet=fleet_get(owner=request_owner(request), fleet_id=fleet_id), monitor_id=monitor_id)
         delivery = services.delivery_replay(delivery=selectors.delivery_get(monitor=monitor, delivery_id=delivery_id))
         delivery = selectors.delivery_get(monitor=monitor, delivery_id=str(delivery.pk))
         return Response(render_delivery(request, delivery), status=status.HTTP_202_ACCEPTED)
@@ -154,7 +161,7 @@ class MonitorWebhookTestView(BaseAPIView):
         },
     )
     def post(self, request: Request, fleet_id: str, monitor_id: str) -> Response:
-        monitor = monitor_get(fleet=fleet_get(owner=request.user, fleet_id=fleet_id), monitor_id=monitor_id)
+        monitor = monitor_get(fleet=fleet_get(owner=request_owner(request), fleet_id=fleet_id), monitor_id=monitor_id)
         attempt = services.delivery_send_test(monitor=monitor)
         return Response(
             {
@@ -176,7 +183,7 @@ class WebhookSecretView(BaseAPIView):
         responses={200: WebhookSecretSerializer, **ERRORS},
     )
     def get(self, request: Request, fleet_id: str) -> Response:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         return Response({"secret": services.webhook_secret_get_or_create(fleet=fleet).secret})
 
 
@@ -189,5 +196,5 @@ class WebhookSecretRotateView(BaseAPIView):
         responses={200: WebhookSecretSerializer, **ERRORS},
     )
     def post(self, request: Request, fleet_id: str) -> Response:
-        fleet = fleet_get(owner=request.user, fleet_id=fleet_id)
+        fleet = fleet_get(owner=request_owner(request), fleet_id=fleet_id)
         return Response({"secret": services.webhook_secret_rotate(fleet=fleet).secret})
