@@ -102,15 +102,14 @@ def _send(claim: _Claim, *, now: datetime) -> transport.AttemptResult:
     )
     # The signature headers come last: a webhook attribute cannot override them.
     headers = {**claim.request.headers, **signature}
-    with transport.make_session(allow_private=settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS) as session:
-        return transport.post(
-            session=session,
-            url=claim.request.url,
-            body=body,
-            headers=headers,
-            connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
-            read_timeout=settings.WEBHOOK_READ_TIMEOUT,
-        )
+    return transport.post(
+        session=transport.shared_session(allow_private=settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS),
+        url=claim.request.url,
+        body=body,
+        headers=headers,
+        connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
+        read_timeout=settings.WEBHOOK_READ_TIMEOUT,
+    )
 
 
 def _describe(result: transport.AttemptResult) -> str:

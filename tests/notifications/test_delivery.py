@@ -12,9 +12,10 @@ from datetime import timedelta
 import pytest
 from celery.exceptions import Retry
 
+from fleetmon_project.receiver import WebhookReceiver
 from monitors.models import MonitorStatus
 from monitors.services import monitor_delete, monitor_set_status
-from notifications import services, tasks
+from notifications import guarded_connections, services, tasks, transport
 from notifications.models import Delivery, DeliveryState
 from notifications.services import attempts
 from tests.notifications.factories import EventFactory, attempt, delivery_for, raise_event, webhook_monitor
@@ -290,6 +291,23 @@ def test_task_retries_itself_with_the_policy_delay(fleet, receiver):
     delivery.refresh_from_db()
     # The lease covers the countdown, so the sweeper does not duplicate the retry.
     assert delivery.in_flight_until > delivery.next_attempt_at
+
+
+def test_sequential_deliveries_to_a_keep_alive_receiver_share_one_connection(fleet, settings, monkeypatch):
+    settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS = True
+    monkeypatch.setattr(transport, "_sessions", {})  # none kept from an earlier test
+    monkeypatch.setattr(guarded_connections, "KEEPALIVE_IDLE_S", 60.0)  # however slow the machine
+    receiver = WebhookReceiver(keep_alive=True)
+    receiver.start()
+    try:
+        monitor = webhook_monitor(fleet=fleet, target=f"{receiver.url}/hooks")
+        deliveries = [delivery_for(raise_event(monitor=monitor)) for _ in range(5)]
+        for delivery in deliveries:
+            assert attempt(delivery, delivery.next_attempt_at).attempt.ok
+        assert len(receiver.received()) == 5
+        assert receiver.connections_accepted == 1
+    finally:
+        receiver.stop()
 
 
 def test_lease_keeps_other_tasks_out_while_one_is_sending(fleet, receiver, settings, monkeypatch):
