@@ -76,8 +76,10 @@ def _delivery_claim(*, delivery_id: int, task_id: str, now: datetime) -> _Claim 
         _delivery_stop(delivery, error=health.ENDPOINT_DISABLED)
         return None
 
-    # An attempt still open here was cut short by a dead worker: say so in the log.
-    delivery.attempts.filter(finished_at__isnull=True, error="").update(error=INTERRUPTED)
+    # An attempt still open here was cut short by a dead worker: say so in the log (a
+    # delivery never attempted has none to look for).
+    if delivery.attempt_count:
+        delivery.attempts.filter(finished_at__isnull=True, error="").update(error=INTERRUPTED)
     request = common.render(delivery.monitor, delivery.variables)
     delivery.lease(task_id=task_id, now=now, until=now + common.lease_period())
     delivery.save(update_fields=Delivery.LEASED_FIELDS)

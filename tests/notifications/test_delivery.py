@@ -11,6 +11,8 @@ from datetime import timedelta
 
 import pytest
 from celery.exceptions import Retry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from fleetmon_project.receiver import WebhookReceiver
 from monitors.models import MonitorStatus
@@ -411,6 +413,35 @@ def test_expired_secret_no_longer_signs(fleet, receiver, settings, t0):
     (request,) = receiver.received()
     assert verify_signature(secret=new, headers=request.headers, body=request.body)
     assert not verify_signature(secret=old, headers=request.headers, body=request.body)
+
+
+def test_a_fleet_whose_active_secret_was_deleted_signs_with_a_new_one_and_the_old_ones(fleet, receiver, settings):
+    # An operator may delete a secret in the admin, the active one included.
+    settings.FLEETMON_SECRET_ROTATION_GRACE = 3600
+    retiring = services.webhook_secret_get_or_create(fleet=fleet).secret
+    services.webhook_secret_rotate(fleet=fleet).delete()
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    event = raise_event(monitor=monitor)
+    attempt(delivery_for(event), delivery_for(event).next_attempt_at)
+
+    active = services.webhook_secret_get_or_create(fleet=fleet).secret
+    assert active != retiring
+    (request,) = receiver.received()
+    for secret in (retiring, active):
+        assert verify_signature(secret=secret, headers=request.headers, body=request.body)
+
+
+def test_a_first_attempt_reads_the_secrets_once_and_looks_for_no_interrupted_attempt(fleet, receiver):
+    services.webhook_secret_get_or_create(fleet=fleet)
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    delivery = delivery_for(raise_event(monitor=monitor))
+
+    with CaptureQueriesContext(connection) as captured:
+        assert attempt(delivery, delivery.next_attempt_at).attempt.ok
+
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert sum('FROM "notifications_webhooksecret"' in sql for sql in statements) == 1
+    assert not any(sql.startswith('UPDATE "notifications_deliveryattempt" SET "error"') for sql in statements)
 
 
 def test_replay_resends_the_same_bytes_with_a_fresh_retry_budget(fleet, receiver):
