@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Every queue CELERY_TASK_ROUTES and CELERY_BEAT_SCHEDULE (settings.py) send tasks to, and
 # the default one: a worker consuming them all runs every task. brokers.py measures and drops
-# these; docker-compose.yml's worker lists them too (tests/fleetmon_project/test_processes.py
+# these; docker-compose.yml's worker and webhooks services list them too (test_processes.py
 # checks both).
 QUEUES = ("evaluation", "webhooks", "sweeps", "default")
 # What the other workers consume when the webhooks queue has workers of its own (the
