@@ -1,15 +1,15 @@
 """End-to-end throughput and latency: telemetry in over HTTP, events stored, webhooks received.
 
     .venv/bin/python benchmarks/e2e.py [--duration 60] [--rate 1000] [--vehicles 1000] [--monitors 10]
-                                       [--workers 2] [--concurrency 2] [--webhook-workers 0]
+                                       [--workers 2] [--concurrency 2] [--webhook-workers 1]
     .venv/bin/python benchmarks/e2e.py --url http://fleetmon:8000 --token KEY \\
                                        [--receiver-host 10.0.0.5] [--broker-url redis://redis:6379/0]
 
 By default it starts the stack itself on loopback, with the production profile's processes:
 a throwaway PostgreSQL database (created, migrated, dropped), Redis db 14 (flushed before and
 after) as broker and cache, gunicorn on a free port, `--workers` Celery workers on the
-evaluation, sweeps and default queues and `--webhook-workers` on webhooks (with 0, the others
-take it too), one Beat, and FLEETMON_ALLOW_PRIVATE_WEBHOOKS=true so webhooks can reach the
+evaluation, sweeps and default queues and `--webhook-workers` on webhooks (as `make run` and
+docker-compose.yml do; with 0, the others take it too), one Beat, and FLEETMON_ALLOW_PRIVATE_WEBHOOKS=true so webhooks can reach the
 keep-alive receiver this script runs on loopback. With `--url/--token` it uses an already
 running stack instead (it must allow webhooks to `--receiver-host`); then the no-op Celery
 baseline needs `--broker-url`.
@@ -71,6 +71,7 @@ from benchmarks.stack import (  # noqa: E402
     release_workdir,
     unwind_on_signals,
 )
+from fleetmon_project.processes import EVALUATION_CONCURRENCY, WEBHOOK_CONCURRENCY  # noqa: E402
 from fleetmon_project.receiver import WebhookReceiver  # noqa: E402
 
 # Held for the whole run: a second local run would drop this one's database and flush its Redis db.
@@ -87,11 +88,15 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=250, help="points per POST")
     parser.add_argument("--clients", type=int, default=4, help="client threads posting telemetry")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (local stack)")
-    parser.add_argument("--concurrency", type=int, default=2, help="pool processes per Celery worker (local stack)")
-    # 0 by default: `make run` and docker-compose run one worker layout for every queue.
-    parser.add_argument("--webhook-workers", type=int, default=0,
+    parser.add_argument("--concurrency", type=int, default=EVALUATION_CONCURRENCY,
+                        help="pool processes per Celery worker (local stack)")
+    # As `make run` and docker-compose.yml: deliveries do not wait behind an evaluation backlog.
+    # Its pool mostly waits on the receiver and PostgreSQL, so it adds little CPU to the four
+    # evaluation processes.
+    parser.add_argument("--webhook-workers", type=int, default=1,
                         help="Celery workers for the webhooks queue alone (local stack; 0: the other workers take it)")
-    parser.add_argument("--webhook-concurrency", type=int, default=2, help="pool processes per webhooks worker")
+    parser.add_argument("--webhook-concurrency", type=int, default=WEBHOOK_CONCURRENCY,
+                        help="pool processes per webhooks worker")
     parser.add_argument("--baseline-duration", type=float, default=10, help="seconds posting to the bare endpoint")
     parser.add_argument("--noop-tasks", type=int, default=5000, help="no-op Celery tasks for the round-trip baseline")
     parser.add_argument("--drain-timeout", type=float, default=180, help="seconds to wait for a phase to drain")

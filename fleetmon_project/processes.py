@@ -23,12 +23,20 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Every queue CELERY_TASK_ROUTES and CELERY_BEAT_SCHEDULE (settings.py) send tasks to, and
 # the default one: a worker consuming them all runs every task. brokers.py measures and drops
-# these; docker-compose.yml's worker lists them too (tests/fleetmon_project/test_processes.py
+# these; docker-compose.yml's worker and webhooks services list them too (test_processes.py
 # checks both).
 QUEUES = ("evaluation", "webhooks", "sweeps", "default")
 # What the other workers consume when the webhooks queue has workers of its own (the
-# production profile), so that deliveries do not wait behind an evaluation backlog.
+# production profile, `make run` and docker-compose.yml), so that deliveries do not wait
+# behind an evaluation backlog.
 EVALUATION_QUEUES = tuple(queue for queue in QUEUES if queue != "webhooks")
+WEBHOOK_QUEUES = ("webhooks",)
+# Pool processes of each worker as `make run` starts them (the benchmark's defaults too).
+# Evaluation is CPU-bound: two processes per two cores, as before. A webhook task mostly
+# waits (on the receiver, on PostgreSQL), so its worker's pool is small but not one: a
+# receiver that takes its read timeout to answer holds one process, not every delivery.
+EVALUATION_CONCURRENCY = 2
+WEBHOOK_CONCURRENCY = 2
 
 WSGI_APPLICATION = "fleetmon_project.wsgi:application"
 GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4

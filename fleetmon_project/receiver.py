@@ -144,6 +144,7 @@ class WebhookReceiver:
         self.delay = 0.0
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()  # open connections, under `lock`
+        self.connections_accepted = 0  # since construction, under `lock`
         self._listen(port)
 
     def _listen(self, port: int) -> None:
@@ -187,6 +188,7 @@ class WebhookReceiver:
     def _opened(self, connection: socket.socket) -> None:
         with self.lock:
             self.connections.add(connection)
+            self.connections_accepted += 1
 
     def _closed(self, connection: socket.socket) -> None:
         with self.lock:

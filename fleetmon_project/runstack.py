@@ -1,5 +1,6 @@
-"""`make run`: the API + admin (gunicorn), one Celery worker and one Celery Beat, in the
-foreground; Ctrl-C or SIGTERM stops all three, and if one dies the others are stopped too."""
+"""`make run`: the API + admin (gunicorn), a Celery worker for evaluation and sweeps, one for
+webhooks, and one Celery Beat, in the foreground; Ctrl-C or SIGTERM stops them all, and if one
+dies the others are stopped too."""
 
 from __future__ import annotations
 
@@ -11,13 +12,26 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from fleetmon_project.processes import REPO, ChildProcess, beat_command, stop_all, web_command, worker_command
+from fleetmon_project.processes import (
+    EVALUATION_CONCURRENCY,
+    EVALUATION_QUEUES,
+    REPO,
+    WEBHOOK_CONCURRENCY,
+    WEBHOOK_QUEUES,
+    ChildProcess,
+    beat_command,
+    stop_all,
+    web_command,
+    worker_command,
+)
 
 
 def _commands(port: str) -> dict[str, list[str]]:
     return {
         "web": web_command(port=port, access_log=True),
-        "worker": worker_command(concurrency=2),
+        # Named apart: two workers on one host under Celery's default name would clash.
+        "worker": worker_command(concurrency=EVALUATION_CONCURRENCY, queues=EVALUATION_QUEUES, node="worker@%h"),
+        "webhooks": worker_command(concurrency=WEBHOOK_CONCURRENCY, queues=WEBHOOK_QUEUES, node="webhooks@%h"),
         "beat": beat_command(),
     }
 

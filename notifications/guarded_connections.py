@@ -5,8 +5,13 @@ else by the time we connect (DNS rebinding). So the check (ssrf.is_public_addres
 in the urllib3 connection itself, on the very addresses the socket is about to connect
 to, while TLS still verifies the certificate against the original hostname.
 
-Written against urllib3 2.x (``HTTPConnection._new_conn`` and
-``PoolManager._new_pool`` as extension points).
+The pools keep connections alive between requests (transport.shared_session): a pooled
+connection stays connected to the address checked when it was opened, and any connection
+the pool opens or reopens goes through the check again, so a changed DNS answer is checked
+as soon as a new connection is needed.
+
+Written against urllib3 2.x (``HTTPConnection._new_conn``, ``HTTPConnectionPool._get_conn``
+/ ``_put_conn`` and ``PoolManager._new_pool`` as extension points).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
+import time
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -30,6 +36,12 @@ from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from notifications.ssrf import BlockedDestination, is_public_address
 
+# A connection idle longer than this is not reused but opened again. Receivers close idle
+# connections after their own keep-alive timeout (gunicorn: 2 s, Node and uvicorn: 5 s); a
+# request sent just as the receiver closes would fail without an answer, so connections are
+# reused only well within the shortest common one: under load, when reuse pays.
+KEEPALIVE_IDLE_S = 1.0
+
 
 class _GuardedConnectionMixin:
     """Replaces urllib3's ``_new_conn``: resolve, check each address, connect.
@@ -37,6 +49,9 @@ class _GuardedConnectionMixin:
     Everything after the socket exists (TLS, SNI, certificate hostname
     matching) is urllib3's own code, still working with the original hostname.
     """
+
+    # When the pool last got it back (time.monotonic()); None while in use or never used.
+    idle_since: float | None = None
 
     # Provided by urllib3's HTTPConnection.
     host: str
@@ -124,11 +139,28 @@ class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
     pass
 
 
-class _GuardedHTTPConnectionPool(HTTPConnectionPool):
+class _KeepAliveBoundMixin:
+    """Closes a pooled connection idle for longer than KEEPALIVE_IDLE_S before handing it out:
+    urllib3 then opens it again, through the guard."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        if conn.idle_since is not None and time.monotonic() - conn.idle_since > KEEPALIVE_IDLE_S:
+            conn.close()
+        conn.idle_since = None
+        return conn
+
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None:
+            conn.idle_since = time.monotonic()
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _GuardedHTTPConnectionPool(_KeepAliveBoundMixin, HTTPConnectionPool):
     ConnectionCls = _GuardedHTTPConnection
 
 
-class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+class _GuardedHTTPSConnectionPool(_KeepAliveBoundMixin, HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 

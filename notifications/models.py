@@ -101,11 +101,20 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "deliveries"
+        # The sweeper's two reads are each a range of one partial index, so a sweep reads the
+        # rows it acts on, not every open delivery (a backlog of queued deliveries is due, but
+        # has its messages on the way): batches whose window closed by (state,
+        # next_attempt_at); deliveries queued over a lease ago by (enqueued_at, ...).
         indexes = [
             models.Index(
-                fields=["next_attempt_at"],
-                name="delivery_due_idx",
+                fields=["state", "next_attempt_at"],
+                name="delivery_state_due_idx",
                 condition=models.Q(state__in=["batching", "pending"]),
+            ),
+            models.Index(
+                fields=["enqueued_at", "next_attempt_at"],
+                name="delivery_requeue_idx",
+                condition=models.Q(state="pending"),
             ),
             models.Index(fields=["monitor", "state"], name="delivery_monitor_state_idx"),
         ]

@@ -46,14 +46,13 @@ def delivery_get(*, monitor: Monitor, delivery_id: str) -> Delivery:
     return delivery
 
 
-def webhook_secrets_signing(*, fleet: Fleet, now: datetime) -> list[str]:
+def webhook_secrets_signing(*, fleet: Fleet, now: datetime) -> list[WebhookSecret]:
     """The active secret first, then those still in their rotation grace period."""
-    secrets = (
+    return list(
         WebhookSecret.objects.filter(fleet=fleet)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .order_by(F("expires_at").desc(nulls_first=True), "-id")
     )
-    return [row.secret for row in secrets]
 
 
 def sample_vehicle_get(*, fleet: Fleet) -> Vehicle | None:

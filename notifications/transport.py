@@ -1,10 +1,17 @@
 """Outbound webhook HTTP: a session whose connections refuse non-public addresses
 (guarded_connections), one POST with bounded timeouts and response size, and its outcome
 put in words for the delivery log.
+
+Each process keeps one session per `allow_private` setting (`shared_session`), so a
+delivery to a host reuses the kept-alive connection of the previous one (no TCP or TLS
+handshake, no DNS lookup). The guard still checks every connection the pool opens; a pooled
+one stays connected to the address that was checked when it was opened.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
+import os
 import time
 from dataclasses import dataclass
 
@@ -17,6 +24,10 @@ from notifications.guarded_connections import GuardedAdapter
 from notifications.ssrf import ALLOW_PRIVATE_HINT, BlockedDestination
 
 USER_AGENT = "FleetMon-Webhooks/1"
+# Target hosts (scheme, host, port) whose connections a session keeps, the least recently
+# used dropped first (requests' default: 10). Each keeps the connections in use at once, at
+# most requests' 10: one per pool process of a Celery worker, one per API thread sending a test.
+HOST_POOLS = 50
 
 
 def make_session(*, allow_private: bool) -> requests.Session:
@@ -24,8 +35,33 @@ def make_session(*, allow_private: bool) -> requests.Session:
     # Environment proxies would bypass the guard, and ~/.netrc credentials must
     # never be sent to a user-supplied URL.
     session.trust_env = False
+    # A session is shared by every fleet's deliveries: a cookie one receiver sets must not be
+    # sent with another fleet's webhook to the same host (nor with this one's: each attempt
+    # stands alone, as when every attempt had a session of its own).
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     for prefix in ("http://", "https://"):
-        session.mount(prefix, GuardedAdapter(allow_private=allow_private))
+        session.mount(prefix, GuardedAdapter(allow_private=allow_private, pool_connections=HOST_POOLS))
+    return session
+
+
+# (process id, allow_private) -> that process's session.
+_sessions: dict[tuple[int, bool], requests.Session] = {}
+
+
+def shared_session(*, allow_private: bool) -> requests.Session:
+    """This process's session for `allow_private`, made on first use.
+
+    Keyed by the process id too: a Celery pool process is forked from its worker, and two
+    processes writing to one inherited socket would interleave their requests. A forked child
+    makes its own and forgets its parent's (closing its copies of their sockets does not end
+    the parent's connections)."""
+    key = (os.getpid(), allow_private)
+    session = _sessions.get(key)
+    if session is None:
+        for inherited in [other for other in _sessions if other[0] != key[0]]:
+            _sessions.pop(inherited, None)
+        # setdefault: two API threads racing here end up sending through the same session.
+        session = _sessions.setdefault(key, make_session(allow_private=allow_private))
     return session
 
 

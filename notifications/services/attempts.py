@@ -76,8 +76,10 @@ def _delivery_claim(*, delivery_id: int, task_id: str, now: datetime) -> _Claim 
         _delivery_stop(delivery, error=health.ENDPOINT_DISABLED)
         return None
 
-    # An attempt still open here was cut short by a dead worker: say so in the log.
-    delivery.attempts.filter(finished_at__isnull=True, error="").update(error=INTERRUPTED)
+    # An attempt still open here was cut short by a dead worker: say so in the log (a
+    # delivery never attempted has none to look for).
+    if delivery.attempt_count:
+        delivery.attempts.filter(finished_at__isnull=True, error="").update(error=INTERRUPTED)
     request = common.render(delivery.monitor, delivery.variables)
     delivery.lease(task_id=task_id, now=now, until=now + common.lease_period())
     delivery.save(update_fields=Delivery.LEASED_FIELDS)
@@ -102,15 +104,14 @@ def _send(claim: _Claim, *, now: datetime) -> transport.AttemptResult:
     )
     # The signature headers come last: a webhook attribute cannot override them.
     headers = {**claim.request.headers, **signature}
-    with transport.make_session(allow_private=settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS) as session:
-        return transport.post(
-            session=session,
-            url=claim.request.url,
-            body=body,
-            headers=headers,
-            connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
-            read_timeout=settings.WEBHOOK_READ_TIMEOUT,
-        )
+    return transport.post(
+        session=transport.shared_session(allow_private=settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS),
+        url=claim.request.url,
+        body=body,
+        headers=headers,
+        connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
+        read_timeout=settings.WEBHOOK_READ_TIMEOUT,
+    )
 
 
 def _describe(result: transport.AttemptResult) -> str:

@@ -22,8 +22,12 @@ def webhook_secret_get_or_create(*, fleet: Fleet) -> WebhookSecret:
 
 
 def webhook_secrets_for_signing(*, fleet: Fleet, now: datetime) -> list[str]:
-    webhook_secret_get_or_create(fleet=fleet)
-    return selectors.webhook_secrets_signing(fleet=fleet, now=now)
+    # Read first, create only when there is no active one (first use): one query per attempt.
+    secrets = selectors.webhook_secrets_signing(fleet=fleet, now=now)
+    if not secrets or secrets[0].expires_at is not None:
+        webhook_secret_get_or_create(fleet=fleet)
+        secrets = selectors.webhook_secrets_signing(fleet=fleet, now=now)
+    return [row.secret for row in secrets]
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from fleetmon_project.processes import (
     EVALUATION_QUEUES,
     QUEUES,
     REPO,
+    WEBHOOK_QUEUES,
     ChildProcess,
     beat_command,
     stop_all,
@@ -27,10 +28,16 @@ def test_the_workers_consume_every_queue_a_task_is_sent_to():
     assert set(EVALUATION_QUEUES) == set(QUEUES) - {"webhooks"}
 
 
-def test_docker_compose_runs_the_worker_on_the_same_queues():
+def test_docker_compose_runs_a_worker_for_evaluation_and_one_for_webhooks_on_every_queue():
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    command = compose["services"]["worker"]["command"]
-    assert command[command.index("-Q") + 1] == ",".join(QUEUES)
+
+    def queues(service: str) -> str:
+        command = compose["services"][service]["command"]
+        return command[command.index("-Q") + 1]
+
+    assert queues("worker") == ",".join(EVALUATION_QUEUES)
+    assert queues("webhooks") == ",".join(WEBHOOK_QUEUES)
+    assert set(EVALUATION_QUEUES) | set(WEBHOOK_QUEUES) == set(QUEUES)
 
 
 def test_beat_given_a_state_directory_keeps_its_files_there(tmp_path):

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from fleetmon_project import runstack
-from fleetmon_project.processes import QUEUES, REPO, beat_command, worker_command
+from fleetmon_project.processes import QUEUES, REPO, beat_command
 from tests.fleetmon_project.test_processes import alive
 
 DRIVER = "import json, os, sys; from fleetmon_project.runstack import supervise; sys.exit(supervise(json.loads(sys.argv[1]), os.environ))"
@@ -38,13 +38,31 @@ def wait_for_pid(path: Path, timeout: float = 30) -> int:
     return int(path.read_text())
 
 
-def test_gunicorn_a_worker_on_every_queue_and_beat():
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_gunicorn_a_worker_for_evaluation_one_for_webhooks_and_beat():
     commands = runstack._commands("8765")
-    assert commands["web"][commands["web"].index("--bind") + 1] == "127.0.0.1:8765"
+    assert option(commands["web"], "--bind") == "127.0.0.1:8765"
     assert "--access-logfile" in commands["web"]
-    assert commands["worker"] == worker_command(concurrency=2)
-    assert commands["worker"][commands["worker"].index("-Q") + 1] == ",".join(QUEUES)
+    assert option(commands["worker"], "-Q") == "evaluation,sweeps,default"
+    assert option(commands["webhooks"], "-Q") == "webhooks"
     assert commands["beat"] == beat_command()
+
+
+def test_every_queue_is_consumed_by_exactly_one_of_make_runs_workers():
+    commands = runstack._commands("8765")
+    consumed = [queue for name in ("worker", "webhooks") for queue in option(commands[name], "-Q").split(",")]
+    assert sorted(consumed) == sorted(QUEUES)
+
+
+def test_make_runs_workers_have_names_of_their_own_and_small_pools():
+    commands = runstack._commands("8765")
+    assert option(commands["worker"], "-n") != option(commands["webhooks"], "-n")
+    # Two cores: evaluation keeps its two processes; webhooks, which mostly wait, add two.
+    assert option(commands["worker"], "--concurrency") == "2"
+    assert option(commands["webhooks"], "--concurrency") == "2"
 
 
 def test_when_one_exits_the_others_are_stopped_and_its_code_is_returned(tmp_path):

@@ -11,10 +11,13 @@ from datetime import timedelta
 
 import pytest
 from celery.exceptions import Retry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from fleetmon_project.receiver import WebhookReceiver
 from monitors.models import MonitorStatus
 from monitors.services import monitor_delete, monitor_set_status
-from notifications import services, tasks
+from notifications import guarded_connections, services, tasks, transport
 from notifications.models import Delivery, DeliveryState
 from notifications.services import attempts
 from tests.notifications.factories import EventFactory, attempt, delivery_for, raise_event, webhook_monitor
@@ -292,6 +295,23 @@ def test_task_retries_itself_with_the_policy_delay(fleet, receiver):
     assert delivery.in_flight_until > delivery.next_attempt_at
 
 
+def test_sequential_deliveries_to_a_keep_alive_receiver_share_one_connection(fleet, settings, monkeypatch):
+    settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS = True
+    monkeypatch.setattr(transport, "_sessions", {})  # none kept from an earlier test
+    monkeypatch.setattr(guarded_connections, "KEEPALIVE_IDLE_S", 60.0)  # however slow the machine
+    receiver = WebhookReceiver(keep_alive=True)
+    receiver.start()
+    try:
+        monitor = webhook_monitor(fleet=fleet, target=f"{receiver.url}/hooks")
+        deliveries = [delivery_for(raise_event(monitor=monitor)) for _ in range(5)]
+        for delivery in deliveries:
+            assert attempt(delivery, delivery.next_attempt_at).attempt.ok
+        assert len(receiver.received()) == 5
+        assert receiver.connections_accepted == 1
+    finally:
+        receiver.stop()
+
+
 def test_lease_keeps_other_tasks_out_while_one_is_sending(fleet, receiver, settings, monkeypatch):
     settings.FLEETMON_DELIVERY_LEASE = 30
     monitor = webhook_monitor(fleet=fleet, target=receiver.url)
@@ -393,6 +413,35 @@ def test_expired_secret_no_longer_signs(fleet, receiver, settings, t0):
     (request,) = receiver.received()
     assert verify_signature(secret=new, headers=request.headers, body=request.body)
     assert not verify_signature(secret=old, headers=request.headers, body=request.body)
+
+
+def test_a_fleet_whose_active_secret_was_deleted_signs_with_a_new_one_and_the_old_ones(fleet, receiver, settings):
+    # An operator may delete a secret in the admin, the active one included.
+    settings.FLEETMON_SECRET_ROTATION_GRACE = 3600
+    retiring = services.webhook_secret_get_or_create(fleet=fleet).secret
+    services.webhook_secret_rotate(fleet=fleet).delete()
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    event = raise_event(monitor=monitor)
+    attempt(delivery_for(event), delivery_for(event).next_attempt_at)
+
+    active = services.webhook_secret_get_or_create(fleet=fleet).secret
+    assert active != retiring
+    (request,) = receiver.received()
+    for secret in (retiring, active):
+        assert verify_signature(secret=secret, headers=request.headers, body=request.body)
+
+
+def test_a_first_attempt_reads_the_secrets_once_and_looks_for_no_interrupted_attempt(fleet, receiver):
+    services.webhook_secret_get_or_create(fleet=fleet)
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    delivery = delivery_for(raise_event(monitor=monitor))
+
+    with CaptureQueriesContext(connection) as captured:
+        assert attempt(delivery, delivery.next_attempt_at).attempt.ok
+
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert sum('FROM "notifications_webhooksecret"' in sql for sql in statements) == 1
+    assert not any(sql.startswith('UPDATE "notifications_deliveryattempt" SET "error"') for sql in statements)
 
 
 def test_replay_resends_the_same_bytes_with_a_fresh_retry_budget(fleet, receiver):

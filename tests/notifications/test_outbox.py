@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from monitors.models import Event
 from monitors.signals import events_raised
@@ -274,3 +275,49 @@ def test_a_new_batch_gets_one_flush_at_its_window_unless_the_broker_cannot_wait_
         )
     # The long window is left to the sweeper.
     assert flushes == [(Delivery.objects.get(monitor=short).pk, 30)]
+
+
+def _rows_read(sql: str) -> int:
+    """Rows the plan's scans read from the table (returned or filtered out), by EXPLAIN ANALYZE."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        (plan,) = cursor.fetchone()[0]
+
+    def walk(node: dict) -> int:
+        read = node["Actual Rows"] + node.get("Rows Removed by Filter", 0) if "Relation Name" in node else 0
+        return read + sum(walk(child) for child in node.get("Plans", []))
+
+    return walk(plan["Plan"])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="plans of PostgreSQL's partial indexes")
+def test_a_sweep_reads_the_rows_it_acts_on_not_every_open_delivery(fleet, t0, settings):
+    """A backlog of queued deliveries is due, but its messages are on their way: the sweeper's
+    reads skip it through their indexes instead of filtering it out row by row."""
+    settings.FLEETMON_DELIVERY_LEASE = 60
+    monitor = webhook_monitor(fleet=fleet, target=TARGET)
+
+    def delivery(number: int, **fields) -> Delivery:
+        return Delivery(
+            monitor=monitor, fleet=fleet, webhook_id=f"msg_sweep_{number}", expires_at=t0 + timedelta(days=3), **fields
+        )
+
+    queued = [
+        delivery(n, state=DeliveryState.PENDING, next_attempt_at=t0, enqueued_at=t0 - timedelta(seconds=5))
+        for n in range(2000)
+    ]
+    lost = [
+        delivery(n, state=DeliveryState.PENDING, next_attempt_at=t0, enqueued_at=t0 - timedelta(seconds=120))
+        for n in range(2000, 2003)
+    ]
+    Delivery.objects.bulk_create([*queued, *lost])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE notifications_delivery")
+
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        result = services.delivery_sweep(now=t0)
+        transaction.set_rollback(True)  # the reads are explained below on the same rows
+
+    assert sorted(result.requeued) == sorted(d.pk for d in lost)
+    reads = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("SELECT")]
+    assert [_rows_read(sql) for sql in reads] == [0, 3]  # due batches, then deliveries to queue again

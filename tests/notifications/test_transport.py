@@ -92,6 +92,13 @@ def _is_ip_literal(host: str) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def keep_alive_while_the_test_runs(monkeypatch):
+    """Pooled connections stay reusable however slowly a loaded machine runs a test; the
+    tests of the idle bound set it to 0."""
+    monkeypatch.setattr(guarded_connections, "KEEPALIVE_IDLE_S", 60.0)
+
+
+@pytest.fixture(autouse=True)
 def dns(monkeypatch) -> FakeDNS:
     fake = FakeDNS(socket.getaddrinfo)
     monkeypatch.setattr(socket, "getaddrinfo", fake)
@@ -143,6 +150,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._reply(200, b"x" * (1024 * 1024))
         elif route == "/utf8":
             self._reply(200, "é".encode() * 10)
+        elif route == "/close":
+            self._reply(200, b"bye", [("Connection", "close")])
+        elif route == "/cookie":
+            self._reply(200, b"", [("Set-Cookie", "receiver=fleet-a; Path=/")])
         else:
             self._reply(200, b"received")
 
@@ -511,6 +522,77 @@ def test_session_reuses_connection_to_the_same_host(server):
         assert send(f"http://127.0.0.1:{server.port}/ok", allow_private=True, session=session).ok
     assert len(server.requests) == 3
     assert len(server.connections) == 1
+
+
+@pytest.fixture
+def fresh_sessions(monkeypatch) -> dict:
+    """No session kept from an earlier test: what this one counts is its own."""
+    sessions: dict = {}
+    monkeypatch.setattr(transport, "_sessions", sessions)
+    return sessions
+
+
+def test_the_shared_session_is_one_per_process_and_private_setting(fresh_sessions, monkeypatch):
+    public_only = transport.shared_session(allow_private=False)
+    assert transport.shared_session(allow_private=False) is public_only
+    assert transport.shared_session(allow_private=True) is not public_only
+
+    # A forked child (a Celery pool process) gets its own, and forgets its parent's.
+    monkeypatch.setattr(transport.os, "getpid", lambda: -1)
+    in_child = transport.shared_session(allow_private=False)
+    assert in_child is not public_only
+    assert list(fresh_sessions) == [(-1, False)]
+
+
+def test_sequential_sends_through_the_shared_session_use_one_connection(server, fresh_sessions):
+    session = transport.shared_session(allow_private=True)
+    results = [send(f"http://127.0.0.1:{server.port}/ok", allow_private=True, session=session) for _ in range(5)]
+    assert all(result.ok for result in results)
+    assert len(server.connections) == 1
+
+
+def test_a_connection_idle_longer_than_the_bound_is_opened_again(server, monkeypatch):
+    monkeypatch.setattr(guarded_connections, "KEEPALIVE_IDLE_S", 0.0)
+    session = make_session(allow_private=True)
+    for _ in range(3):
+        assert send(f"http://127.0.0.1:{server.port}/ok", allow_private=True, session=session).ok
+    assert len(server.connections) == 3
+
+
+@pytest.mark.parametrize("reopened_by", ["receiver closing it", "idle bound"])
+def test_a_pooled_connection_never_reaches_a_new_dns_answer_unchecked(start_server, dns, monkeypatch, reopened_by):
+    # 127.0.0.1 plays a public address and 127.0.0.2 a private one (as above). The name
+    # first resolves to the public one; once the connection to it is gone, to the private one.
+    private_server = start_server("127.0.0.2")
+    public_server = start_server("127.0.0.1", port=private_server.port)
+    monkeypatch.setattr(guarded_connections, "is_public_address", lambda ip: str(ip) == "127.0.0.1")
+    dns.add("pinned.test", ["127.0.0.1"], ["127.0.0.2"])
+    session = make_session(allow_private=False)
+    url = f"http://pinned.test:{public_server.port}"
+
+    assert send(f"{url}/ok", allow_private=False, session=session).ok
+    # Pooled: the connection to the address checked when it was opened; no new lookup.
+    assert send(f"{url}/ok", allow_private=False, session=session).ok
+    assert (len(public_server.connections), dns.lookups) == (1, ["pinned.test"])
+
+    if reopened_by == "receiver closing it":
+        assert send(f"{url}/close", allow_private=False, session=session).ok
+    else:
+        monkeypatch.setattr(guarded_connections, "KEEPALIVE_IDLE_S", 0.0)
+    result = send(f"{url}/ok", allow_private=False, session=session)
+
+    assert result.error.startswith("blocked: pinned.test resolves to 127.0.0.2")
+    assert dns.lookups == ["pinned.test", "pinned.test"]
+    assert private_server.connections == []
+    assert len(public_server.connections) == 1
+
+
+def test_a_cookie_set_by_a_receiver_is_never_sent_back(server):
+    session = make_session(allow_private=True)
+    assert send(f"http://127.0.0.1:{server.port}/cookie", allow_private=True, session=session).ok
+    assert send(f"http://127.0.0.1:{server.port}/ok", allow_private=True, session=session).ok
+    assert "cookie" not in server.requests[1].headers
+    assert len(session.cookies) == 0
 
 
 # --- HTTPS: the guard must not weaken certificate checks ---------------------
