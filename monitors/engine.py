@@ -8,14 +8,16 @@ left to do and raises nothing twice.
 
 from __future__ import annotations
 
+import json
 import logging
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from fleetmon_project.metrics import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
@@ -27,9 +29,29 @@ from monitors.extensions import build_extensions
 from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState
-from telemetry.state import LatestState, encode_records, merge_point, state_from_row
+from telemetry.state import LatestState, decode_records, encode_records, merge_point
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class MonitorState:
+    """A (monitor, vehicle) pair's MonitorVehicleState as the evaluator reads and moves it: a
+    plain object, as a chunk reads hundreds of them and writes back only those that moved."""
+
+    monitor_id: str
+    vehicle_id: str
+    generation: int
+    value: bool | None = None
+    since: datetime | None = None
+    last_notified_at: datetime | None = None
+    next_refresh_at: datetime | None = None
+    dwell: dict = field(default_factory=dict)
+    dwell_due_at: datetime | None = None
+
+
+# MonitorState's fields, in order: what the engine reads of MonitorVehicleState and writes back.
+_STATE_FIELDS = tuple(MonitorState.__dataclass_fields__)
 
 
 @dataclass
@@ -37,7 +59,7 @@ class _Runtime:
     monitor: Monitor
     compiled: CompiledMonitor
     refresh: timedelta | None
-    state: MonitorVehicleState
+    state: MonitorState
     reset: bool
     dirty: bool = False
     broken: bool = False  # raised an error: skipped for the rest of this evaluation
@@ -56,10 +78,60 @@ class _Runtime:
         return since is not None and instant < since
 
 
-def _copy_latest(row: VehicleState, latest: LatestState) -> None:
-    row.data = encode_records(latest.data)
-    row.latitude, row.longitude, row.position_at = latest.latitude, latest.longitude, latest.position_at
-    row.last_seen_at = latest.last_seen_at
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _states_save(changed: list[tuple[str, LatestState]], *, now: datetime) -> None:
+    """Write the chunk's moved VehicleState rows (locked, so they exist). On PostgreSQL as one
+    JSON document: a bulk upsert passes each row's state as an element of an array parameter,
+    which psycopg escapes character by character, and that cost more than the evaluation."""
+    if not changed:
+        return
+    if connection.vendor != "postgresql":
+        VehicleState.objects.bulk_create(
+            [
+                VehicleState(
+                    vehicle_id=vehicle_id,
+                    data=encode_records(latest.data),
+                    latitude=latest.latitude,
+                    longitude=latest.longitude,
+                    position_at=latest.position_at,
+                    last_seen_at=latest.last_seen_at,
+                    updated_at=now,
+                )
+                for vehicle_id, latest in changed
+            ],
+            update_conflicts=True,
+            unique_fields=["vehicle"],
+            update_fields=["data", "latitude", "longitude", "position_at", "last_seen_at", "updated_at"],
+        )
+        return
+    document = json.dumps(
+        [
+            {
+                "vehicle_id": vehicle_id,
+                "data": encode_records(latest.data),
+                "latitude": latest.latitude,
+                "longitude": latest.longitude,
+                "position_at": _iso(latest.position_at),
+                "last_seen_at": _iso(latest.last_seen_at),
+            }
+            for vehicle_id, latest in changed
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {VehicleState._meta.db_table} AS state
+            SET data = row.data, latitude = row.latitude, longitude = row.longitude,
+                position_at = row.position_at, last_seen_at = row.last_seen_at, updated_at = %s
+            FROM jsonb_to_recordset(%s::jsonb) AS row(
+                vehicle_id text, data jsonb, latitude double precision, longitude double precision,
+                position_at timestamptz, last_seen_at timestamptz
+            )
+            WHERE state.vehicle_id = row.vehicle_id""",
+            [now, document],
+        )
 
 
 def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnapshot:
@@ -96,7 +168,7 @@ class VehicleEvaluator:
         self,
         vehicle: Vehicle,
         monitors: Sequence[Monitor],
-        states: dict[str, MonitorVehicleState],
+        states: dict[str, MonitorState],
         *,
         now: datetime,
         compile: Callable[[Monitor], CompiledMonitor] = compiled_monitor,
@@ -107,8 +179,8 @@ class VehicleEvaluator:
         self.evaluations = 0
         self.runtimes = []
         for monitor in monitors:
-            state = states.get(monitor.pk) or MonitorVehicleState(
-                monitor=monitor, vehicle=vehicle, generation=monitor.generation
+            state = states.get(monitor.pk) or MonitorState(
+                monitor_id=monitor.pk, vehicle_id=vehicle.pk, generation=monitor.generation
             )
             reset = state.generation != monitor.generation
             # A pending expiry the reset cancels must leave the outbox even if nothing is evaluated.
@@ -255,7 +327,7 @@ class VehicleEvaluator:
             _monitor_failed(monitor, self.vehicle, "given its extensions")
             return []
 
-    def dirty_states(self) -> list[MonitorVehicleState]:
+    def dirty_states(self) -> list[MonitorState]:
         return [runtime.state for runtime in self.runtimes if runtime.dirty]
 
 
@@ -297,76 +369,89 @@ def _evaluate(
     monitor_ids: Sequence[str] | None,
     retry_id: int | None,
     now: datetime,
+    stateless: Collection[str] | None = None,
 ) -> _Outcome:
-    """The evaluation of `ids`, within the caller's transaction (see vehicles_evaluate)."""
+    """The evaluation of `ids`, within the caller's transaction (see vehicles_evaluate).
+    `stateless`: those of `ids` known to have no VehicleState row yet (None: not known)."""
     held = held_vehicles(retrying=retry_id)
-    existing = list(Vehicle.objects.filter(pk__in=ids).exclude(pk__in=held).values_list("pk", flat=True))
-    VehicleState.objects.bulk_create([VehicleState(vehicle_id=vid) for vid in existing], ignore_conflicts=True)
+    unknown = ids if stateless is None else stateless
+    if unknown:
+        existing = Vehicle.objects.filter(pk__in=unknown).exclude(pk__in=held).values_list("pk", flat=True)
+        VehicleState.objects.bulk_create([VehicleState(vehicle_id=vid) for vid in existing], ignore_conflicts=True)
     # Locked in id order, so overlapping chunks on other workers wait instead of deadlocking.
+    # Plain values rather than model instances: a chunk reads hundreds of rows, and building
+    # instances used to cost more than the evaluation itself.
     rows = list(
         VehicleState.objects.select_for_update(of=("self",))
-        .select_related("vehicle")
-        .filter(vehicle_id__in=existing)
+        .filter(vehicle_id__in=ids)
+        .exclude(vehicle_id__in=held)
         .order_by("vehicle_id")
+        .values_list(
+            "vehicle_id", "vehicle__fleet_id", "vehicle__vin", "data", "latitude", "longitude", "position_at", "last_seen_at"
+        )
     )
-    points_by_vehicle: dict[str, list[TelemetryPoint]] = defaultdict(list)
-    for point in TelemetryPoint.objects.filter(vehicle_id__in=existing, evaluated_at__isnull=True).order_by(
-        "event_date", "id"
+    locked = [row[0] for row in rows]
+    # (eventDate, data, latitude, longitude) of each point, by vehicle.
+    points_by_vehicle: dict[str, list[tuple[datetime, dict, float | None, float | None]]] = defaultdict(list)
+    applied = []
+    for point_id, vehicle_id, event_date, data, latitude, longitude in (
+        TelemetryPoint.objects.filter(vehicle_id__in=locked, evaluated_at__isnull=True)
+        .order_by("event_date", "id")
+        .values_list("id", "vehicle_id", "event_date", "data", "latitude", "longitude")
     ):
-        points_by_vehicle[point.vehicle_id].append(point)
-    fleet_ids = {row.vehicle.fleet_id for row in rows}
+        points_by_vehicle[vehicle_id].append((event_date, data, latitude, longitude))
+        applied.append(point_id)
+    fleet_ids = {row[1] for row in rows}
     monitors_by_fleet: dict[str, list[Monitor]] = defaultdict(list)
     for monitor in Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"):
         monitors_by_fleet[monitor.fleet_id].append(monitor)
-    states: dict[tuple[str, str], MonitorVehicleState] = {
-        (state.vehicle_id, state.monitor_id): state
-        for state in MonitorVehicleState.objects.filter(
-            vehicle_id__in=existing, monitor__in=[m for ms in monitors_by_fleet.values() for m in ms]
-        )
-    }
+    states: dict[tuple[str, str], MonitorState] = {}
+    for values in MonitorVehicleState.objects.filter(
+        vehicle_id__in=locked, monitor_id__in=[m.pk for ms in monitors_by_fleet.values() for m in ms]
+    ).values_list(*_STATE_FIELDS):
+        state = MonitorState(*values)
+        states[state.vehicle_id, state.monitor_id] = state
 
-    changed_rows, dirty_states, raised, evaluations = [], [], [], 0
-    for row in rows:
-        points = points_by_vehicle.get(row.vehicle_id, [])
-        latest = state_from_row(row)
-        if not points and (at is None or latest.last_seen_at is None):
+    changed_rows: list[tuple[str, LatestState]] = []
+    dirty_states, raised, evaluations = [], [], 0
+    for vehicle_id, fleet_id, vin, data, latitude, longitude, position_at, last_seen_at in rows:
+        points = points_by_vehicle.get(vehicle_id, [])
+        if not points and (at is None or last_seen_at is None):
             # A vehicle that never reported is not evaluated: `!inZone` must not fire on silence.
             continue
-        monitors = monitors_by_fleet.get(row.vehicle.fleet_id, [])
+        latest = LatestState(
+            data=decode_records(data),
+            latitude=latitude,
+            longitude=longitude,
+            position_at=position_at,
+            last_seen_at=last_seen_at,
+        )
+        monitors = monitors_by_fleet.get(fleet_id, [])
         if monitor_ids is not None and not points:
             monitors = [m for m in monitors if m.pk in monitor_ids]
-        own_states = {m.pk: states[row.vehicle_id, m.pk] for m in monitors if (row.vehicle_id, m.pk) in states}
-        evaluator = VehicleEvaluator(row.vehicle, monitors, own_states, now=now)
-        for point in points:
+        own_states = {m.pk: states[vehicle_id, m.pk] for m in monitors if (vehicle_id, m.pk) in states}
+        vehicle = Vehicle(id=vehicle_id, fleet_id=fleet_id, vin=vin)
+        evaluator = VehicleEvaluator(vehicle, monitors, own_states, now=now)
+        for event_date, point_data, point_latitude, point_longitude in points:
             evaluator.apply_point(
-                latest, event_date=point.event_date, data=point.data, latitude=point.latitude, longitude=point.longitude
+                latest, event_date=event_date, data=point_data, latitude=point_latitude, longitude=point_longitude
             )
         if at is not None and expiries:
             evaluator.advance(latest, at, inclusive=True)
         elif at is not None:
             evaluator.evaluate_at(latest, at)
         if points:
-            _copy_latest(row, latest)
-            row.updated_at = now
-            changed_rows.append(row)
+            changed_rows.append((vehicle_id, latest))
         dirty_states.extend(evaluator.dirty_states())
         raised.extend(evaluator.raised)
         evaluations += evaluator.evaluations
 
-    # Upserts (INSERT ... ON CONFLICT DO UPDATE): one statement each, where bulk_update would
-    # build a CASE expression per row and field.
-    VehicleState.objects.bulk_create(
-        changed_rows,
-        update_conflicts=True,
-        unique_fields=["vehicle"],
-        update_fields=["data", "latitude", "longitude", "position_at", "last_seen_at", "updated_at"],
-    )
-    applied = [point.pk for points in points_by_vehicle.values() for point in points]
+    _states_save(changed_rows, now=now)
     TelemetryPoint.objects.filter(pk__in=applied).update(evaluated_at=now)
-    for state in dirty_states:
-        state.pk = None  # the (monitor, vehicle) pair identifies the row to update
+    # An upsert (INSERT ... ON CONFLICT DO UPDATE): one statement, where bulk_update would build
+    # a CASE expression per row and field; the (monitor, vehicle) pair identifies the row.
     MonitorVehicleState.objects.bulk_create(
-        dirty_states,
+        [MonitorVehicleState(**{name: getattr(state, name) for name in _STATE_FIELDS}) for state in dirty_states],
         update_conflicts=True,
         unique_fields=["monitor", "vehicle"],
         update_fields=["generation", "value", "since", "last_notified_at", "next_refresh_at", "dwell", "dwell_due_at"],
@@ -455,14 +540,23 @@ def vehicles_evaluate(
     chunk fails, its vehicles are evaluated one by one and those that fail are held."""
     now = now or timezone.now()
     ids = sorted(set(vehicle_ids))
+    stateless = None
     if at is None:
         # Telemetry-driven: only vehicles with points left to apply. Under a backlog, the task
         # of an earlier request often applied this one's points already; then this is the
-        # only query. A point stored after this read comes with its own task.
-        pending = TelemetryPoint.objects.filter(vehicle_id__in=ids, evaluated_at__isnull=True).exclude(
-            vehicle_id__in=held_vehicles(retrying=retry_id)
+        # only query. A point stored after this read comes with its own task. It also tells
+        # which vehicles have no state row yet, so the evaluation creates only theirs.
+        pending = (
+            TelemetryPoint.objects.filter(vehicle_id__in=ids, evaluated_at__isnull=True)
+            .exclude(vehicle_id__in=held_vehicles(retrying=retry_id))
+            .annotate(has_state=Exists(VehicleState.objects.filter(vehicle_id=OuterRef("vehicle_id"))))
+            .order_by()
+            .values_list("vehicle_id", "has_state")
+            .distinct()
         )
-        ids = sorted(pending.order_by().values_list("vehicle_id", flat=True).distinct())
+        found = dict(pending)
+        ids = sorted(found)
+        stateless = [vehicle_id for vehicle_id in ids if not found[vehicle_id]]
         if not ids:
             if retry_id is not None:
                 DeadLetter.objects.filter(pk=retry_id).delete()  # nothing left to retry
@@ -471,7 +565,9 @@ def vehicles_evaluate(
         with transaction.atomic():
             if not _boundary_claimed(boundary_id):
                 return 0
-            outcome = _evaluate(ids, at=at, expiries=expiries, monitor_ids=monitor_ids, retry_id=retry_id, now=now)
+            outcome = _evaluate(
+                ids, at=at, expiries=expiries, monitor_ids=monitor_ids, retry_id=retry_id, now=now, stateless=stateless
+            )
             _boundary_done(boundary_id)
     except Exception:
         logger.warning("evaluation of %d vehicle(s) failed; evaluating them one by one", len(ids), exc_info=True)

@@ -1,18 +1,19 @@
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from fleetmon_project.errors import conflict, field_errors
 from fleetmon_project.metrics import POINTS_INGESTED
-from telemetry.ingestion import is_vin, normalize_vin, validate_batch
+from telemetry.ingestion import ValidPoint, is_vin, normalize_vin, validate_batch
 from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle
 from telemetry.signals import points_stored
 
@@ -59,6 +60,17 @@ def telemetry_ingest(*, owner: User, body: Any, now: datetime | None = None) -> 
     if validation.errors:
         raise field_errors(validation.errors, message=f"Rejected: {len(validation.errors)} problem(s) in the batch.")
     with transaction.atomic():
+        _points_insert(validation.points)
+        points_stored.send(sender=TelemetryPoint, vehicle_ids=sorted({p.vehicle_id for p in validation.points}))
+    POINTS_INGESTED.inc(len(validation.points))
+    return len(validation.points)
+
+
+def _points_insert(points: list[ValidPoint]) -> None:
+    """Store the points, in the batch's order (ids break eventDate ties). On PostgreSQL as one
+    JSON document: a bulk insert passes each point's data as an element of an array parameter,
+    which psycopg escapes character by character, at about a third of the request's time."""
+    if connection.vendor != "postgresql":
         TelemetryPoint.objects.bulk_create(
             [
                 TelemetryPoint(
@@ -68,12 +80,36 @@ def telemetry_ingest(*, owner: User, body: Any, now: datetime | None = None) -> 
                     longitude=point.longitude,
                     data=point.data,
                 )
-                for point in validation.points
+                for point in points
             ]
         )
-        points_stored.send(sender=TelemetryPoint, vehicle_ids=sorted({p.vehicle_id for p in validation.points}))
-    POINTS_INGESTED.inc(len(validation.points))
-    return len(validation.points)
+        return
+    document = json.dumps(
+        [
+            {
+                "vehicle_id": point.vehicle_id,
+                "event_date": point.event_date.isoformat(),
+                "latitude": point.latitude,
+                "longitude": point.longitude,
+                "data": point.data,
+            }
+            for point in points
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {TelemetryPoint._meta.db_table}
+                (vehicle_id, event_date, received_at, latitude, longitude, data)
+            SELECT point.vehicle_id, point.event_date, %s, point.latitude, point.longitude, point.data
+            FROM ROWS FROM (
+                jsonb_to_recordset(%s::jsonb) AS (
+                    vehicle_id text, event_date timestamptz, latitude double precision, longitude double precision,
+                    data jsonb
+                )
+            ) WITH ORDINALITY AS point(vehicle_id, event_date, latitude, longitude, data, position)
+            ORDER BY point.position""",
+            [timezone.now(), document],
+        )
 
 
 # last_used_at is for the operator ("is this client still in use?"): a minute's precision

@@ -483,6 +483,50 @@ def test_time_trigger_follows_daily_windows_in_its_zone():
     assert compiled.evaluate(moving, NOW + timedelta(days=1)).result is False
 
 
+WEEKDAY_EVENINGS = {
+    "timeZone": "America/New_York",
+    "times": [
+        {"recurrence": "Daily", "start": "PT17H", "duration": "PT3H", "occurence": {"day": ["Mon", "Fri"]}},
+        {"recurrence": "None", "start": "2026-03-08T06:30:00Z", "duration": "PT30M"},
+    ],
+}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    instants=st.lists(
+        st.datetimes(min_value=datetime(2026, 2, 25), max_value=datetime(2026, 3, 20), timezones=st.just(UTC)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_a_time_trigger_answers_as_its_windows_whatever_order_instants_come_in(instants):
+    # The compiled trigger keeps the span between two boundaries it last found: points late,
+    # early, repeated or across a DST change must still be judged by the windows themselves.
+    compiled = time_monitor(WEEKDAY_EVENINGS)
+    spec = timewindows.parse_time_trigger(WEEKDAY_EVENINGS)
+    moving = snapshot({MOVING_KEY: reported(True)})
+    for instant in instants:
+        assert compiled.evaluate(moving, instant).result is timewindows.is_within(spec, instant)
+
+
+def test_a_time_trigger_near_the_limits_of_datetime_answers_as_its_windows():
+    always = {"timeZone": "Pacific/Kiritimati", "times": [{"recurrence": "Daily", "start": "PT0S", "duration": "P7D"}]}
+    compiled = time_monitor(always)
+    spec = timewindows.parse_time_trigger(always)
+    moving = snapshot({MOVING_KEY: reported(True)})
+    for instant in (
+        datetime(2026, 5, 6, tzinfo=UTC),
+        timewindows.DAILY_LAST_INSTANT - timedelta(days=1),
+        timewindows.DAILY_LAST_INSTANT + timedelta(seconds=1),
+        datetime.max.replace(tzinfo=UTC),
+        datetime.min.replace(tzinfo=UTC),
+        timewindows.DAILY_FIRST_INSTANT,
+        datetime(2026, 5, 6, tzinfo=UTC),
+    ):
+        assert compiled.evaluate(moving, instant).result is timewindows.is_within(spec, instant), instant
+
+
 # --- zone triggers ----------------------------------------------------------------------
 
 
