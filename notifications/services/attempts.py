@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
+from fleetmon_project.metrics import DELIVERIES_FINISHED, WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_ATTEMPTS
 from notifications import signing, templating, transport
 from notifications.models import Delivery, DeliveryAttempt, DeliveryState
 from notifications.services import common, health
@@ -128,11 +129,14 @@ def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id:
     attempt.response_excerpt = result.response_excerpt
     attempt.error = result.error
     attempt.save()
+    WEBHOOK_ATTEMPTS.labels("ok" if result.ok else "failed").inc()
+    WEBHOOK_ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
 
     if result.ok:
         if delivery.state == DeliveryState.PENDING:
             delivery.mark_delivered(now=now)
             delivery.save()
+            DELIVERIES_FINISHED.labels("delivered").inc()
         if not delivery.is_test:
             health.webhook_health_succeeded(monitor=delivery.monitor, now=now)
         return AttemptOutcome(attempt=attempt)
@@ -182,6 +186,7 @@ def _retry_delay(delivery: Delivery) -> int | None:
 def _delivery_stop(delivery: Delivery, *, error: str) -> None:
     delivery.give_up(error=error)
     delivery.save()
+    DELIVERIES_FINISHED.labels("failed").inc()
     logger.warning("delivery %s failed: %s", delivery.pk, error)
 
 

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 
 from fleetmon_project.isodates import format_rfc3339
-from fleetmon_project.metrics import WEBHOOK_ENDPOINTS_DISABLED
+from fleetmon_project.metrics import DELIVERIES_FINISHED, WEBHOOK_ENDPOINTS_DISABLED
 from monitors.models import Monitor, MonitorStatus
 from notifications.models import Delivery, DeliveryAttempt, DeliveryState, WebhookHealth
 
@@ -150,6 +150,8 @@ def _stop_pending(*, monitor: Monitor, now: datetime) -> int:
         .filter(~Exists(in_flight), monitor=monitor, state=DeliveryState.PENDING, is_test=False)
         .values_list("pk", flat=True)
     )
-    return Delivery.objects.filter(pk__in=list(stopping)).update(
+    stopped = Delivery.objects.filter(pk__in=list(stopping)).update(
         **Delivery.given_up_fields(error=ENDPOINT_DISABLED), updated_at=now
     )
+    DELIVERIES_FINISHED.labels("failed").inc(stopped)
+    return stopped

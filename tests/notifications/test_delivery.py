@@ -13,6 +13,7 @@ import pytest
 from celery.exceptions import Retry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from prometheus_client import REGISTRY
 
 from fleetmon_project.receiver import WebhookReceiver
 from monitors.models import MonitorStatus
@@ -119,6 +120,38 @@ def test_bounded_3_failing_twice_then_ok_makes_exactly_3_attempts(fleet, receive
     assert [a.status_code for a in delivery.attempts.all()] == [500, 500, 200]
     assert len({r.headers["webhook-id"] for r in receiver.received()}) == 1
     assert len({r.body for r in receiver.received()}) == 1  # identical bytes every time
+
+
+def test_attempts_and_finished_deliveries_are_counted_for_metrics(fleet, receiver):
+    def sample(name: str, outcome: str) -> float:
+        return REGISTRY.get_sample_value(name, {"outcome": outcome}) or 0.0
+
+    before = {
+        key: sample(*key)
+        for key in [
+            ("fleetmon_webhook_attempts_total", "ok"),
+            ("fleetmon_webhook_attempts_total", "failed"),
+            ("fleetmon_deliveries_total", "delivered"),
+            ("fleetmon_deliveries_total", "failed"),
+        ]
+    }
+    seconds_before = REGISTRY.get_sample_value("fleetmon_webhook_attempt_seconds_count") or 0.0
+    receiver.script(500, 200)
+    delivered = delivery_for(raise_event(monitor=webhook_monitor(fleet=fleet, target=receiver.url, retry=BOUNDED_3)))
+    attempt(delivered, delivered.next_attempt_at)
+    attempt(delivered, delivered.next_attempt_at + timedelta(seconds=1))
+    receiver.default_status = 503
+    failed = delivery_for(raise_event(monitor=webhook_monitor(fleet=fleet, target=receiver.url, retry=NONE)))
+    attempt(failed, failed.next_attempt_at)
+    attempt(failed, failed.next_attempt_at + timedelta(seconds=1))  # policy None: one retry
+
+    assert {key: sample(*key) - value for key, value in before.items()} == {
+        ("fleetmon_webhook_attempts_total", "ok"): 1,
+        ("fleetmon_webhook_attempts_total", "failed"): 3,
+        ("fleetmon_deliveries_total", "delivered"): 1,
+        ("fleetmon_deliveries_total", "failed"): 1,
+    }
+    assert REGISTRY.get_sample_value("fleetmon_webhook_attempt_seconds_count") == seconds_before + 4
 
 
 def test_bounded_gives_up_after_retry_number_retries(fleet, receiver):
