@@ -64,11 +64,13 @@ DEFINITION = {
 def _seed(fleet: Fleet, start: datetime, *, vehicles: int, hours: int, interval: int) -> int:
     """Each vehicle drives slow laps in and out of the zone with a battery that drains and
     recharges: a few transitions a day, not one per point."""
-    Vehicle.objects.bulk_create([Vehicle(fleet=fleet, vin=f"VF3BACKT{n:09d}") for n in range(vehicles)])
-    ids = list(Vehicle.objects.filter(fleet=fleet).order_by("vin").values_list("pk", flat=True))
     steps = hours * 3600 // interval
+    Vehicle.objects.bulk_create(
+        [Vehicle(fleet=fleet, vin=f"VF3BACKT{n:09d}", points_stored=steps) for n in range(vehicles)]
+    )
+    ids = list(Vehicle.objects.filter(fleet=fleet).order_by("vin").values_list("pk", flat=True))
     table = TelemetryPoint._meta.db_table
-    columns = "vehicle_id, event_date, received_at, latitude, longitude, data"
+    columns = "vehicle_id, seq, event_date, received_at, latitude, longitude, data"
     with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for number, vehicle_id in enumerate(ids):
             phase = number / vehicles * 2 * math.pi
@@ -79,7 +81,7 @@ def _seed(fleet: Fleet, start: datetime, *, vehicles: int, hours: int, interval:
                 latitude = PARIS[0] + 0.18 + 0.225 * math.sin(angle)
                 longitude = PARIS[1] + 0.34 * math.cos(angle)
                 level = round(50 + 45 * math.sin(phase + step * 2 * math.pi / (steps / 2)))
-                copy.write_row((vehicle_id, at, at, latitude, longitude, json.dumps({LEVEL: level})))
+                copy.write_row((vehicle_id, step + 1, at, at, latitude, longitude, json.dumps({LEVEL: level})))
     return vehicles * steps
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Min
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from kombu import Connection
@@ -41,14 +41,13 @@ class BacklogCollector:
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from monitors.models import DeadLetter, Monitor
         from notifications.models import Delivery, DeliveryState
-        from telemetry.models import TelemetryPoint
+        from telemetry.selectors import points_pending_summary
 
         now = timezone.now()
-        pending_points = TelemetryPoint.objects.filter(evaluated_at__isnull=True).aggregate(
-            count=Count("id"), oldest=Min("received_at")
-        )
-        yield GaugeMetricFamily("fleetmon_points_unevaluated", "Stored points not yet evaluated", pending_points["count"])
-        lag = (now - pending_points["oldest"]).total_seconds() if pending_points["oldest"] else 0.0
+        pending_points = points_pending_summary()
+        yield GaugeMetricFamily("fleetmon_points_unevaluated", "Stored points not yet evaluated", pending_points.count)
+        oldest = pending_points.oldest_received_at
+        lag = (now - oldest).total_seconds() if oldest else 0.0
         yield GaugeMetricFamily("fleetmon_evaluation_lag_seconds", "Age of the oldest unevaluated point", lag)
 
         open_states = (DeliveryState.BATCHING, DeliveryState.PENDING)

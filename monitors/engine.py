@@ -1,9 +1,9 @@
 """The event engine: applies stored telemetry to vehicle state and evaluates monitors.
 
 Every evaluation runs in one transaction holding its vehicles' `VehicleState` row locks, so
-two workers never evaluate the same vehicle at once, and the points applied are marked
-evaluated in the same commit as the events they raised: a redelivered task finds nothing
-left to do and raises nothing twice.
+two workers never evaluate the same vehicle at once, and the vehicle's watermark moves past
+the points applied in the same commit as the events they raised: a redelivered task finds
+nothing left to do and raises nothing twice. Points themselves are never written again.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
 from fleetmon_project.metrics import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
@@ -29,6 +29,7 @@ from monitors.extensions import build_extensions
 from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState
+from telemetry.selectors import vehicles_with_points_pending
 from telemetry.state import LatestState, decode_records, encode_records, merge_point
 
 logger = logging.getLogger(__name__)
@@ -82,10 +83,11 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def _states_save(changed: list[tuple[str, LatestState]], *, now: datetime) -> None:
-    """Write the chunk's moved VehicleState rows (locked, so they exist). On PostgreSQL as one
-    JSON document: a bulk upsert passes each row's state as an element of an array parameter,
-    which psycopg escapes character by character, and that cost more than the evaluation."""
+def _states_save(changed: list[tuple[str, LatestState, int]], *, now: datetime) -> None:
+    """Write the chunk's moved VehicleState rows (locked, so they exist) and their watermarks
+    (the `seq` of the last point applied). On PostgreSQL as one JSON document: a bulk upsert
+    passes each row's state as an element of an array parameter, which psycopg escapes
+    character by character, and that cost more than the evaluation."""
     if not changed:
         return
     if connection.vendor != "postgresql":
@@ -98,13 +100,14 @@ def _states_save(changed: list[tuple[str, LatestState]], *, now: datetime) -> No
                     longitude=latest.longitude,
                     position_at=latest.position_at,
                     last_seen_at=latest.last_seen_at,
+                    applied_seq=applied_seq,
                     updated_at=now,
                 )
-                for vehicle_id, latest in changed
+                for vehicle_id, latest, applied_seq in changed
             ],
             update_conflicts=True,
             unique_fields=["vehicle"],
-            update_fields=["data", "latitude", "longitude", "position_at", "last_seen_at", "updated_at"],
+            update_fields=["data", "latitude", "longitude", "position_at", "last_seen_at", "applied_seq", "updated_at"],
         )
         return
     document = json.dumps(
@@ -116,18 +119,20 @@ def _states_save(changed: list[tuple[str, LatestState]], *, now: datetime) -> No
                 "longitude": latest.longitude,
                 "position_at": _iso(latest.position_at),
                 "last_seen_at": _iso(latest.last_seen_at),
+                "applied_seq": applied_seq,
             }
-            for vehicle_id, latest in changed
+            for vehicle_id, latest, applied_seq in changed
         ]
     )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {VehicleState._meta.db_table} AS state
             SET data = row.data, latitude = row.latitude, longitude = row.longitude,
-                position_at = row.position_at, last_seen_at = row.last_seen_at, updated_at = %s
+                position_at = row.position_at, last_seen_at = row.last_seen_at, applied_seq = row.applied_seq,
+                updated_at = %s
             FROM jsonb_to_recordset(%s::jsonb) AS row(
                 vehicle_id text, data jsonb, latitude double precision, longitude double precision,
-                position_at timestamptz, last_seen_at timestamptz
+                position_at timestamptz, last_seen_at timestamptz, applied_seq bigint
             )
             WHERE state.vehicle_id = row.vehicle_id""",
             [now, document],
@@ -391,16 +396,18 @@ def _evaluate(
         )
     )
     locked = [row[0] for row in rows]
-    # (eventDate, data, latitude, longitude) of each point, by vehicle.
+    # (eventDate, data, latitude, longitude) of each point past its vehicle's watermark, by
+    # vehicle, and the watermark once they are applied. The watermarks read are those of the
+    # rows just locked.
     points_by_vehicle: dict[str, list[tuple[datetime, dict, float | None, float | None]]] = defaultdict(list)
-    applied = []
-    for point_id, vehicle_id, event_date, data, latitude, longitude in (
-        TelemetryPoint.objects.filter(vehicle_id__in=locked, evaluated_at__isnull=True)
+    applied_seq: dict[str, int] = {}
+    for vehicle_id, seq, event_date, data, latitude, longitude in (
+        TelemetryPoint.objects.filter(vehicle_id__in=locked, seq__gt=F("vehicle__state__applied_seq"))
         .order_by("event_date", "id")
-        .values_list("id", "vehicle_id", "event_date", "data", "latitude", "longitude")
+        .values_list("vehicle_id", "seq", "event_date", "data", "latitude", "longitude")
     ):
         points_by_vehicle[vehicle_id].append((event_date, data, latitude, longitude))
-        applied.append(point_id)
+        applied_seq[vehicle_id] = max(seq, applied_seq.get(vehicle_id, 0))
     fleet_ids = {row[1] for row in rows}
     monitors_by_fleet: dict[str, list[Monitor]] = defaultdict(list)
     for monitor in Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"):
@@ -412,7 +419,7 @@ def _evaluate(
         state = MonitorState(*values)
         states[state.vehicle_id, state.monitor_id] = state
 
-    changed_rows: list[tuple[str, LatestState]] = []
+    changed_rows: list[tuple[str, LatestState, int]] = []
     dirty_states, raised, evaluations = [], [], 0
     for vehicle_id, fleet_id, vin, data, latitude, longitude, position_at, last_seen_at in rows:
         points = points_by_vehicle.get(vehicle_id, [])
@@ -441,13 +448,12 @@ def _evaluate(
         elif at is not None:
             evaluator.evaluate_at(latest, at)
         if points:
-            changed_rows.append((vehicle_id, latest))
+            changed_rows.append((vehicle_id, latest, applied_seq[vehicle_id]))
         dirty_states.extend(evaluator.dirty_states())
         raised.extend(evaluator.raised)
         evaluations += evaluator.evaluations
 
     _states_save(changed_rows, now=now)
-    TelemetryPoint.objects.filter(pk__in=applied).update(evaluated_at=now)
     # An upsert (INSERT ... ON CONFLICT DO UPDATE): one statement, where bulk_update would build
     # a CASE expression per row and field; the (monitor, vehicle) pair identifies the row.
     MonitorVehicleState.objects.bulk_create(
@@ -547,16 +553,14 @@ def vehicles_evaluate(
         # only query. A point stored after this read comes with its own task. It also tells
         # which vehicles have no state row yet, so the evaluation creates only theirs.
         pending = (
-            TelemetryPoint.objects.filter(vehicle_id__in=ids, evaluated_at__isnull=True)
-            .exclude(vehicle_id__in=held_vehicles(retrying=retry_id))
-            .annotate(has_state=Exists(VehicleState.objects.filter(vehicle_id=OuterRef("vehicle_id"))))
-            .order_by()
-            .values_list("vehicle_id", "has_state")
-            .distinct()
+            vehicles_with_points_pending()
+            .filter(pk__in=ids)
+            .exclude(pk__in=held_vehicles(retrying=retry_id))
+            .values_list("pk", "state__vehicle_id")
         )
         found = dict(pending)
         ids = sorted(found)
-        stateless = [vehicle_id for vehicle_id in ids if not found[vehicle_id]]
+        stateless = [vehicle_id for vehicle_id in ids if found[vehicle_id] is None]
         if not ids:
             if retry_id is not None:
                 DeadLetter.objects.filter(pk=retry_id).delete()  # nothing left to retry

@@ -19,7 +19,8 @@ from monitors.compiled import compiled_monitor
 from monitors.deadletters import boundary_given_up, held_vehicles, retry_delay
 from monitors.dwell import DwellState
 from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, DeadLetter, Monitor, MonitorVehicleState
-from telemetry.models import TelemetryPoint, VehicleState
+from telemetry.models import VehicleState
+from telemetry.selectors import vehicles_pending_since
 
 logger = logging.getLogger(__name__)
 
@@ -170,11 +171,10 @@ def unevaluated_points_sweep(*, now: datetime | None = None) -> list[EvaluationR
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.FLEETMON_POINT_RESCUE_AFTER)
     vehicle_ids = list(
-        TelemetryPoint.objects.filter(evaluated_at__isnull=True, received_at__lte=cutoff)
-        .exclude(vehicle_id__in=held_vehicles())
+        vehicles_pending_since(cutoff=cutoff)
+        .exclude(pk__in=held_vehicles())
         .order_by()
-        .values_list("vehicle_id", flat=True)
-        .distinct()[:SWEEP_BATCH]
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     requests = [EvaluationRequest(vehicle_ids=vehicle_ids, at=None, monitor_ids=None)] if vehicle_ids else []
     with transaction.atomic():

@@ -7,6 +7,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle, VehicleState
+from telemetry.selectors import points_pending
 from telemetry.services import api_client_deactivate, api_client_rotate_secret
 
 if TYPE_CHECKING:
@@ -59,26 +60,49 @@ class VehicleAdmin(admin.ModelAdmin):
 
 @admin.register(VehicleState)
 class VehicleStateAdmin(admin.ModelAdmin):
-    list_display = ("vehicle", "last_seen_at", "latitude", "longitude", "position_at")
+    list_display = ("vehicle", "last_seen_at", "latitude", "longitude", "position_at", "applied_seq")
     search_fields = ("vehicle__vin",)
-    readonly_fields = ("vehicle", "data", "latitude", "longitude", "position_at", "last_seen_at", "updated_at")
+    readonly_fields = (
+        "vehicle", "data", "latitude", "longitude", "position_at", "last_seen_at", "applied_seq", "updated_at"
+    )
     list_select_related = ("vehicle",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class AppliedFilter(admin.SimpleListFilter):
+    title = "applied"
+    parameter_name = "applied"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No (waiting for the engine)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[TelemetryPoint]) -> QuerySet[TelemetryPoint]:
+        pending = points_pending()
+        if self.value() == "no":
+            return queryset.filter(pk__in=pending.values("pk"))
+        if self.value() == "yes":
+            return queryset.exclude(pk__in=pending.values("pk"))
+        return queryset
 
 
 @admin.register(TelemetryPoint)
 class TelemetryPointAdmin(admin.ModelAdmin):
-    list_display = ("vehicle", "event_date", "received_at", "evaluated_at", "latitude", "longitude")
-    list_filter = ("vehicle__fleet", ("evaluated_at", admin.EmptyFieldListFilter), "received_at")
+    list_display = ("vehicle", "seq", "event_date", "received_at", "applied", "latitude", "longitude")
+    list_filter = ("vehicle__fleet", AppliedFilter, "received_at")
     search_fields = ("vehicle__vin",)
     date_hierarchy = "event_date"
-    list_select_related = ("vehicle",)
-    readonly_fields = ("vehicle", "event_date", "received_at", "latitude", "longitude", "data", "evaluated_at")
+    list_select_related = ("vehicle__state",)
+    readonly_fields = ("vehicle", "seq", "event_date", "received_at", "latitude", "longitude", "data", "applied")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(boolean=True, description="applied")
+    def applied(self, point: TelemetryPoint) -> bool:
+        state = getattr(point.vehicle, "state", None)
+        return state is not None and point.seq <= state.applied_seq
 
 
 @admin.register(ApiClient)

@@ -38,6 +38,10 @@ class Vehicle(models.Model):
         validators=[RegexValidator(VIN_PATTERN, "17 characters of the ISO 3779 alphabet (no I, O, Q)")],
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The `seq` of the vehicle's last point stored. Ingestion claims the next numbers under this
+    # row's lock until it commits, so a vehicle's points become visible in `seq` order and a
+    # watermark (VehicleState.applied_seq) can say which are applied without touching them.
+    points_stored = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -47,32 +51,25 @@ class Vehicle(models.Model):
 
 
 class TelemetryPoint(models.Model):
-    """A point as received, stored before the API answers 202; `evaluated_at` stays null until
-    the engine has applied it, so a sweeper can finish what a crash interrupted."""
+    """A point as received, stored before the API answers 202 and never updated: it is applied
+    once its vehicle's watermark (VehicleState.applied_seq) passes its `seq`, so a sweeper can
+    finish what a crash interrupted."""
 
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="points")
+    seq = models.BigIntegerField(editable=False, help_text="Its number among the vehicle's points, from 1.")
     event_date = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    evaluated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["event_date", "id"]
+        constraints = [
+            # Also what the engine reads: a vehicle's points past its watermark.
+            models.UniqueConstraint(fields=["vehicle", "seq"], name="point_vehicle_seq_unique"),
+        ]
         indexes = [
-            models.Index(
-                fields=["received_at"],
-                name="point_pending_idx",
-                condition=models.Q(evaluated_at__isnull=True),
-            ),
-            # What the engine reads: a few vehicles' points left to apply. Without it a backlog
-            # makes every evaluation task scan all pending points of the fleet.
-            models.Index(
-                fields=["vehicle", "event_date"],
-                name="point_pending_vehicle_idx",
-                condition=models.Q(evaluated_at__isnull=True),
-            ),
             models.Index(fields=["vehicle", "event_date"], name="point_vehicle_date_idx"),
         ]
 
@@ -93,6 +90,9 @@ class VehicleState(models.Model):
     longitude = models.FloatField(null=True, blank=True)
     position_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # The watermark: the vehicle's points up to this `seq` are applied, written in the same
+    # commit as the state they moved.
+    applied_seq = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from fleetmon_project.timeranges import TimeRange
@@ -15,6 +18,47 @@ from telemetry.alerts import ALERT_KEY, Alert, AlertPoint, alert_vehicle_id, der
 from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle, VehicleState
 from telemetry.reference import POSITION_KEY, ROWS, SECTIONS
 from telemetry.state import LatestState, state_from_row
+
+
+def vehicles_with_points_pending() -> QuerySet[Vehicle]:
+    """Vehicles with points stored past their watermark, annotated with it (`applied_seq`, 0
+    for a vehicle never evaluated): reads the vehicles, never the points table."""
+    return Vehicle.objects.annotate(applied_seq=Coalesce("state__applied_seq", Value(0))).filter(
+        points_stored__gt=F("applied_seq")
+    )
+
+
+def _first_pending_point() -> QuerySet[TelemetryPoint]:
+    """The oldest point of the outer vehicles_with_points_pending() row not yet applied."""
+    return TelemetryPoint.objects.filter(vehicle_id=OuterRef("pk"), seq=OuterRef("applied_seq") + 1)
+
+
+def vehicles_pending_since(*, cutoff: datetime) -> QuerySet[Vehicle]:
+    """Vehicles whose oldest point not yet applied was received by `cutoff`."""
+    return vehicles_with_points_pending().filter(Exists(_first_pending_point().filter(received_at__lte=cutoff)))
+
+
+@dataclass(frozen=True)
+class PendingPoints:
+    count: int
+    oldest_received_at: datetime | None
+
+
+def points_pending_summary() -> PendingPoints:
+    """How many points are stored but not applied, and when the oldest of them arrived."""
+    summary = vehicles_with_points_pending().aggregate(
+        count=Sum(F("points_stored") - F("applied_seq")),
+        oldest=Min(Subquery(_first_pending_point().values("received_at")[:1])),
+    )
+    return PendingPoints(count=summary["count"] or 0, oldest_received_at=summary["oldest"])
+
+
+def points_pending() -> QuerySet[TelemetryPoint]:
+    """The points not yet applied, one by one: for the admin and tests. Counting them is
+    points_pending_summary()'s job."""
+    return TelemetryPoint.objects.annotate(applied_seq=Coalesce("vehicle__state__applied_seq", Value(0))).filter(
+        seq__gt=F("applied_seq")
+    )
 
 
 def fleet_list(*, owner: User) -> QuerySet[Fleet]:

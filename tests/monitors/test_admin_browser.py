@@ -21,7 +21,7 @@ from monitors.models import Event, Monitor, MonitorStatus
 from notifications.models import Delivery, DeliveryState
 from tests.e2e_support import wait_for
 from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
-from tests.telemetry.factories import FleetFactory, VehicleFactory
+from tests.telemetry.factories import FleetFactory, VehicleFactory, store_points
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/fleetmon-admin.png")
@@ -309,18 +309,17 @@ def test_without_leaflet_the_page_lists_the_zones_and_still_saves(page):
 
 
 def test_operator_backtests_a_monitor_and_sees_its_would_be_events_per_vehicle(page):
-    from telemetry.models import TelemetryPoint
-
     monitor = MonitorFactory()  # leaving Paris
     outside = {"latitude": 49.3, "longitude": 2.33}
     now = timezone.now()
     for vin in ("VF3BACKTEST000001", "VF3BACKTEST000002"):
         vehicle = VehicleFactory(fleet=monitor.fleet, vin=vin)
-        TelemetryPoint.objects.bulk_create(
+        store_points(
+            vehicle,
             [
-                TelemetryPoint(vehicle=vehicle, event_date=now - timedelta(hours=hours), data={}, **position)
+                {"event_date": now - timedelta(hours=hours), **position}
                 for hours, position in ((3, PARIS), (2, outside), (1, PARIS), (0.5, outside))
-            ]
+            ],
         )
     log_in(page)
     page.goto(f"/admin/monitors/monitor/{monitor.pk}/change/")

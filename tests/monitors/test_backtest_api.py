@@ -12,7 +12,8 @@ from fleetmon_project.isodates import format_rfc3339
 from monitors import engine
 from monitors.models import Event, MonitorVehicleState
 from notifications.models import Delivery
-from telemetry.models import TelemetryPoint, VehicleState
+from telemetry.models import VehicleState
+from telemetry.selectors import points_pending
 from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
 from tests.monitors.test_engine import INSIDE, OUTSIDE, T0, feed
 from tests.telemetry.factories import VehicleFactory
@@ -97,7 +98,7 @@ def snapshot_of_the_database() -> dict:
         "states": sorted(
             MonitorVehicleState.objects.values_list("monitor_id", "value", "since", "last_notified_at", "dwell_due_at")
         ),
-        "unevaluated": TelemetryPoint.objects.filter(evaluated_at__isnull=True).count(),
+        "unevaluated": points_pending().count(),
         "vehicle_states": sorted(VehicleState.objects.values_list("vehicle_id", "last_seen_at")),
     }
 

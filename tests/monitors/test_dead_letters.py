@@ -12,9 +12,9 @@ from fleetmon_project.metrics import DEAD_LETTERS
 from monitors import engine, sweeps, tasks
 from monitors.deadletters import retry_delay
 from monitors.models import BoundaryEvaluation, DeadLetter, DeadLetterKind, Event, Monitor
-from telemetry.models import TelemetryPoint
+from telemetry.selectors import points_pending
 from tests.monitors.test_engine import battery_monitor, time_zone_monitor
-from tests.telemetry.factories import VehicleFactory
+from tests.telemetry.factories import VehicleFactory, store_point
 
 pytestmark = pytest.mark.django_db
 
@@ -47,11 +47,11 @@ def now():
 
 
 def store(vehicle, at: datetime, **data) -> None:
-    TelemetryPoint.objects.create(vehicle=vehicle, event_date=at, data=data)
+    store_point(vehicle, event_date=at, data=data)
 
 
 def unevaluated(vehicle) -> int:
-    return TelemetryPoint.objects.filter(vehicle=vehicle, evaluated_at__isnull=True).count()
+    return points_pending().filter(vehicle=vehicle).count()
 
 
 def run(request: sweeps.EvaluationRequest, now: datetime) -> int:
@@ -185,7 +185,7 @@ def test_a_vehicle_failing_a_boundary_evaluation_keeps_its_share_the_others_comp
     sick, healthy = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
     outside = {"vehicle.kinetic.moving": True}
     for vehicle in (sick, healthy):
-        TelemetryPoint.objects.create(vehicle=vehicle, event_date=now, latitude=49.3, longitude=2.33, data=outside)
+        store_point(vehicle, event_date=now, latitude=49.3, longitude=2.33, data=outside)
     engine.vehicles_evaluate(vehicle_ids=[sick.pk, healthy.pk], now=now)
     store(sick, now + timedelta(seconds=1), poison=True)
     row = BoundaryEvaluation.objects.create(
@@ -208,9 +208,7 @@ def test_a_boundary_evaluation_that_never_completes_is_a_dead_letter_that_replay
     monitor = time_zone_monitor(fleet)
     vehicle = VehicleFactory(fleet=fleet)
     start = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
-    TelemetryPoint.objects.create(
-        vehicle=vehicle, event_date=start, latitude=49.3, longitude=2.33, data={"vehicle.kinetic.moving": True}
-    )
+    store_point(vehicle, event_date=start, latitude=49.3, longitude=2.33, data={"vehicle.kinetic.moving": True})
     engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=start)
     close = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
     Monitor.objects.filter(pk=monitor.pk).update(next_time_boundary=close)

@@ -13,10 +13,10 @@ from monitors import engine, evaluation, sweeps
 from monitors.compiled import compiled_monitor
 from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.services import monitor_delete, monitor_set_status
-from telemetry.models import TelemetryPoint
+from telemetry.selectors import points_pending
 from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
 from tests.reference import assert_api_schema_without_links
-from tests.telemetry.factories import VehicleFactory
+from tests.telemetry.factories import VehicleFactory, store_point, store_points
 
 pytestmark = pytest.mark.django_db
 
@@ -34,17 +34,9 @@ def feed(vehicle, *points, evaluate: bool = True, late_by: float = 0) -> int:
     """Store points as ingestion does, then run the engine on them as they arrive: `late_by`
     seconds after the last one's eventDate. Each point is (seconds after T0, position or None,
     data)."""
-    TelemetryPoint.objects.bulk_create(
-        [
-            TelemetryPoint(
-                vehicle=vehicle,
-                event_date=T0 + timedelta(seconds=offset),
-                latitude=position["latitude"] if position else None,
-                longitude=position["longitude"] if position else None,
-                data=data or {},
-            )
-            for offset, position, data in points
-        ]
+    store_points(
+        vehicle,
+        [{"event_date": T0 + timedelta(seconds=offset), "data": data, **(position or {})} for offset, position, data in points],
     )
     arrived = T0 + timedelta(seconds=max(offset for offset, _, _ in points) + late_by)
     return engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=arrived) if evaluate else 0
@@ -428,7 +420,7 @@ def test_a_monitor_that_cannot_be_evaluated_does_not_stop_the_others(fleet, vehi
     Monitor.objects.filter(pk=broken.pk).update(definition=definition)
     feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
     assert len(events(healthy)) == 1 and events(broken) == []
-    assert not TelemetryPoint.objects.filter(evaluated_at__isnull=True).exists()
+    assert not points_pending().exists()
     assert any(record.getMessage() == "monitor cannot be evaluated; skipped" for record in caplog.records)
 
 
@@ -450,7 +442,7 @@ def test_redelivered_evaluation_creates_no_second_event(fleet, vehicle):
     assert engine.vehicles_evaluate(vehicle_ids=[vehicle.pk]) == 0
     assert engine.vehicles_evaluate(vehicle_ids=[vehicle.pk, vehicle.pk]) == 0
     assert len(events(monitor)) == 1
-    assert not TelemetryPoint.objects.filter(evaluated_at__isnull=True).exists()
+    assert not points_pending().exists()
 
 
 def test_task_whose_points_were_applied_by_another_costs_one_query(fleet, vehicle, django_assert_num_queries):
@@ -466,7 +458,7 @@ def test_only_vehicles_with_points_are_locked_and_evaluated(fleet, vehicle):
     monitor = battery_monitor(fleet)
     idle = VehicleFactory(fleet=fleet)
     feed(idle, (0, None, {"vehicle.energy.electric.level": 40}))
-    TelemetryPoint.objects.create(vehicle=vehicle, event_date=T0, data={"vehicle.energy.electric.level": 30})
+    store_point(vehicle, event_date=T0, data={"vehicle.energy.electric.level": 30})
     assert engine.vehicles_evaluate(vehicle_ids=[vehicle.pk, idle.pk]) == 1
     assert [event.vin for event in events(monitor)] == [idle.vin, vehicle.vin]
 

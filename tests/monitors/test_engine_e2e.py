@@ -9,7 +9,7 @@ import pytest
 
 from fleetmon_project.isodates import format_rfc3339
 from monitors.models import Event
-from telemetry.models import TelemetryPoint
+from telemetry.selectors import points_pending
 from tests.e2e_support import wait_for
 from tests.monitors.factories import PARIS, monitor_definition
 from tests.telemetry.factories import VehicleFactory
@@ -50,7 +50,7 @@ def send(api, start: datetime, *points) -> None:
 
 
 def all_evaluated() -> bool:
-    return not TelemetryPoint.objects.filter(evaluated_at__isnull=True).exists()
+    return not points_pending().exists()
 
 
 def event_dates(monitor_id: str) -> list[datetime]:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
 
-from telemetry.models import ApiClient, Fleet, Vehicle
-from telemetry.services import api_client_create
+from telemetry.ingestion import ValidPoint
+from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle
+from telemetry.services import api_client_create, points_store
 
 VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 
@@ -37,6 +40,27 @@ class VehicleFactory(factory.django.DjangoModelFactory):
 
     fleet = factory.SubFactory(FleetFactory)
     vin = factory.LazyFunction(random_vin)
+
+
+def store_points(vehicle: Vehicle, points: Iterable[Mapping[str, Any]]) -> list[TelemetryPoint]:
+    """Points stored as ingestion stores them, numbered after the vehicle's last one; each is
+    given by TelemetryPoint's fields: `event_date`, and optionally `data`, `latitude`, `longitude`."""
+    valid = [
+        ValidPoint(
+            vehicle_id=vehicle.pk,
+            event_date=point["event_date"],
+            latitude=point.get("latitude"),
+            longitude=point.get("longitude"),
+            data=point.get("data") or {},
+        )
+        for point in points
+    ]
+    points_store(points=valid)
+    return list(TelemetryPoint.objects.filter(vehicle=vehicle).order_by("-seq")[: len(valid)])[::-1]
+
+
+def store_point(vehicle: Vehicle, **fields: Any) -> TelemetryPoint:
+    return store_points(vehicle, [fields])[0]
 
 
 def api_client_with_secret(*, owner, label: str = "", is_active: bool = True) -> tuple[ApiClient, str]:  # noqa: ANN001

@@ -8,6 +8,7 @@ import pytest
 
 from telemetry.datakeys import DATA_KEYS, ValueKind
 from telemetry.models import TelemetryPoint
+from telemetry.selectors import points_pending
 from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,7 @@ def test_single_point_is_stored_and_answers_202(api, vehicle):
     stored = TelemetryPoint.objects.get(vehicle=vehicle)
     assert stored.data == {"vehicle.energy.electric.level": 55, "vehicle.kinetic.moving": True}
     assert (stored.latitude, stored.longitude) == (48.85, 2.35)
-    assert stored.evaluated_at is None
+    assert stored.seq == 1 and list(points_pending()) == [stored]
 
 
 def test_batch_is_stored_and_evaluation_enqueued_after_commit(api, vehicle, django_capture_on_commit_callbacks, monkeypatch):

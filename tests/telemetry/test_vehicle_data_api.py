@@ -10,10 +10,9 @@ import pytest
 from fleetmon_project.isodates import format_rfc3339
 from monitors.engine import vehicles_evaluate
 from telemetry.alerts import alert_id
-from telemetry.models import TelemetryPoint
 from tests.fleetmon_project.test_errors import assert_xerror
 from tests.reference import assert_api_schema
-from tests.telemetry.factories import VehicleFactory
+from tests.telemetry.factories import VehicleFactory, store_point
 
 pytestmark = pytest.mark.django_db
 
@@ -32,9 +31,7 @@ def stamp(minutes: int) -> str:
 
 
 def report(vehicle, minutes: int, data: dict, latitude: float | None = None, longitude: float | None = None):
-    return TelemetryPoint.objects.create(
-        vehicle=vehicle, event_date=at(minutes), data=data, latitude=latitude, longitude=longitude
-    )
+    return store_point(vehicle, event_date=at(minutes), data=data, latitude=latitude, longitude=longitude)
 
 
 def apply(*vehicles) -> None:
