@@ -75,17 +75,30 @@ def _seq_claim(counts: Counter[str]) -> dict[str, int]:
     is still in flight (on SQLite, writers are serialised whole). Evaluations do not take these
     locks: only batches for the same vehicles wait on each other."""
     ids = sorted(counts)
-    cases: list[str | int] = [value for vehicle_id in ids for value in (vehicle_id, counts[vehicle_id])]
     table = Vehicle._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # In id order, so that overlapping batches wait for each other instead of deadlocking.
-            cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [ids])
-        cursor.execute(
-            f"""UPDATE {table} SET points_stored = points_stored + CASE id {" ".join(["WHEN %s THEN %s"] * len(ids))} END
-            WHERE id IN ({", ".join(["%s"] * len(ids))}) RETURNING id, points_stored""",
-            [*cases, *ids],
-        )
+            # Locked in id order, so that overlapping batches wait for each other instead of
+            # deadlocking; the counts joined as arrays, where a CASE would cost a batch of n
+            # vehicles n² comparisons.
+            cursor.execute(
+                f"""UPDATE {table} AS vehicle SET points_stored = vehicle.points_stored + claim.count
+                FROM (
+                    SELECT locked.id, counts.count
+                    FROM (SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE) AS locked
+                    JOIN unnest(%s::text[], %s::bigint[]) AS counts(id, count) USING (id)
+                ) AS claim
+                WHERE vehicle.id = claim.id
+                RETURNING vehicle.id, vehicle.points_stored""",
+                [ids, ids, [counts[vehicle_id] for vehicle_id in ids]],
+            )
+        else:
+            cases: list[str | int] = [value for vehicle_id in ids for value in (vehicle_id, counts[vehicle_id])]
+            cursor.execute(
+                f"""UPDATE {table} SET points_stored = points_stored + CASE id {" ".join(["WHEN %s THEN %s"] * len(ids))} END
+                WHERE id IN ({", ".join(["%s"] * len(ids))}) RETURNING id, points_stored""",
+                [*cases, *ids],
+            )
         return {vehicle_id: last - counts[vehicle_id] + 1 for vehicle_id, last in cursor.fetchall()}
 
 
