@@ -81,6 +81,10 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         # Keep-alive (HTTP/1.1), as receivers in production do, reuses FleetMon's pooled connections.
         self.protocol_version = "HTTP/1.1" if self.server.receiver.keep_alive else "HTTP/1.0"
+        # http.server writes the headers and the body in two sends: with Nagle's algorithm on, the
+        # body waits for the sender's delayed ACK of the headers, 40 ms a request on a kept-alive
+        # connection. Servers in production (nginx, gunicorn, uvicorn) turn it off, so does this one.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.receiver._opened(self.connection)
 
     def finish(self) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 
@@ -72,6 +73,15 @@ def test_keep_alive_serves_a_session_on_one_connection(started):
         for _ in range(3):
             assert session.post(receiver.url, data=BODY, timeout=5).status_code == 200
         assert len(receiver.connections) == 1
+
+
+def test_kept_alive_connections_send_without_waiting_for_delayed_acks(started):
+    # With Nagle's algorithm on, each answer's body waited 40 ms for the ACK of its headers.
+    receiver = start(started, keep_alive=True)
+    with requests.Session() as session:
+        assert session.post(receiver.url, data=BODY, timeout=5).status_code == 200
+        (connection,) = receiver.connections
+        assert connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
 
 def test_without_keep_alive_each_request_has_its_connection_closed(started):
