@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import reduce
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Q
 from django.utils import timezone
 
 from fleetmon_project.metrics import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
@@ -392,22 +394,26 @@ def _evaluate(
         .exclude(vehicle_id__in=held)
         .order_by("vehicle_id")
         .values_list(
-            "vehicle_id", "vehicle__fleet_id", "vehicle__vin", "data", "latitude", "longitude", "position_at", "last_seen_at"
+            "vehicle_id", "vehicle__fleet_id", "vehicle__vin", "data", "latitude", "longitude", "position_at", "last_seen_at",
+            "applied_seq", "vehicle__points_stored",
         )
     )
     locked = [row[0] for row in rows]
     # (eventDate, data, latitude, longitude) of each point past its vehicle's watermark, by
-    # vehicle, and the watermark once they are applied. The watermarks read are those of the
-    # rows just locked.
+    # vehicle, and the watermark once they are applied. One index range per vehicle, from the
+    # watermark of the row just locked: a join would let the planner read every vehicle's
+    # whole history, which grows without bound.
     points_by_vehicle: dict[str, list[tuple[datetime, dict, float | None, float | None]]] = defaultdict(list)
     applied_seq: dict[str, int] = {}
-    for vehicle_id, seq, event_date, data, latitude, longitude in (
-        TelemetryPoint.objects.filter(vehicle_id__in=locked, seq__gt=F("vehicle__state__applied_seq"))
-        .order_by("event_date", "id")
-        .values_list("vehicle_id", "seq", "event_date", "data", "latitude", "longitude")
-    ):
-        points_by_vehicle[vehicle_id].append((event_date, data, latitude, longitude))
-        applied_seq[vehicle_id] = max(seq, applied_seq.get(vehicle_id, 0))
+    behind = [Q(vehicle_id=row[0], seq__gt=row[8]) for row in rows if row[9] > row[8]]
+    if behind:
+        for vehicle_id, seq, event_date, data, latitude, longitude in (
+            TelemetryPoint.objects.filter(reduce(operator.or_, behind))
+            .order_by("event_date", "id")
+            .values_list("vehicle_id", "seq", "event_date", "data", "latitude", "longitude")
+        ):
+            points_by_vehicle[vehicle_id].append((event_date, data, latitude, longitude))
+            applied_seq[vehicle_id] = max(seq, applied_seq.get(vehicle_id, 0))
     fleet_ids = {row[1] for row in rows}
     monitors_by_fleet: dict[str, list[Monitor]] = defaultdict(list)
     for monitor in Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"):
@@ -421,7 +427,7 @@ def _evaluate(
 
     changed_rows: list[tuple[str, LatestState, int]] = []
     dirty_states, raised, evaluations = [], [], 0
-    for vehicle_id, fleet_id, vin, data, latitude, longitude, position_at, last_seen_at in rows:
+    for vehicle_id, fleet_id, vin, data, latitude, longitude, position_at, last_seen_at, _, _ in rows:
         points = points_by_vehicle.get(vehicle_id, [])
         if not points and (at is None or last_seen_at is None):
             # A vehicle that never reported is not evaluated: `!inZone` must not fire on silence.
