@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import operator
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import reduce
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from fleetmon_project.metrics import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
@@ -405,10 +402,13 @@ def _evaluate(
     # whole history, which grows without bound.
     points_by_vehicle: dict[str, list[tuple[datetime, dict, float | None, float | None]]] = defaultdict(list)
     applied_seq: dict[str, int] = {}
-    behind = [Q(vehicle_id=row[0], seq__gt=row[8]) for row in rows if row[9] > row[8]]
+    behind = [value for row in rows if row[9] > row[8] for value in (row[0], row[8])]
     if behind:
+        # As SQL text: building as many Q objects cost Django more than the query took.
+        table = TelemetryPoint._meta.db_table
+        ranges = " OR ".join([f"({table}.vehicle_id = %s AND {table}.seq > %s)"] * (len(behind) // 2))
         for vehicle_id, seq, event_date, data, latitude, longitude in (
-            TelemetryPoint.objects.filter(reduce(operator.or_, behind))
+            TelemetryPoint.objects.extra(where=[ranges], params=behind)
             .order_by("event_date", "id")
             .values_list("vehicle_id", "seq", "event_date", "data", "latitude", "longitude")
         ):
