@@ -256,7 +256,6 @@ CELERY_DB_REUSE_MAX = env_int("FLEETMON_DB_REUSE_MAX", 200, minimum=0)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "monitors.tasks.evaluate_*": {"queue": "evaluation"},
-    "telemetry.tasks.*": {"queue": "evaluation"},
     "*.tasks.sweep_*": {"queue": "sweeps"},
     "notifications.tasks.deliver_*": {"queue": "webhooks"},
     "notifications.tasks.flush_*": {"queue": "webhooks"},
@@ -281,6 +280,8 @@ FLEETMON_EVALUATION_MAX_ATTEMPTS = env_int("FLEETMON_EVALUATION_MAX_ATTEMPTS", 1
 # Backtests (POST …/monitors/backtest): the longest range and the most points one may replay.
 FLEETMON_BACKTEST_MAX_RANGE = env_int("FLEETMON_BACKTEST_MAX_RANGE", 31 * 24 * 3600, minimum=1)
 FLEETMON_BACKTEST_MAX_POINTS = env_int("FLEETMON_BACKTEST_MAX_POINTS", 1_000_000, minimum=1)
+# Days a point is kept after it was received (PostgreSQL drops whole days: up to one more).
+FLEETMON_TELEMETRY_RETENTION = env_int("FLEETMON_TELEMETRY_RETENTION", 30, minimum=1)
 FLEETMON_EVENT_RETENTION = env_int("FLEETMON_EVENT_RETENTION", 3 * 24 * 3600, minimum=60)
 FLEETMON_SECRET_ROTATION_GRACE = env_int("FLEETMON_SECRET_ROTATION_GRACE", 24 * 3600, minimum=0)
 # Consecutive failed attempts after which a monitor shows status Failed (it recovers on success).
@@ -303,6 +304,12 @@ CELERY_BEAT_SCHEDULE = {
         "dwell-expiries": "monitors.tasks.sweep_dwell_expiries",
         "due-deliveries": "notifications.tasks.sweep_due_deliveries",
     }.items()
+}
+# Hourly: it creates partitions days ahead and drops whole days, so more often buys nothing.
+CELERY_BEAT_SCHEDULE["telemetry-retention"] = {
+    "task": "telemetry.tasks.sweep_telemetry_retention",
+    "schedule": 3600.0,
+    "options": {"queue": "sweeps", "expires": 3600},
 }
 
 # Optional bearer token for /metrics (leave unset when only Prometheus can reach the service).

@@ -30,7 +30,11 @@ def vehicles_with_points_pending() -> QuerySet[Vehicle]:
 
 def _first_pending_point() -> QuerySet[TelemetryPoint]:
     """The oldest point of the outer vehicles_with_points_pending() row not yet applied."""
-    return TelemetryPoint.objects.filter(vehicle_id=OuterRef("pk"), seq=OuterRef("applied_seq") + 1)
+    # Not OuterRef("applied_seq"): inside an aggregate() it compiles to the state row's bare
+    # column, NULL for a vehicle never evaluated, instead of the annotation's COALESCE.
+    return TelemetryPoint.objects.filter(
+        vehicle_id=OuterRef("pk"), seq=Coalesce(OuterRef("state__applied_seq"), Value(0)) + 1
+    )
 
 
 def vehicles_pending_since(*, cutoff: datetime) -> QuerySet[Vehicle]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 from tests.migrations import migrate, migrate_to_latest
 
@@ -41,5 +42,61 @@ def test_points_are_numbered_and_each_watermark_stops_before_the_first_unevaluat
         Point = migrate(BEFORE).get_model("telemetry", "TelemetryPoint")
         evaluated = Point.objects.filter(evaluated_at__isnull=False)
         assert sorted(evaluated.values_list("vehicle_id", flat=True)) == sorted([caught_up.pk] * 2 + [behind.pk] * 2)
+    finally:
+        migrate_to_latest()
+
+
+PARTITIONED = [("telemetry", "0005_points_partitioned_by_day")]
+
+
+def point_rows() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, vehicle_id, seq, received_at, data FROM telemetry_telemetrypoint ORDER BY id")
+        return cursor.fetchall()
+
+
+def point_table_shape() -> tuple[str, dict[str, str], dict[str, str]]:
+    """The table's kind (r: plain, p: partitioned), and its constraints' and indexes'
+    definitions by name."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE oid = 'telemetry_telemetrypoint'::regclass")
+        (kind,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'telemetry_telemetrypoint'::regclass"
+        )
+        constraints = dict(cursor.fetchall())
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'telemetry_telemetrypoint'")
+        return kind, constraints, dict(cursor.fetchall())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's partitions")
+def test_partitioning_keeps_every_point_in_its_day_s_partition_and_unpartitioning_gives_the_table_back(user):
+    Point = migrate(AFTER).get_model("telemetry", "TelemetryPoint")
+    Fleet, Vehicle = Point._meta.apps.get_model("telemetry", "Fleet"), Point._meta.apps.get_model("telemetry", "Vehicle")
+    vehicle = Vehicle.objects.create(fleet=Fleet.objects.create(owner_id=user.pk, label="f"), vin="VF3ABCDE0FG123456")
+    for seq, received_at in enumerate((T0, T0.replace(hour=23, minute=59), datetime(2026, 7, 4, tzinfo=UTC)), 1):
+        point = Point.objects.create(vehicle=vehicle, seq=seq, event_date=T0, data={"n": seq})
+        Point.objects.filter(pk=point.pk).update(received_at=received_at)
+    rows, unpartitioned = point_rows(), point_table_shape()
+    try:
+        Point = migrate(PARTITIONED).get_model("telemetry", "TelemetryPoint")
+        assert point_rows() == rows
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT tableoid::regclass::text FROM telemetry_telemetrypoint ORDER BY id")
+            assert [name for (name,) in cursor.fetchall()] == [
+                "telemetry_telemetrypoint_p20260601", "telemetry_telemetrypoint_p20260601", "telemetry_telemetrypoint_p20260704"
+            ]
+        kind, constraints, indexes = point_table_shape()
+        assert kind == "p"
+        assert constraints["telemetry_telemetrypoint_pkey"] == "PRIMARY KEY (id, received_at)"
+        assert constraints["point_vehicle_seq_unique"] == "UNIQUE (vehicle_id, seq, received_at)"
+        assert constraints.keys() == unpartitioned[1].keys()
+        assert indexes.keys() == unpartitioned[2].keys()
+        # The ids go on after the copied ones.
+        assert Point.objects.create(vehicle_id=vehicle.pk, seq=4, event_date=T0).pk == rows[-1][0] + 1
+
+        migrate(AFTER)
+        assert point_rows()[:3] == rows
+        assert point_table_shape() == unpartitioned
     finally:
         migrate_to_latest()

@@ -159,3 +159,15 @@ def test_the_admin_lists_points_applied_or_waiting(admin_client, fleet):
     assert listed("no") == sorted([(evaluated.vin, 2), (waiting.vin, 1)])
     page = admin_client.get(f"/admin/telemetry/telemetrypoint/{TelemetryPoint.objects.get(vehicle=waiting).pk}/change/")
     assert page.status_code == 200 and b"applied" in page.content.lower()
+
+
+@pytest.mark.django_db
+def test_the_oldest_pending_point_of_a_vehicle_never_evaluated_counts(fleet):
+    evaluated, never = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
+    store_point(evaluated, event_date=T0)
+    engine.vehicles_evaluate(vehicle_ids=[evaluated.pk], now=T0)
+    first = store_point(never, event_date=T0)
+    store_point(evaluated, event_date=T0)
+
+    assert not VehicleState.objects.filter(vehicle=never).exists()
+    assert points_pending_summary().oldest_received_at == first.received_at
