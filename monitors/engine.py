@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 from bisect import bisect_right
-from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -82,7 +82,7 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def _states_save(changed: list[tuple[str, LatestState, int]], *, now: datetime) -> None:
+def _states_save(changed: list[tuple[str, LatestState, _Watermark]], *, now: datetime) -> None:
     """Write the chunk's moved VehicleState rows (locked, so they exist) and their watermarks
     (the `seq` of the last point applied). On PostgreSQL as one JSON document: a bulk upsert
     passes each row's state as an element of an array parameter, which psycopg escapes
@@ -99,14 +99,18 @@ def _states_save(changed: list[tuple[str, LatestState, int]], *, now: datetime) 
                     longitude=latest.longitude,
                     position_at=latest.position_at,
                     last_seen_at=latest.last_seen_at,
-                    applied_seq=applied_seq,
+                    applied_seq=watermark.seq,
+                    applied_received_at=watermark.received_at,
                     updated_at=now,
                 )
-                for vehicle_id, latest, applied_seq in changed
+                for vehicle_id, latest, watermark in changed
             ],
             update_conflicts=True,
             unique_fields=["vehicle"],
-            update_fields=["data", "latitude", "longitude", "position_at", "last_seen_at", "applied_seq", "updated_at"],
+            update_fields=[
+                "data", "latitude", "longitude", "position_at", "last_seen_at", "applied_seq", "applied_received_at",
+                "updated_at",
+            ],
         )
         return
     document = json.dumps(
@@ -118,9 +122,10 @@ def _states_save(changed: list[tuple[str, LatestState, int]], *, now: datetime) 
                 "longitude": latest.longitude,
                 "position_at": _iso(latest.position_at),
                 "last_seen_at": _iso(latest.last_seen_at),
-                "applied_seq": applied_seq,
+                "applied_seq": watermark.seq,
+                "applied_received_at": _iso(watermark.received_at),
             }
-            for vehicle_id, latest, applied_seq in changed
+            for vehicle_id, latest, watermark in changed
         ]
     )
     with connection.cursor() as cursor:
@@ -128,14 +133,74 @@ def _states_save(changed: list[tuple[str, LatestState, int]], *, now: datetime) 
             f"""UPDATE {VehicleState._meta.db_table} AS state
             SET data = row.data, latitude = row.latitude, longitude = row.longitude,
                 position_at = row.position_at, last_seen_at = row.last_seen_at, applied_seq = row.applied_seq,
-                updated_at = %s
+                applied_received_at = row.applied_received_at, updated_at = %s
             FROM jsonb_to_recordset(%s::jsonb) AS row(
                 vehicle_id text, data jsonb, latitude double precision, longitude double precision,
-                position_at timestamptz, last_seen_at timestamptz, applied_seq bigint
+                position_at timestamptz, last_seen_at timestamptz, applied_seq bigint, applied_received_at timestamptz
             )
             WHERE state.vehicle_id = row.vehicle_id""",
             [now, document],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Watermark:
+    """A vehicle's last point applied: its `seq`, and when it was received (None: none yet)."""
+
+    seq: int
+    received_at: datetime | None
+
+
+# A point is received after the points of its vehicle stored before it: its batch claims its
+# number only once theirs committed. Only the clocks of several API hosts can disagree, by far
+# less than this; a point read short of this bound is read again without it.
+RECEIVED_AT_SLACK = timedelta(hours=1)
+
+# (eventDate, data, latitude, longitude)
+_Point = tuple[datetime, dict, float | None, float | None]
+
+
+def _points_read(behind: Mapping[str, _Watermark], *, since: datetime | None) -> list[tuple]:
+    """The points past each vehicle's watermark, in eventDate order: one index range per vehicle,
+    as SQL text (building as many Q objects cost Django more than the query took). `since`
+    bounds received_at, so that PostgreSQL reads only the recent days' partitions."""
+    table = TelemetryPoint._meta.db_table
+    where = [" OR ".join([f"({table}.vehicle_id = %s AND {table}.seq > %s)"] * len(behind))]
+    params: list[object] = [value for vehicle_id, mark in behind.items() for value in (vehicle_id, mark.seq)]
+    if since is not None:
+        where.append(f"{table}.received_at >= %s")
+        params.append(since)
+    return list(
+        TelemetryPoint.objects.extra(where=where, params=params)
+        .order_by("event_date", "id")
+        .values_list("vehicle_id", "seq", "received_at", "event_date", "data", "latitude", "longitude")
+    )
+
+
+def _points_past_watermarks(
+    behind: Mapping[str, tuple[_Watermark, int]],
+) -> tuple[dict[str, list[_Point]], dict[str, _Watermark]]:
+    """The points to apply of the vehicles `behind` (each with its watermark and the number of
+    points past it), by vehicle, and each vehicle's watermark once they are applied."""
+    points: dict[str, list[_Point]] = defaultdict(list)
+    last: dict[str, _Watermark] = {}
+    if not behind:
+        return points, last
+    marks = {vehicle_id: mark for vehicle_id, (mark, _) in behind.items()}
+    received = [mark.received_at for mark in marks.values()]
+    since = None if None in received else min(filter(None, received)) - RECEIVED_AT_SLACK
+    rows = _points_read(marks, since=since)
+    counts = Counter(row[0] for row in rows)
+    short = {vehicle_id: marks[vehicle_id] for vehicle_id, (_, due) in behind.items() if counts[vehicle_id] < due}
+    if short and since is not None:
+        logger.warning("points received before their watermark's bound; read again", extra={"vehicles": len(short)})
+        rows = [row for row in rows if row[0] not in short] + _points_read(short, since=None)
+        rows.sort(key=lambda row: (row[3], row[1]))
+    for vehicle_id, seq, received_at, event_date, data, latitude, longitude in rows:
+        points[vehicle_id].append((event_date, data, latitude, longitude))
+        if vehicle_id not in last or seq > last[vehicle_id].seq:
+            last[vehicle_id] = _Watermark(seq=seq, received_at=received_at)
+    return points, last
 
 
 def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnapshot:
@@ -392,28 +457,13 @@ def _evaluate(
         .order_by("vehicle_id")
         .values_list(
             "vehicle_id", "vehicle__fleet_id", "vehicle__vin", "data", "latitude", "longitude", "position_at", "last_seen_at",
-            "applied_seq", "vehicle__points_stored",
+            "applied_seq", "applied_received_at", "vehicle__points_stored",
         )
     )
     locked = [row[0] for row in rows]
-    # (eventDate, data, latitude, longitude) of each point past its vehicle's watermark, by
-    # vehicle, and the watermark once they are applied. One index range per vehicle, from the
-    # watermark of the row just locked: a join would let the planner read every vehicle's
-    # whole history, which grows without bound.
-    points_by_vehicle: dict[str, list[tuple[datetime, dict, float | None, float | None]]] = defaultdict(list)
-    applied_seq: dict[str, int] = {}
-    behind = [value for row in rows if row[9] > row[8] for value in (row[0], row[8])]
-    if behind:
-        # As SQL text: building as many Q objects cost Django more than the query took.
-        table = TelemetryPoint._meta.db_table
-        ranges = " OR ".join([f"({table}.vehicle_id = %s AND {table}.seq > %s)"] * (len(behind) // 2))
-        for vehicle_id, seq, event_date, data, latitude, longitude in (
-            TelemetryPoint.objects.extra(where=[ranges], params=behind)
-            .order_by("event_date", "id")
-            .values_list("vehicle_id", "seq", "event_date", "data", "latitude", "longitude")
-        ):
-            points_by_vehicle[vehicle_id].append((event_date, data, latitude, longitude))
-            applied_seq[vehicle_id] = max(seq, applied_seq.get(vehicle_id, 0))
+    points_by_vehicle, watermarks = _points_past_watermarks(
+        {row[0]: (_Watermark(seq=row[8], received_at=row[9]), row[10] - row[8]) for row in rows if row[10] > row[8]}
+    )
     fleet_ids = {row[1] for row in rows}
     monitors_by_fleet: dict[str, list[Monitor]] = defaultdict(list)
     for monitor in Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"):
@@ -425,9 +475,9 @@ def _evaluate(
         state = MonitorState(*values)
         states[state.vehicle_id, state.monitor_id] = state
 
-    changed_rows: list[tuple[str, LatestState, int]] = []
+    changed_rows: list[tuple[str, LatestState, _Watermark]] = []
     dirty_states, raised, evaluations = [], [], 0
-    for vehicle_id, fleet_id, vin, data, latitude, longitude, position_at, last_seen_at, _, _ in rows:
+    for vehicle_id, fleet_id, vin, data, latitude, longitude, position_at, last_seen_at, *_ in rows:
         points = points_by_vehicle.get(vehicle_id, [])
         if not points and (at is None or last_seen_at is None):
             # A vehicle that never reported is not evaluated: `!inZone` must not fire on silence.
@@ -454,7 +504,7 @@ def _evaluate(
         elif at is not None:
             evaluator.evaluate_at(latest, at)
         if points:
-            changed_rows.append((vehicle_id, latest, applied_seq[vehicle_id]))
+            changed_rows.append((vehicle_id, latest, watermarks[vehicle_id]))
         dirty_states.extend(evaluator.dirty_states())
         raised.extend(evaluator.raised)
         evaluations += evaluator.evaluations

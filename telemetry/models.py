@@ -93,6 +93,10 @@ class VehicleState(models.Model):
     # The watermark: the vehicle's points up to this `seq` are applied, written in the same
     # commit as the state they moved.
     applied_seq = models.BigIntegerField(default=0)
+    # When the point at the watermark was received: the points past it were received after it
+    # (give or take the API hosts' clocks), which lets the engine read only the recent days'
+    # partitions of the points table.
+    applied_received_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -171,3 +171,20 @@ def test_the_oldest_pending_point_of_a_vehicle_never_evaluated_counts(fleet):
 
     assert not VehicleState.objects.filter(vehicle=never).exists()
     assert points_pending_summary().oldest_received_at == first.received_at
+
+
+@pytest.mark.django_db
+def test_a_point_received_before_its_watermarks_time_by_a_skewed_clock_is_still_applied(fleet, caplog):
+    vehicle = VehicleFactory(fleet=fleet)
+    first = store_point(vehicle, event_date=T0)
+    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=T0)
+    assert VehicleState.objects.get(vehicle=vehicle).applied_received_at == first.received_at
+    # As stored by an API host whose clock runs two hours late.
+    late = store_point(vehicle, event_date=T0 + timedelta(seconds=1))
+    TelemetryPoint.objects.filter(pk=late.pk).update(received_at=first.received_at - timedelta(hours=2))
+
+    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=T0)
+
+    state = VehicleState.objects.get(vehicle=vehicle)
+    assert (state.applied_seq, state.applied_received_at) == (2, first.received_at - timedelta(hours=2))
+    assert "points received before their watermark's bound; read again" in caplog.text
