@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Q, Value
 
 from monitors.models import Event, Monitor
 from monitors.spec import BatchNotify
@@ -182,6 +182,17 @@ def delivery_batch_flush(*, delivery_id: int, now: datetime | None = None) -> bo
     return True
 
 
+def _waited_in_queue(now: datetime) -> Q:
+    """Queued at least half as long ago as it has been due. A message may be lost, or only
+    waiting behind a backlog, which the sweeper cannot tell apart: under a backlog of minutes,
+    queuing every due delivery again at each sweep flooded the queue with copies (a 10-minute
+    flat-out soak sent 3.2 messages per delivery). This way a delivery is queued again after
+    one lease, then two, four, eight...: a few times per backlog, whatever its length, and a
+    lost message is still found within half the time its delivery has been waiting."""
+    queued_for = ExpressionWrapper(F("enqueued_at") - F("next_attempt_at"), output_field=DurationField())
+    return Q(enqueued_at__lte=ExpressionWrapper(Value(now) - queued_for, output_field=DateTimeField()))
+
+
 def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
     """Seal batches whose timeWindow has elapsed and queue again due deliveries nobody holds.
 
@@ -204,7 +215,7 @@ def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
             .filter(Q(in_flight_until__isnull=True) | Q(in_flight_until__lte=now))
-            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=now - common.lease_period()))
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=now - common.lease_period()) & _waited_in_queue(now))
             .order_by("next_attempt_at")[:SWEEP_BATCH]
         )
         for delivery in stale:

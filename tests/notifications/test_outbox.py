@@ -321,3 +321,19 @@ def test_a_sweep_reads_the_rows_it_acts_on_not_every_open_delivery(fleet, t0, se
     assert sorted(result.requeued) == sorted(d.pk for d in lost)
     reads = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("SELECT")]
     assert [_rows_read(sql) for sql in reads] == [0, 3]  # due batches, then deliveries to queue again
+
+
+def test_a_due_delivery_waiting_behind_a_backlog_is_queued_again_after_one_two_four_leases(
+    fleet, t0, enqueued, django_capture_on_commit_callbacks, settings
+):
+    settings.FLEETMON_DELIVERY_LEASE = 60
+    monitor = webhook_monitor(fleet=fleet, target=TARGET)
+    delivery = Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor))
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=t0, enqueued_at=t0, in_flight_until=None)
+
+    def requeued_at(seconds: int) -> bool:
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.delivery_sweep(now=t0 + timedelta(seconds=seconds)).requeued == [delivery.pk]
+
+    # Every sweep (every few seconds) over ten minutes: queued again at 60, 120, 240 and 480 s only.
+    assert [s for s in range(0, 600, 5) if requeued_at(s)] == [60, 120, 240, 480]
