@@ -84,7 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
         # http.server writes the headers and the body in two sends: with Nagle's algorithm on, the
         # body waits for the sender's delayed ACK of the headers, 40 ms a request on a kept-alive
         # connection. Servers in production (nginx, gunicorn, uvicorn) turn it off, so does this one.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with contextlib.suppress(OSError):  # the sender may already be gone
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.receiver._opened(self.connection)
 
     def finish(self) -> None:

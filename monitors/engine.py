@@ -169,7 +169,7 @@ def _points_read(behind: Mapping[str, _Watermark], *, since: datetime | None) ->
     params: list[object] = [value for vehicle_id, mark in behind.items() for value in (vehicle_id, mark.seq)]
     if since is not None:
         where.append(f"{table}.received_at >= %s")
-        params.append(since)
+        params.append(connection.ops.adapt_datetimefield_value(since))
     return list(
         TelemetryPoint.objects.extra(where=where, params=params)
         .order_by("event_date", "id")
@@ -191,7 +191,17 @@ def _points_past_watermarks(
     since = None if None in received else min(filter(None, received)) - RECEIVED_AT_SLACK
     rows = _points_read(marks, since=since)
     counts = Counter(row[0] for row in rows)
-    short = {vehicle_id: marks[vehicle_id] for vehicle_id, (_, due) in behind.items() if counts[vehicle_id] < due}
+    highest: dict[str, int] = {}
+    for row in rows:
+        highest[row[0]] = max(row[1], highest.get(row[0], 0))
+    # Complete when the vehicle's points read run from its watermark without a gap, and reach
+    # at least as far as its counter did when its row was locked: points committed since may
+    # add to the count, never fill a gap left by the bound.
+    short = {
+        vehicle_id: marks[vehicle_id]
+        for vehicle_id, (mark, due) in behind.items()
+        if counts[vehicle_id] < due or counts[vehicle_id] != highest[vehicle_id] - mark.seq
+    }
     if short and since is not None:
         logger.warning("points received before their watermark's bound; read again", extra={"vehicles": len(short)})
         rows = [row for row in rows if row[0] not in short] + _points_read(short, since=None)

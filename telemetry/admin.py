@@ -7,7 +7,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle, VehicleState
-from telemetry.selectors import points_pending
+from telemetry.selectors import points_applied, points_pending
 from telemetry.services import api_client_deactivate, api_client_rotate_secret
 
 if TYPE_CHECKING:
@@ -79,11 +79,10 @@ class AppliedFilter(admin.SimpleListFilter):
         return [("yes", "Yes"), ("no", "No (waiting for the engine)")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[TelemetryPoint]) -> QuerySet[TelemetryPoint]:
-        pending = points_pending()
         if self.value() == "no":
-            return queryset.filter(pk__in=pending.values("pk"))
+            return points_pending(queryset)
         if self.value() == "yes":
-            return queryset.exclude(pk__in=pending.values("pk"))
+            return points_applied(queryset)
         return queryset
 
 
@@ -97,6 +96,11 @@ class TelemetryPointAdmin(admin.ModelAdmin):
     readonly_fields = ("vehicle", "seq", "event_date", "received_at", "latitude", "longitude", "data", "applied")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: TelemetryPoint | None = None) -> bool:
+        # A point deleted before it is applied would leave its vehicle waiting for it for ever;
+        # points go with their retention (FLEETMON_TELEMETRY_RETENTION) or their vehicle.
         return False
 
     @admin.display(boolean=True, description="applied")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -48,6 +49,16 @@ class Vehicle(models.Model):
 
     def __str__(self) -> str:
         return self.vin
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Only ingestion moves the counter, under the row's lock. An instance read before a
+        # batch committed (an admin's change form) would otherwise write its stale count back,
+        # and the next batches would reuse numbers the watermark has already passed.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name for field in self._meta.concrete_fields if not field.primary_key and field.name != "points_stored"
+            ]
+        super().save(*args, **kwargs)
 
 
 class TelemetryPoint(models.Model):

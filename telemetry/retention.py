@@ -34,9 +34,10 @@ logger = logging.getLogger(__name__)
 POINTS_TABLE = TelemetryPoint._meta.db_table
 DEFAULT_PARTITION = f"{POINTS_TABLE}_default"
 _PARTITION_NAME = re.compile(rf"^{POINTS_TABLE}_p(\d{{8}})$")
-# Beat runs retention hourly: three days ahead leave the DEFAULT partition empty even when Beat
-# is down for a couple of days.
-PARTITION_DAYS_AHEAD = 3
+# Beat runs retention hourly: a week ahead leaves the DEFAULT partition empty even when Beat is
+# down for days (moving rows out of it locks the whole table while they are copied), while
+# adding few empty partitions for reads that do not bound received_at to probe.
+PARTITION_DAYS_AHEAD = 7
 DELETE_BATCH_SIZE = 5_000
 # "FMpoints": the advisory lock that serialises partition maintenance between processes (two
 # Beats by mistake, a task redelivered while the first still runs).

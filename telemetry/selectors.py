@@ -57,12 +57,19 @@ def points_pending_summary() -> PendingPoints:
     return PendingPoints(count=summary["count"] or 0, oldest_received_at=summary["oldest"])
 
 
-def points_pending() -> QuerySet[TelemetryPoint]:
-    """The points not yet applied, one by one: for the admin and tests. Counting them is
-    points_pending_summary()'s job."""
-    return TelemetryPoint.objects.annotate(applied_seq=Coalesce("vehicle__state__applied_seq", Value(0))).filter(
-        seq__gt=F("applied_seq")
-    )
+def _with_watermark(points: QuerySet[TelemetryPoint] | None) -> QuerySet[TelemetryPoint]:
+    points = TelemetryPoint.objects.all() if points is None else points
+    return points.annotate(applied_seq=Coalesce("vehicle__state__applied_seq", Value(0)))
+
+
+def points_pending(points: QuerySet[TelemetryPoint] | None = None) -> QuerySet[TelemetryPoint]:
+    """Those of `points` (all of them by default) not yet applied, one by one: for the admin and
+    tests. Counting them is points_pending_summary()'s job."""
+    return _with_watermark(points).filter(seq__gt=F("applied_seq"))
+
+
+def points_applied(points: QuerySet[TelemetryPoint] | None = None) -> QuerySet[TelemetryPoint]:
+    return _with_watermark(points).filter(seq__lte=F("applied_seq"))
 
 
 def fleet_list(*, owner: User) -> QuerySet[Fleet]:

@@ -99,7 +99,12 @@ def _seq_claim(counts: Counter[str]) -> dict[str, int]:
                 WHERE id IN ({", ".join(["%s"] * len(ids))}) RETURNING id, points_stored""",
                 [*cases, *ids],
             )
-        return {vehicle_id: last - counts[vehicle_id] + 1 for vehicle_id, last in cursor.fetchall()}
+        claimed = {vehicle_id: last - counts[vehicle_id] + 1 for vehicle_id, last in cursor.fetchall()}
+    if len(claimed) < len(ids):
+        # Deleted since the batch was validated: the batch is refused whole, as validation would have.
+        gone = sorted(set(ids) - set(claimed))
+        raise conflict(f"vehicle(s) {', '.join(gone)} deleted while the batch was stored; nothing was stored", field="vin")
+    return claimed
 
 
 def points_store(*, points: Sequence[ValidPoint]) -> None:

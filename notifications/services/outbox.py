@@ -182,13 +182,19 @@ def delivery_batch_flush(*, delivery_id: int, now: datetime | None = None) -> bo
     return True
 
 
+# However long a delivery has been waiting, it is queued again at least this many leases apart:
+# a lost message must not wait for days when the workers were down for days.
+MAX_REQUEUE_LEASES = 8
+
+
 def _waited_in_queue(now: datetime) -> Q:
     """Queued at least half as long ago as it has been due. A message may be lost, or only
     waiting behind a backlog, which the sweeper cannot tell apart: under a backlog of minutes,
     queuing every due delivery again at each sweep flooded the queue with copies (a 10-minute
     flat-out soak sent 3.2 messages per delivery). This way a delivery is queued again after
     one lease, then two, four, eight...: a few times per backlog, whatever its length, and a
-    lost message is still found within half the time its delivery has been waiting."""
+    lost message is still found within half the time its delivery has been waiting, or within
+    MAX_REQUEUE_LEASES leases, whichever is sooner."""
     queued_for = ExpressionWrapper(F("enqueued_at") - F("next_attempt_at"), output_field=DurationField())
     return Q(enqueued_at__lte=ExpressionWrapper(Value(now) - queued_for, output_field=DateTimeField()))
 
@@ -215,7 +221,11 @@ def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
             .filter(Q(in_flight_until__isnull=True) | Q(in_flight_until__lte=now))
-            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=now - common.lease_period()) & _waited_in_queue(now))
+            .filter(
+                Q(enqueued_at__isnull=True)
+                | Q(enqueued_at__lte=now - common.lease_period()) & _waited_in_queue(now)
+                | Q(enqueued_at__lte=now - MAX_REQUEUE_LEASES * common.lease_period())
+            )
             .order_by("next_attempt_at")[:SWEEP_BATCH]
         )
         for delivery in stale:

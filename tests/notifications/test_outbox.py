@@ -337,3 +337,17 @@ def test_a_due_delivery_waiting_behind_a_backlog_is_queued_again_after_one_two_f
 
     # Every sweep (every few seconds) over ten minutes: queued again at 60, 120, 240 and 480 s only.
     assert [s for s in range(0, 600, 5) if requeued_at(s)] == [60, 120, 240, 480]
+
+
+def test_a_delivery_waiting_for_days_is_queued_again_at_least_every_eight_leases(
+    fleet, t0, enqueued, django_capture_on_commit_callbacks, settings
+):
+    settings.FLEETMON_DELIVERY_LEASE = 60
+    monitor = webhook_monitor(fleet=fleet, target=TARGET)
+    delivery = Delivery.objects.get(delivery_events__event=raise_event(monitor=monitor))
+    # Due for a day, queued again an hour ago: half its wait would be another eleven hours.
+    Delivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=t0 - timedelta(days=1), enqueued_at=t0 - timedelta(minutes=60), in_flight_until=None
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.delivery_sweep(now=t0).requeued == [delivery.pk]

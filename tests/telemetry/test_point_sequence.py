@@ -18,6 +18,8 @@ from tests.telemetry.factories import VehicleFactory, store_point, store_points
 from tests.telemetry.test_ingestion_api import point
 
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+# Row versions (xmin) and row locks that other connections wait on: what only PostgreSQL has.
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's row locks and xmin")
 
 
 def seqs(vehicle) -> list[int]:
@@ -46,6 +48,7 @@ def test_a_rejected_batch_claims_no_number(api, fleet):
     assert seqs(vehicle) == [1]
 
 
+@postgresql_only
 @pytest.mark.django_db
 def test_evaluation_moves_the_watermark_and_never_writes_a_point_again(fleet):
     vehicle = VehicleFactory(fleet=fleet)
@@ -64,6 +67,7 @@ def test_evaluation_moves_the_watermark_and_never_writes_a_point_again(fleet):
     assert points_pending_summary().count == 0
 
 
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_waits_for_the_one_before_it_of_the_same_vehicle_and_evaluations_never_wait(fleet):
     vehicle = VehicleFactory(fleet=fleet)
@@ -112,6 +116,7 @@ def test_a_batch_waits_for_the_one_before_it_of_the_same_vehicle_and_evaluations
     assert VehicleState.objects.get(vehicle=vehicle).applied_seq == 2
 
 
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_overlapping_batches_from_many_threads_number_every_point_once(fleet):
     vehicles = [VehicleFactory(fleet=fleet) for _ in range(5)]
@@ -188,3 +193,50 @@ def test_a_point_received_before_its_watermarks_time_by_a_skewed_clock_is_still_
     state = VehicleState.objects.get(vehicle=vehicle)
     assert (state.applied_seq, state.applied_received_at) == (2, first.received_at - timedelta(hours=2))
     assert "points received before their watermark's bound; read again" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_gap_left_by_the_received_at_bound_is_read_again_even_when_newer_points_make_up_the_count(fleet):
+    vehicle = VehicleFactory(fleet=fleet)
+    first = store_point(vehicle, event_date=T0)
+    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=T0)
+    skewed, newer = (store_point(vehicle, event_date=T0 + timedelta(seconds=n)) for n in (1, 2))
+    TelemetryPoint.objects.filter(pk=skewed.pk).update(received_at=first.received_at - timedelta(hours=2))
+    mark = engine._Watermark(seq=1, received_at=first.received_at)
+
+    # As when the counter was read with one point due and the next committed before the read:
+    # one point read, as many as were due, yet not the one the watermark needs next.
+    points, watermarks = engine._points_past_watermarks({vehicle.pk: (mark, 1)})
+
+    assert [event_date for event_date, *_ in points[vehicle.pk]] == [skewed.event_date, newer.event_date]
+    assert watermarks[vehicle.pk].seq == 3
+
+
+@pytest.mark.django_db
+def test_saving_a_vehicle_read_before_a_batch_keeps_the_batchs_numbers(fleet):
+    vehicle = VehicleFactory(fleet=fleet)
+    stale = Vehicle.objects.get(pk=vehicle.pk)
+    store_points(vehicle, [{"event_date": T0}, {"event_date": T0}])
+
+    stale.vin = "VF3ABCDE0FG999999"
+    stale.save()  # as the admin's change form does, with the count it read
+
+    assert Vehicle.objects.values_list("vin", "points_stored").get(pk=vehicle.pk) == ("VF3ABCDE0FG999999", 2)
+    store_point(vehicle, event_date=T0)
+    assert seqs(vehicle) == [1, 2, 3]
+
+
+@pytest.mark.django_db
+def test_a_batch_whose_vehicle_was_deleted_meanwhile_is_refused_whole(fleet):
+    from rest_framework.exceptions import APIException
+
+    kept, gone = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
+    points, gone_id = [_valid(kept), _valid(gone)], gone.pk
+    gone.delete()
+
+    with pytest.raises(APIException) as refused:
+        points_store(points=points)
+
+    assert refused.value.status_code == 409 and gone_id in str(refused.value.detail)
+    assert not TelemetryPoint.objects.exists()
+    assert Vehicle.objects.get(pk=kept.pk).points_stored == 0
