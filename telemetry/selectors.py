@@ -8,7 +8,7 @@ from operator import itemgetter
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -38,8 +38,11 @@ def _first_pending_point() -> QuerySet[TelemetryPoint]:
 
 
 def vehicles_pending_since(*, cutoff: datetime) -> QuerySet[Vehicle]:
-    """Vehicles whose oldest point not yet applied was received by `cutoff`."""
-    return vehicles_with_points_pending().filter(Exists(_first_pending_point().filter(received_at__lte=cutoff)))
+    """Vehicles whose oldest point not yet applied was received by `cutoff`. A scalar subquery,
+    one index probe per vehicle behind: as EXISTS, PostgreSQL may plan a semi-join over every
+    point received by the cutoff, which under a backlog made the rescue sweep take seconds."""
+    first_received = Subquery(_first_pending_point().values("received_at")[:1])
+    return vehicles_with_points_pending().annotate(first_received=first_received).filter(first_received__lte=cutoff)
 
 
 @dataclass(frozen=True)
