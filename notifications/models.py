@@ -97,6 +97,7 @@ class Delivery(models.Model):
     # What `queue` and `lease` change, for callers saving only that.
     QUEUED_FIELDS = ("task_id", "enqueued_at", "updated_at")
     LEASED_FIELDS = ("attempt_count", "task_id", "in_flight_until", "updated_at")
+    DELIVERED_FIELDS = ("state", "delivered_at", "next_attempt_at", "in_flight_until", "last_error", "updated_at")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -225,6 +226,8 @@ class DeliveryAttempt(models.Model):
     response_excerpt = models.TextField(blank=True, default="")
     error = models.TextField(blank=True, default="")
     task_id = models.CharField(max_length=64, blank=True, default="")
+
+    OUTCOME_FIELDS = ("finished_at", "status_code", "duration_ms", "response_excerpt", "error")
 
     class Meta:
         ordering = ["delivery", "number"]

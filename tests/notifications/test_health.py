@@ -10,12 +10,15 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
 from monitors.models import MonitorStatus
 from monitors.services import monitor_set_status
-from notifications import services
+from notifications import services, transport
 from notifications.models import DeliveryAttempt, DeliveryState, WebhookHealth
+from notifications.services import attempts
 from notifications.services.health import Streak, streak_after_failure
 from tests.notifications.factories import attempt, delivery_for, raise_event, webhook_monitor
 from tests.reference import assert_api_schema
@@ -172,6 +175,41 @@ def test_a_success_restarts_the_streak_so_failures_around_it_do_not_add_up(faili
     assert health(monitor).disabled_at is None and health(monitor).failing_since == start + HOUR
     monitor.refresh_from_db()
     assert monitor.status == MonitorStatus.RUNNING
+
+
+@pytest.mark.django_db
+def test_a_success_on_a_healthy_endpoint_writes_neither_its_monitor_nor_its_health(fleet, receiver):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url)
+    delivery = delivery_for(raise_event(monitor=monitor))
+
+    with CaptureQueriesContext(connection) as captured:
+        assert attempt(delivery, delivery.next_attempt_at).attempt.ok
+
+    written = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("UPDATE")]
+    assert not any('"monitors_monitor"' in sql or '"notifications_webhookhealth"' in sql for sql in written)
+    assert [sql.split('"')[1] for sql in written] == ["notifications_delivery", "notifications_deliveryattempt", "notifications_delivery"]
+
+
+@pytest.mark.django_db
+def test_a_failure_counted_while_a_request_was_in_flight_is_ended_by_its_success(fleet, receiver, disable_after):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry=ALWAYS)
+    succeeding = delivery_for(raise_event(monitor=monitor))
+    failing = delivery_for(raise_event(monitor=monitor))
+    start = succeeding.next_attempt_at
+    claim = attempts._delivery_claim(delivery_id=succeeding.pk, task_id="succeeding", now=start)
+    receiver.default_status = 500
+    due = failing.next_attempt_at
+    for minute in range(3):  # the threshold: the monitor turns Failed
+        attempt(failing, due + minute * MINUTE)
+    monitor.refresh_from_db()
+    assert monitor.status == MonitorStatus.FAILED
+
+    ok = transport.AttemptResult(status_code=200, duration_ms=5, ok=True)
+    attempts._delivery_record(claim, result=ok, task_id="succeeding", now=due + 3 * MINUTE)
+
+    assert (health(monitor).consecutive_failures, health(monitor).failing_since) == (0, None)
+    monitor.refresh_from_db()
+    assert (monitor.status, monitor.status_reason) == (MonitorStatus.RUNNING, "")
 
 
 @pytest.mark.django_db
