@@ -271,6 +271,9 @@ FLEETMON_ALLOW_PRIVATE_WEBHOOKS = env_bool("FLEETMON_ALLOW_PRIVATE_WEBHOOKS", Fa
 FLEETMON_REQUIRE_HTTPS_WEBHOOKS = env_bool("FLEETMON_REQUIRE_HTTPS_WEBHOOKS", False)
 FLEETMON_ACTIVITY_WINDOW = env_int("FLEETMON_ACTIVITY_WINDOW", 300, minimum=1)
 FLEETMON_SWEEP_INTERVAL = env_float("FLEETMON_SWEEP_INTERVAL", 5.0, minimum=0.5)
+# Vehicles per evaluation task: large enough to amortise a task's fixed cost (its message, its
+# transaction, the fleet's monitors read), small enough that several workers share a big batch.
+FLEETMON_EVALUATION_CHUNK = env_int("FLEETMON_EVALUATION_CHUNK", 50, minimum=1)
 # Points never evaluated (a crash between commit and enqueue) are re-enqueued after this long.
 FLEETMON_POINT_RESCUE_AFTER = env_int("FLEETMON_POINT_RESCUE_AFTER", 30, minimum=1)
 # A vehicle's evaluation (or a window boundary's) that fails this many times is given up as a

@@ -25,9 +25,6 @@ from telemetry.selectors import vehicles_pending_since
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
-# Vehicles per evaluation task: large enough to amortise the task overhead, small enough
-# that several workers share a big fleet.
-VEHICLES_PER_TASK = 50
 # A claimed reminder or dwell expiry is not claimed again before its evaluation had time to
 # run; one still due after that lost its message and is sent again.
 REFRESH_CLAIM_LEASE = timedelta(seconds=60)
@@ -42,7 +39,8 @@ BOUNDARY_RETRY_AFTER = timedelta(hours=1)
 def vehicle_chunks(vehicle_ids: Iterable[str]) -> list[list[str]]:
     """The vehicles in sorted, de-duplicated chunks of one evaluation task each."""
     ids = sorted(set(vehicle_ids))
-    return [ids[start : start + VEHICLES_PER_TASK] for start in range(0, len(ids), VEHICLES_PER_TASK)]
+    size = settings.FLEETMON_EVALUATION_CHUNK
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 @dataclass(frozen=True)

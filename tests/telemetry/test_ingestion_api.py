@@ -60,6 +60,23 @@ def test_batch_is_stored_and_evaluation_enqueued_after_commit(api, vehicle, djan
     assert enqueued == [([vehicle.pk], None, None, None)]
 
 
+def test_a_batch_is_enqueued_in_chunks_of_the_configured_size(
+    api, fleet, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    settings.FLEETMON_EVALUATION_CHUNK = 2
+    vehicles = [VehicleFactory(fleet=fleet, vin=f"VF3ABCDE0FG12345{n}") for n in range(5)]
+    enqueued = []
+    from monitors import tasks
+
+    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: enqueued.append(args[0]))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/telemetry", [point(vin=v.vin) for v in vehicles], format="json")
+
+    assert response.json() == {"accepted": 5}
+    ids = sorted(v.pk for v in vehicles)
+    assert enqueued == [ids[0:2], ids[2:4], ids[4:]]
+
+
 def test_lower_case_vin_is_accepted(api, vehicle):
     assert api.post("/api/v1/telemetry", point(vin="vf3abcde0fg123456"), format="json").status_code == 202
 
