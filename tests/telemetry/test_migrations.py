@@ -100,3 +100,24 @@ def test_partitioning_keeps_every_point_in_its_day_s_partition_and_unpartitionin
         assert point_table_shape() == unpartitioned
     finally:
         migrate_to_latest()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's partitioned indexes")
+def test_the_points_foreign_key_loses_its_own_indexes_and_gets_them_back_on_reversal(user):
+    migrate([("telemetry", "0006_watermark_received_at")])
+    with_them = point_table_shape()
+    try:
+        migrate([("telemetry", "0007_point_vehicle_index_dropped")])
+        kind, constraints, indexes = point_table_shape()
+        assert sorted(indexes) == [
+            "point_vehicle_date_idx",
+            "point_vehicle_seq_unique",
+            "telemetry_telemetrypoint_pkey",
+            "telemetry_telemetrypoint_received_at_b120e64f",
+        ]
+        assert constraints == with_them[1], "the foreign key itself stays"
+
+        migrate([("telemetry", "0006_watermark_received_at")])
+        assert point_table_shape() == with_them
+    finally:
+        migrate_to_latest()
