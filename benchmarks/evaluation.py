@@ -50,6 +50,7 @@ from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E
 from benchmarks.common import BareValidationView  # noqa: E402
 from monitors import engine  # noqa: E402
 from monitors.definition import parse_monitor_definition  # noqa: E402
+from monitors.models import Monitor  # noqa: E402
 from monitors.services import monitor_create  # noqa: E402
 from monitors.sweeps import vehicle_chunks  # noqa: E402
 from telemetry.models import Fleet, TelemetryPoint, Vehicle  # noqa: E402
@@ -133,6 +134,37 @@ def _evaluate(vehicle_ids: list[str], points: int) -> tuple[float, int]:
     return points / (time.perf_counter() - started), Event.objects.count() - events_before
 
 
+def _evaluate_in_memory(monitors: list, cold_batches: list[list[dict]], steady_batches: list[list[dict]]) -> float:
+    """Points/s of the evaluation alone, in the steady state: the engine's evaluator over each
+    point, with no database, no Celery and no event stored. The floor of any evaluation of
+    these monitors in one Python process."""
+    from telemetry.state import LatestState
+
+    now = datetime.now(UTC)
+    evaluators: dict[str, tuple[engine.VehicleEvaluator, LatestState]] = {}
+
+    def apply(batches: list[list[dict]]) -> None:
+        for batch in batches:
+            for point in batch:
+                vin = point["vin"]
+                if vin not in evaluators:
+                    vehicle = Vehicle(id=vin, fleet_id="bench", vin=vin)
+                    evaluators[vin] = (engine.VehicleEvaluator(vehicle, monitors, {}, now=now), LatestState())
+                evaluator, latest = evaluators[vin]
+                evaluator.apply_point(
+                    latest,
+                    event_date=datetime.fromisoformat(point["eventDate"]),
+                    data=point["data"],
+                    latitude=point["position"]["latitude"],
+                    longitude=point["position"]["longitude"],
+                )
+
+    apply(cold_batches)  # the first evaluation of every vehicle, as in the database runs
+    started = time.perf_counter()
+    apply(steady_batches)
+    return sum(map(len, steady_batches)) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vehicles", type=int, default=1000)
@@ -175,6 +207,8 @@ def main() -> None:
         steady_points = TelemetryPoint.objects.count() - cold_points
         steady_rate, steady_events = _evaluate(vehicle_ids, steady_points)
 
+        in_memory = _evaluate_in_memory(list(Monitor.objects.active().filter(fleet=fleet)), cold_batches, steady_batches)
+
         print(f"database: {connection.vendor}  vehicles: {args.vehicles}  monitors: {monitors}")
         print(f"bare DRF validation (baseline):  {baseline:8.0f} points/s")
         print(f"FleetMon ingestion:              {ingestion:8.0f} points/s  ({ingestion / baseline:.2f}x baseline)")
@@ -183,6 +217,8 @@ def main() -> None:
         print(f"FleetMon evaluation, steady:     {steady_rate:8.0f} points/s  "
               f"({steady_rate / baseline:.2f}x baseline; {steady_rate * monitors:.0f} monitor evaluations/s; "
               f"{steady_points} points, {steady_events} events)")
+        print(f"trigger evaluation alone:        {in_memory:8.0f} points/s  "
+              f"({in_memory / baseline:.2f}x baseline; no database, no Celery, no event stored)")
     finally:
         connection.creation.destroy_test_db(test_db, verbosity=0)
 

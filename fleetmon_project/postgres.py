@@ -5,9 +5,8 @@ pure-Python one, so that it can force the datetimes' tzinfo. Parsing in Python c
 a value, some 10 % of an evaluation task, which reads a few thousand of them (the monitors'
 states). When the session's time zone is UTC, psycopg's C loader already returns exactly what
 Django's does (aware, `datetime.timezone.utc`): reading 20,000 rows of two such columns took
-21 ms instead of 138 ms. A C class cannot
-be subclassed, so this thin loader delegates to it and carries the `timezone` attribute that
-Django checks each time it opens a cursor.
+21 ms instead of 138 ms. A C class cannot be subclassed, so this thin loader delegates to it
+and carries the `timezone` attribute that Django checks each time it opens a cursor.
 """
 
 from __future__ import annotations
