@@ -121,3 +121,19 @@ def test_the_points_foreign_key_loses_its_own_indexes_and_gets_them_back_on_reve
         assert point_table_shape() == with_them
     finally:
         migrate_to_latest()
+
+
+def table_options(table: str) -> list[str] | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [table])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's storage parameters")
+def test_vehicle_and_state_pages_keep_room_for_their_rows_next_versions():
+    assert table_options("telemetry_vehicle") == table_options("telemetry_vehiclestate") == ["fillfactor=70"]
+    try:
+        migrate([("telemetry", "0007_point_vehicle_index_dropped")])
+        assert table_options("telemetry_vehicle") is None and table_options("telemetry_vehiclestate") is None
+    finally:
+        migrate_to_latest()
