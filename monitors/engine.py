@@ -161,10 +161,32 @@ _Point = tuple[datetime, dict, float | None, float | None]
 
 
 def _points_read(behind: Mapping[str, _Watermark], *, since: datetime | None) -> list[tuple]:
-    """The points past each vehicle's watermark, in eventDate order: one index range per vehicle,
-    as SQL text (building as many Q objects cost Django more than the query took). `since`
-    bounds received_at, so that PostgreSQL reads only the recent days' partitions."""
+    """The points past each vehicle's watermark, in eventDate order: one index range per vehicle.
+    `since` bounds received_at, so that PostgreSQL reads only the recent days' partitions."""
     table = TelemetryPoint._meta.db_table
+    if connection.vendor == "postgresql":
+        # The watermarks as two arrays joined laterally: a plan of constant size whatever the
+        # chunk, where an OR of one range per vehicle cost PostgreSQL more to plan than to run
+        # (50 vehicles: 1.2 ms planning, 3.4 ms in all; this: 0.2 ms, 1.1 ms). OFFSET 0 keeps
+        # the subquery from being flattened into a hash join over every point since the bound:
+        # each vehicle is one probe of the (vehicle_id, seq, received_at) index.
+        bound = "AND stored.received_at >= %s" if since is not None else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT point.vehicle_id, point.seq, point.received_at, point.event_date, point.data,
+                    point.latitude, point.longitude
+                FROM unnest(%s::text[], %s::bigint[]) AS mark(vehicle_id, seq)
+                CROSS JOIN LATERAL (
+                    SELECT * FROM {table} AS stored
+                    WHERE stored.vehicle_id = mark.vehicle_id AND stored.seq > mark.seq {bound}
+                    OFFSET 0
+                ) AS point
+                ORDER BY point.event_date, point.id""",
+                [list(behind), [mark.seq for mark in behind.values()], *([since] if since is not None else [])],
+            )
+            return [(*row[:4], json.loads(row[4]), *row[5:]) for row in cursor.fetchall()]
+    # SQLite: one range per vehicle as SQL text (building as many Q objects cost Django more
+    # than the query took).
     where = [" OR ".join([f"({table}.vehicle_id = %s AND {table}.seq > %s)"] * len(behind))]
     params: list[object] = [value for vehicle_id, mark in behind.items() for value in (vehicle_id, mark.seq)]
     if since is not None:
