@@ -273,7 +273,9 @@ FLEETMON_ACTIVITY_WINDOW = env_int("FLEETMON_ACTIVITY_WINDOW", 300, minimum=1)
 FLEETMON_SWEEP_INTERVAL = env_float("FLEETMON_SWEEP_INTERVAL", 5.0, minimum=0.5)
 # Vehicles per evaluation task: large enough to amortise a task's fixed cost (its message, its
 # transaction, the fleet's monitors read), small enough that several workers share a big batch.
-FLEETMON_EVALUATION_CHUNK = env_int("FLEETMON_EVALUATION_CHUNK", 50, minimum=1)
+# At most 1,000: a chunk is one transaction holding its vehicles' state rows, and one that fails
+# is evaluated again vehicle by vehicle within one task.
+FLEETMON_EVALUATION_CHUNK = env_int("FLEETMON_EVALUATION_CHUNK", 50, minimum=1, maximum=1000)
 # Points never evaluated (a crash between commit and enqueue) are re-enqueued after this long.
 FLEETMON_POINT_RESCUE_AFTER = env_int("FLEETMON_POINT_RESCUE_AFTER", 30, minimum=1)
 # A vehicle's evaluation (or a window boundary's) that fails this many times is given up as a

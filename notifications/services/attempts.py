@@ -144,9 +144,9 @@ def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id:
             delivery.mark_delivered(now=now)
             delivery.save(update_fields=Delivery.DELIVERED_FIELDS)
             DELIVERIES_FINISHED.labels("delivered").inc()
-        # Both read by the statement that locked the delivery: a failure counted after it is
-        # ordered after this success, so with neither there is nothing to end (the usual case,
-        # two statements saved).
+        # Both read by the statement that locked the delivery (in its snapshot): a failure it
+        # did not see can be ordered after this success and counts from the latest committed
+        # streak, so with neither there is nothing to end (the usual case, two statements saved).
         if not delivery.is_test and (delivery.endpoint_failing or delivery.monitor.status == MonitorStatus.FAILED):
             health.webhook_health_succeeded(monitor=delivery.monitor, now=now)
         return AttemptOutcome(attempt=attempt)

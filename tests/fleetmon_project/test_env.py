@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from fleetmon_project.env import env_duration
+from fleetmon_project.env import env_duration, env_int
 
 NAME = "FLEETMON_TEST_DURATION"
 
@@ -38,3 +38,17 @@ def test_a_duration_below_the_minimum_is_refused(monkeypatch, raw):
 
     with pytest.raises(ImproperlyConfigured, match="at least 60 seconds"):
         env_duration(NAME, 7, minimum=60)
+
+
+@pytest.mark.parametrize(("raw", "message"), [("0", "at least 1"), ("1001", "at most 1000")])
+def test_an_integer_outside_its_bounds_is_refused_naming_the_variable(monkeypatch, raw, message):
+    monkeypatch.setenv(NAME, raw)
+
+    with pytest.raises(ImproperlyConfigured, match=f"{NAME}={raw} must be {message}"):
+        env_int(NAME, 50, minimum=1, maximum=1000)
+
+
+def test_an_integer_within_its_bounds_is_read(monkeypatch):
+    monkeypatch.setenv(NAME, " 1000 ")
+
+    assert env_int(NAME, 50, minimum=1, maximum=1000) == 1000
