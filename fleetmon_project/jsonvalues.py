@@ -7,6 +7,7 @@ encoder (and so neither PostgreSQL nor our own JSON responses) accepts. Pure: no
 
 from __future__ import annotations
 
+import codecs
 import math
 import re
 
@@ -40,6 +41,14 @@ def unstorable_text(value: object, path: str = "") -> list[tuple[str, str]]:
         for index, item in enumerate(value):
             problems.extend(unstorable_text(item, f"{path}[{index}]"))
     return problems
+
+
+def may_hold_unstorable_text(body: bytes, encoding: str) -> bool:
+    """Whether the JSON text `body`, in `encoding`, can decode to text `unstorable_text` finds.
+    Neither NUL nor a lone surrogate can be written as such (JSON refuses control characters in
+    strings, UTF-8 has no surrogates), so a UTF-8 body holds one only through a `\\u` escape:
+    one with none, most telemetry, need not be walked. Other charsets always are."""
+    return codecs.lookup(encoding).name != "utf-8" or b"\\u" in body
 
 
 def _text_problems(text: str) -> list[str]:

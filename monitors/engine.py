@@ -235,6 +235,28 @@ def _points_past_watermarks(
     return points, last
 
 
+def _monitor_states_read(vehicle_ids: list[str], monitor_ids: list[str]) -> list[MonitorState]:
+    """The (monitor, vehicle) states of a chunk: hundreds of rows (monitors × vehicles). On
+    PostgreSQL by hand, where the ORM's compilation, its IN lists bound in Python and its
+    per-row conversions cost a seventh of a task; an empty dwell (nearly every row) is not decoded."""
+    if connection.vendor != "postgresql":
+        rows = MonitorVehicleState.objects.filter(vehicle_id__in=vehicle_ids, monitor_id__in=monitor_ids)
+        return [MonitorState(*values) for values in rows.values_list(*_STATE_FIELDS)]
+    columns = ", ".join("NULLIF(dwell, '{}'::jsonb)" if name == "dwell" else name for name in _STATE_FIELDS)
+    dwell = _STATE_FIELDS.index("dwell")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {columns} FROM {MonitorVehicleState._meta.db_table}
+            WHERE vehicle_id = ANY(%s::text[]) AND monitor_id = ANY(%s::text[])""",
+            [vehicle_ids, monitor_ids],
+        )
+        rows = cursor.fetchall()
+    return [
+        MonitorState(*row[:dwell], json.loads(row[dwell]) if row[dwell] is not None else {}, *row[dwell + 1 :])
+        for row in rows
+    ]
+
+
 def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnapshot:
     position = None
     if latest.position_at is not None and latest.latitude is not None and latest.longitude is not None:
@@ -500,12 +522,10 @@ def _evaluate(
     monitors_by_fleet: dict[str, list[Monitor]] = defaultdict(list)
     for monitor in Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"):
         monitors_by_fleet[monitor.fleet_id].append(monitor)
-    states: dict[tuple[str, str], MonitorState] = {}
-    for values in MonitorVehicleState.objects.filter(
-        vehicle_id__in=locked, monitor_id__in=[m.pk for ms in monitors_by_fleet.values() for m in ms]
-    ).values_list(*_STATE_FIELDS):
-        state = MonitorState(*values)
-        states[state.vehicle_id, state.monitor_id] = state
+    states = {
+        (state.vehicle_id, state.monitor_id): state
+        for state in _monitor_states_read(locked, [m.pk for ms in monitors_by_fleet.values() for m in ms])
+    }
 
     changed_rows: list[tuple[str, LatestState, _Watermark]] = []
     dirty_states, raised, evaluations = [], [], 0

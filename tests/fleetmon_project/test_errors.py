@@ -134,6 +134,14 @@ def test_lone_surrogates_anywhere_answer_400_naming_each_field(api, fleet, metho
     assert [(error["field"], error["message"]) for error in body["errors"]] == expected
 
 
+def test_nul_in_a_utf16_body_answers_400_too(api):
+    # The walk is skipped for UTF-8 bodies without escapes only: this one has none as bytes.
+    text = '{"label": "a\\u0000b"}'
+    response = api.post("/api/v1/fleets", data=text.encode("utf-16"), content_type="application/json; charset=utf-16")
+    body = assert_xerror(response, 400, 40001)
+    assert body["errors"] == [{"field": "label", "message": "must not contain NUL characters"}]
+
+
 def test_a_surrogate_pair_is_one_character_and_welcome(api):
     response = api.post("/api/v1/fleets", data='{"label": "Vans \\ud83d\\ude97"}', content_type="application/json")
     assert response.status_code == 201, response.content

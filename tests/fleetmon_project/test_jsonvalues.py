@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fleetmon_project.jsonvalues import finite_float, unstorable_text
+from fleetmon_project.jsonvalues import finite_float, may_hold_unstorable_text, unstorable_text
 
 NUL = "must not contain NUL characters"
 SURROGATE = (
@@ -59,3 +59,19 @@ def test_unstorable_text_names_every_string_and_key(text: str, expected: list[tu
     assert problems == expected
     for path, message in problems:  # both go back to the client in a UTF-8 body
         (path + message).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "expected"),
+    [
+        (b'{"label": "Vans \xf0\x9f\x9a\x97 \xe6\x97\xa5"}', "utf-8", False),  # raw UTF-8: no escape to decode
+        (b'{"label": "plain"}', "UTF8", False),
+        (b'{"label": "\\u0000"}', "utf-8", True),
+        (b'{"label": "\\ud800"}', "utf-8", True),
+        (b'{"label": "\\u00e9"}', "utf-8", True),  # any escape is walked: harmless ones are rare
+        ('{"label": "plain"}'.encode("utf-16"), "utf-16", True),  # its escapes are not b"\\u"
+        (b'{"label": "plain"}', "latin-1", True),
+    ],
+)
+def test_only_utf8_bodies_without_escapes_skip_the_walk(body: bytes, encoding: str, expected: bool) -> None:
+    assert may_hold_unstorable_text(body, encoding) is expected
