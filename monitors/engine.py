@@ -251,10 +251,12 @@ def _monitor_states_read(vehicle_ids: list[str], monitor_ids: list[str]) -> list
             [vehicle_ids, monitor_ids],
         )
         rows = cursor.fetchall()
-    return [
-        MonitorState(*row[:dwell], json.loads(row[dwell]) if row[dwell] is not None else {}, *row[dwell + 1 :])
-        for row in rows
-    ]
+    states = []
+    for row in rows:
+        values = list(row)
+        values[dwell] = json.loads(values[dwell]) if values[dwell] is not None else {}
+        states.append(MonitorState(*values))
+    return states
 
 
 def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnapshot:

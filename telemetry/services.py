@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from fleetmon_project.errors import conflict, field_errors
 from fleetmon_project.metrics import POINTS_INGESTED
+from telemetry import selectors
 from telemetry.ingestion import ValidPoint, is_vin, normalize_vin, validate_batch
 from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle
 from telemetry.signals import points_stored
@@ -57,7 +58,7 @@ def telemetry_ingest(*, owner: User, body: Any, now: datetime | None = None) -> 
         for item in (body if isinstance(body, list) else [body])
         if isinstance(item, dict) and isinstance(item.get("vin"), str) and is_vin(item["vin"])
     }
-    owned = dict(Vehicle.objects.filter(fleet__owner=owner, vin__in=vins).values_list("vin", "id"))
+    owned = selectors.vehicle_ids_by_vin(owner=owner, vins=vins)
     validation = validate_batch(body, resolve_vin=owned.get, now=now)
     if validation.errors:
         raise field_errors(validation.errors, message=f"Rejected: {len(validation.errors)} problem(s) in the batch.")
