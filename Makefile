@@ -46,6 +46,12 @@ clean:
 bench-e2e: install
 	$(PY) benchmarks/e2e.py $(E2E_ARGS)
 
+# Instructions per POST, evaluation task and delivery attempt, counted by valgrind's callgrind:
+# figures that do not depend on the machine's load (docs/performance.md).
+.PHONY: bench-instructions
+bench-instructions: install
+	$(PY) benchmarks/instructions.py $(INSTRUCTIONS_ARGS)
+
 # Chaos suite: faults injected into a stack it starts itself (private PostgreSQL, the broker,
 # gunicorn, 2 workers, Beat, a loopback receiver); exits non-zero if anything accepted is lost.
 # docs/reliability.md. CHAOS_ARGS="--broker rabbitmq --quick --scenario worker-kill" etc.

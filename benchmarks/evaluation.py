@@ -59,8 +59,8 @@ from telemetry.views import TelemetryView  # noqa: E402
 PARIS = {"latitude": 48.866667, "longitude": 2.333333}
 
 
-def _definitions() -> list[dict]:
-    callback = {"callback": {"webhook": {"target": "http://127.0.0.1:9/hook", "name": "bench"}}}
+def definitions(target: str = "http://127.0.0.1:9/hook") -> list[dict]:
+    callback = {"callback": {"webhook": {"target": target, "name": "bench"}}}
     zone = {"name": "z", "zone": {"transition": "Out", "place": {"radius": 20, "center": PARIS}}}
     time_trigger = {"name": "t", "time": {"times": [{"recurrence": "Daily", "start": "PT8H", "duration": "PT10H"}]}}
     low = {"name": "d", "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": ["20"]}}
@@ -83,7 +83,7 @@ def _definitions() -> list[dict]:
     ]
 
 
-class _Drive:
+class Drive:
     """Telemetry that evolves like a vehicle's: a slow drift, not random jumps, so events are as
     rare as in a real fleet and the benchmark measures evaluation rather than event storage."""
 
@@ -182,10 +182,10 @@ def main() -> None:
         fleet = Fleet.objects.create(owner=user, label="bench")
         vins = [f"VF3BENCH{n:09d}" for n in range(args.vehicles)]
         Vehicle.objects.bulk_create([Vehicle(fleet=fleet, vin=vin) for vin in vins])
-        for definition in _definitions():
+        for definition in definitions():
             monitor_create(fleet=fleet, definition=parse_monitor_definition(definition))
         start = datetime.now(UTC) - timedelta(hours=1)
-        drives = {vin: _Drive(rng) for vin in vins}
+        drives = {vin: Drive(rng) for vin in vins}
         batches = [
             [drives[vin].point(vin, start + timedelta(seconds=10 * r)) for vin in vins[i : i + 1000]]
             for r in range(args.rounds)
@@ -193,7 +193,7 @@ def main() -> None:
         ]
 
         vehicle_ids = list(Vehicle.objects.values_list("pk", flat=True))
-        monitors = len(_definitions())
+        monitors = len(definitions())
         per_round = len(batches) // args.rounds
         cold_batches, steady_batches = batches[:per_round], batches[per_round:]
 

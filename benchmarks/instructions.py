@@ -1,0 +1,221 @@
+"""Instructions FleetMon's process executes per unit of work, counted by valgrind's callgrind.
+
+    .venv/bin/python benchmarks/instructions.py [--vehicles 500] [--warmup 12] [--rounds 6]
+
+Seconds measured on a shared two-core machine vary by a third between identical runs; the
+instructions a process executes do not (the same run twice: within 0.3 %), so a before/after
+comparison of two commits holds on any machine of the same architecture. The workload is
+benchmarks/evaluation.py's (its 10 monitors, vehicles drifting around Paris, PostgreSQL from
+DATABASE_URL or the local server), webhooks sent to a loopback receiver in another process.
+Each round posts one point per vehicle in 250-point batches, evaluates the vehicles in the
+engine's chunks, then makes the attempts of the deliveries that raised; callgrind counts
+only the measured rounds, each part on its own. Counted: FleetMon's process (Django, DRF,
+psycopg's client side, the HTTP client); not PostgreSQL, not the receiver, not a broker
+(in-memory). Prints figures; asserts nothing.
+
+It runs itself under `valgrind --tool=callgrind --instr-atstart=no` and switches the
+instrumentation on and off around each measured part with `callgrind_control`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+INNER = "FLEETMON_INSTRUCTIONS_DUMPS"  # set in the process under valgrind: where its dump order goes
+BATCH = 250
+PARTS = ("bare", "post", "evaluate", "deliver")
+
+
+def _outer(args: argparse.Namespace) -> int:
+    for tool in ("valgrind", "callgrind_control"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found: install valgrind (Debian: apt-get install valgrind)")
+    workdir = Path(tempfile.mkdtemp(prefix="fleetmon-instructions-"))
+    order_file = workdir / "order.json"
+    command = [
+        "valgrind", "--tool=callgrind", "--instr-atstart=no",
+        f"--callgrind-out-file={workdir}/callgrind.out", sys.executable, __file__, *sys.argv[1:],
+    ]
+    done = subprocess.run(command, env={**os.environ, INNER: str(order_file)}, stderr=subprocess.DEVNULL, check=False)
+    if done.returncode != 0 or not order_file.exists():
+        print(f"the measured process failed (exit {done.returncode}); files in {workdir}", file=sys.stderr)
+        return 1
+    order = json.loads(order_file.read_text())
+    totals: dict[str, list[int]] = {part: [] for part in PARTS}
+    for number, (part, units) in enumerate(order["dumps"], start=1):
+        dump = (workdir / f"callgrind.out.{number}").read_text()
+        found = re.search(r"^totals: (\d+)", dump, re.MULTILINE) or re.search(r"^summary: (\d+)", dump, re.MULTILINE)
+        if found is None:
+            sys.exit(f"no totals in dump {number} ({part})")
+        totals[part].append(int(found.group(1)) // max(units, 1))
+    _report(order, totals)
+    shutil.rmtree(workdir)
+    return 0
+
+
+def _report(order: dict, totals: dict[str, list[int]]) -> None:
+    def million(value: float) -> str:
+        return f"{value / 1e6:8.2f} M"
+
+    def spread(values: list[int]) -> str:
+        low, high = min(values), max(values)
+        return f"(rounds {low / 1e6:.2f}-{high / 1e6:.2f} M)"
+
+    mean = {part: sum(values) / len(values) for part, values in totals.items() if values}
+    points_per_task = order["points"] / max(order["tasks"], 1)
+    per_point_bare = mean["bare"] / BATCH
+    per_point = mean["post"] / BATCH + mean["evaluate"] / points_per_task
+    deliveries_per_point = order["deliveries"] / order["points"]
+    print(f"database: {order['database']}  vehicles: {order['vehicles']}  monitors: {order['monitors']}  "
+          f"measured rounds: {order['rounds']}")
+    print(f"bare DRF endpoint, one {BATCH}-point POST:   {million(mean['bare'])}  {spread(totals['bare'])}")
+    print(f"FleetMon telemetry, one {BATCH}-point POST:  {million(mean['post'])}  {spread(totals['post'])}  "
+          f"({mean['post'] / mean['bare']:.2f}x the bare endpoint)")
+    print(f"evaluation task ({points_per_task:.0f} vehicles, one point each): {million(mean['evaluate'])}  "
+          f"{spread(totals['evaluate'])}")
+    if totals["deliver"]:
+        print(f"delivery attempt (loopback receiver, 200):   {million(mean['deliver'])}  {spread(totals['deliver'])}  "
+              f"({order['deliveries']} attempts)")
+        per_point += mean["deliver"] * deliveries_per_point
+    print(f"per point, ingestion + evaluation + its share of deliveries: {per_point / 1e6:.3f} M "
+          f"({per_point / per_point_bare:.1f}x the bare endpoint's {per_point_bare / 1e6:.3f} M; "
+          f"{deliveries_per_point * 1000:.1f} deliveries per 1,000 points)")
+
+
+def _toggle(state: str) -> None:
+    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
+
+
+def _inner(args: argparse.Namespace) -> int:
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from benchmarks.evaluation import Drive, definitions  # configures Django as that benchmark does
+
+    # isort: split
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    from benchmarks.common import BareValidationView
+    from monitors import engine
+    from monitors.definition import parse_monitor_definition
+    from monitors.services import monitor_create
+    from monitors.sweeps import vehicle_chunks
+    from notifications.models import Delivery, DeliveryState
+    from notifications.services import delivery_attempt
+    from telemetry.models import Fleet, Vehicle
+    from telemetry.views import TelemetryView
+
+    settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS = True  # the receiver is on loopback
+    receiver = subprocess.Popen(
+        [sys.executable, "-c", "from fleetmon_project.receiver import WebhookReceiver; import time; "
+         "r = WebhookReceiver('127.0.0.1', keep_alive=True); r.start(); print(r.url, flush=True); time.sleep(1e6)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    order: dict = {"dumps": [], "points": 0, "tasks": 0, "deliveries": 0}
+    setup_test_environment()
+    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        assert receiver.stdout is not None
+        target = receiver.stdout.readline().strip() + "/hook"
+        user = get_user_model().objects.create(username="bench")
+        fleet = Fleet.objects.create(owner=user, label="bench")
+        vins = [f"VF3BENCH{n:09d}" for n in range(args.vehicles)]
+        Vehicle.objects.bulk_create([Vehicle(fleet=fleet, vin=vin) for vin in vins])
+        monitors = definitions(target)
+        for definition in monitors:
+            monitor_create(fleet=fleet, definition=parse_monitor_definition(definition))
+        vehicle_ids = list(Vehicle.objects.values_list("pk", flat=True))
+        rng = random.Random(42)
+        drives = {vin: Drive(rng) for vin in vins}
+        start = datetime.now(UTC) - timedelta(hours=2)
+        factory = APIRequestFactory()
+        telemetry, bare = TelemetryView.as_view(), BareValidationView.as_view()
+
+        def post(view: Callable, batch: list[dict]) -> None:
+            request = factory.post("/api/v1/telemetry", batch, format="json")
+            force_authenticate(request, user=user)
+            response = view(request)
+            assert response.status_code == 202, getattr(response, "data", response)
+
+        def evaluate(chunks: list[list[str]]) -> None:
+            for chunk in chunks:
+                engine.vehicles_evaluate(vehicle_ids=chunk)
+
+        def deliver(due: list[tuple[int, str]]) -> None:
+            for delivery_id, task_id in due:
+                delivery_attempt(delivery_id=delivery_id, task_id=task_id)
+
+        def run(part: str, units: int, measure: bool, work: Callable[..., None], *args: object) -> None:
+            if not measure:
+                work(*args)
+                return
+            _toggle("on")
+            work(*args)
+            _toggle("off")
+            subprocess.run(["callgrind_control", "-d", part, str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
+            order["dumps"].append((part, units))
+
+        for number in range(args.warmup + args.rounds):
+            measure = number >= args.warmup
+            moment = start + timedelta(seconds=10 * number)
+            batches = [
+                [drives[vin].point(vin, moment) for vin in vins[i : i + BATCH]] for i in range(0, len(vins), BATCH)
+            ]
+            chunks = list(vehicle_chunks(vehicle_ids))
+            sent_before = set(Delivery.objects.values_list("pk", flat=True))
+            for batch in batches:
+                if measure:
+                    run("bare", 1, measure, post, bare, batch)
+                run("post", 1, measure, post, telemetry, batch)
+            run("evaluate", len(chunks), measure, evaluate, chunks)
+            due = list(
+                Delivery.objects.filter(state=DeliveryState.PENDING).exclude(pk__in=sent_before)
+                .values_list("pk", "task_id")
+            )
+            if due:
+                run("deliver", len(due), measure, deliver, due)
+            # Attempts that failed would measure the failure path, not a delivery.
+            failed = Delivery.objects.filter(pk__in=[pk for pk, _ in due]).exclude(state=DeliveryState.DELIVERED)
+            if failed.exists():
+                sys.exit(f"{failed.count()} of {len(due)} deliveries not delivered to {target}")
+            if measure:
+                order["points"] += len(vins)
+                order["tasks"] += len(chunks)
+                order["deliveries"] += len(due)
+        order.update(database=connection.vendor, vehicles=args.vehicles, monitors=len(monitors), rounds=args.rounds)
+        Path(os.environ[INNER]).write_text(json.dumps(order))
+    finally:
+        receiver.kill()
+        connection.creation.destroy_test_db(test_db, verbosity=0)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vehicles", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=12, help="rounds before the measured ones (caches, plans)")
+    parser.add_argument("--rounds", type=int, default=6, help="measured rounds: one point per vehicle each")
+    args = parser.parse_args()
+    if args.vehicles < BATCH or args.rounds < 1:
+        parser.error(f"--vehicles must be at least {BATCH} and --rounds at least 1")
+    return _inner(args) if INNER in os.environ else _outer(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
