@@ -8,6 +8,7 @@ nothing left to do and raises nothing twice. Points themselves are never written
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from bisect import bisect_right
@@ -25,7 +26,7 @@ from monitors.deadletters import evaluation_failed, held_vehicles
 from monitors.dwell import DwellState
 from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
 from monitors.extensions import build_extensions
-from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
+from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState
 from telemetry.selectors import vehicles_with_points_pending
@@ -239,6 +240,8 @@ def _monitor_states_read(vehicle_ids: list[str], monitor_ids: list[str]) -> list
     """The (monitor, vehicle) states of a chunk: hundreds of rows (monitors × vehicles). On
     PostgreSQL by hand, where the ORM's compilation, its IN lists bound in Python and its
     per-row conversions cost a seventh of a task; an empty dwell (nearly every row) is not decoded."""
+    if not vehicle_ids or not monitor_ids:
+        return []
     if connection.vendor != "postgresql":
         rows = MonitorVehicleState.objects.filter(vehicle_id__in=vehicle_ids, monitor_id__in=monitor_ids)
         return [MonitorState(*values) for values in rows.values_list(*_STATE_FIELDS)]
@@ -257,6 +260,143 @@ def _monitor_states_read(vehicle_ids: list[str], monitor_ids: list[str]) -> list
         values[dwell] = json.loads(values[dwell]) if values[dwell] is not None else {}
         states.append(MonitorState(*values))
     return states
+
+
+@functools.cache
+def _held_sql() -> tuple[str, tuple]:
+    """held_vehicles() (no retry) compiled once per process, for the statements below."""
+    return held_vehicles().query.sql_with_params()
+
+
+def _held_subquery(retry_id: int | None) -> tuple[str, tuple]:
+    return _held_sql() if retry_id is None else held_vehicles(retrying=retry_id).query.sql_with_params()
+
+
+# The statements below run for every evaluation task. On PostgreSQL they are written by
+# hand: Django compiled each in more instructions than PostgreSQL took to run it. Other
+# databases keep the ORM.
+
+
+def _vehicles_pending_read(ids: list[str], *, retry_id: int | None) -> dict[str, bool]:
+    """Those of `ids` with points past their watermark and not held by a dead letter (see
+    telemetry.selectors.vehicles_with_points_pending), each with whether it has a VehicleState
+    row yet."""
+    if connection.vendor != "postgresql":
+        pending = (
+            vehicles_with_points_pending()
+            .filter(pk__in=ids)
+            .exclude(pk__in=held_vehicles(retrying=retry_id))
+            .values_list("pk", "state__vehicle_id")
+        )
+        return {vehicle_id: state is not None for vehicle_id, state in pending}
+    held, held_params = _held_subquery(retry_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT vehicle.id, state.vehicle_id IS NOT NULL
+            FROM {Vehicle._meta.db_table} AS vehicle
+            LEFT JOIN {VehicleState._meta.db_table} AS state ON state.vehicle_id = vehicle.id
+            WHERE vehicle.id = ANY(%s::text[]) AND vehicle.points_stored > COALESCE(state.applied_seq, 0)
+                AND vehicle.id NOT IN ({held})""",
+            [ids, *held_params],
+        )
+        return dict(cursor.fetchall())
+
+
+def _vehicle_states_lock(ids: list[str], *, retry_id: int | None) -> list[tuple]:
+    """Lock the VehicleState rows of `ids` not held by a dead letter, in id order (overlapping
+    chunks on other workers wait instead of deadlocking), and read them with their vehicle's
+    fleet, VIN and point counter: (vehicle_id, fleet_id, vin, data, latitude, longitude,
+    position_at, last_seen_at, applied_seq, applied_received_at, points_stored). Plain values
+    rather than model instances: a chunk reads hundreds of rows, and building instances used
+    to cost more than the evaluation itself."""
+    if connection.vendor != "postgresql":
+        return list(
+            VehicleState.objects.select_for_update(of=("self",))
+            .filter(vehicle_id__in=ids)
+            .exclude(vehicle_id__in=held_vehicles(retrying=retry_id))
+            .order_by("vehicle_id")
+            .values_list(
+                "vehicle_id", "vehicle__fleet_id", "vehicle__vin", "data", "latitude", "longitude", "position_at",
+                "last_seen_at", "applied_seq", "applied_received_at", "vehicle__points_stored",
+            )
+        )
+    held, held_params = _held_subquery(retry_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT state.vehicle_id, vehicle.fleet_id, vehicle.vin, state.data, state.latitude, state.longitude,
+                state.position_at, state.last_seen_at, state.applied_seq, state.applied_received_at,
+                vehicle.points_stored
+            FROM {VehicleState._meta.db_table} AS state
+            JOIN {Vehicle._meta.db_table} AS vehicle ON vehicle.id = state.vehicle_id
+            WHERE state.vehicle_id = ANY(%s::text[]) AND state.vehicle_id NOT IN ({held})
+            ORDER BY state.vehicle_id
+            FOR UPDATE OF state""",
+            [ids, *held_params],
+        )
+        return [(*row[:3], json.loads(row[3]), *row[4:]) for row in cursor.fetchall()]
+
+
+def _active_monitors_read(fleet_ids: list[str]) -> list[Monitor]:
+    """The fleets' active monitors (Monitor.objects.active()), oldest first."""
+    if not fleet_ids:
+        return []
+    if connection.vendor != "postgresql":
+        return list(Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"))
+    return list(
+        Monitor.objects.raw(
+            f"""SELECT * FROM {Monitor._meta.db_table}
+            WHERE fleet_id = ANY(%s::text[]) AND deleted_at IS NULL AND status = ANY(%s::text[])
+            ORDER BY created_at, id""",
+            [fleet_ids, [status.value for status in ACTIVE_STATUSES]],
+        )
+    )
+
+
+def _monitor_states_save(states: list[MonitorState]) -> None:
+    """Upsert the (monitor, vehicle) states that moved: one INSERT ... ON CONFLICT DO UPDATE,
+    where bulk_update would build a CASE expression per row and field. On PostgreSQL the rows
+    travel as one JSON document, as in _states_save."""
+    if not states:
+        return
+    if connection.vendor != "postgresql":
+        MonitorVehicleState.objects.bulk_create(
+            [MonitorVehicleState(**{name: getattr(state, name) for name in _STATE_FIELDS}) for state in states],
+            update_conflicts=True,
+            unique_fields=["monitor", "vehicle"],
+            update_fields=[name for name in _STATE_FIELDS if name not in ("monitor_id", "vehicle_id")],
+        )
+        return
+    document = json.dumps(
+        [
+            {
+                "monitor_id": state.monitor_id,
+                "vehicle_id": state.vehicle_id,
+                "generation": state.generation,
+                "value": state.value,
+                "since": _iso(state.since),
+                "last_notified_at": _iso(state.last_notified_at),
+                "next_refresh_at": _iso(state.next_refresh_at),
+                "dwell": state.dwell,
+                "dwell_due_at": _iso(state.dwell_due_at),
+            }
+            for state in states
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {MonitorVehicleState._meta.db_table}
+                (monitor_id, vehicle_id, generation, value, since, last_notified_at, next_refresh_at, dwell, dwell_due_at)
+            SELECT monitor_id, vehicle_id, generation, value, since, last_notified_at, next_refresh_at, dwell, dwell_due_at
+            FROM jsonb_to_recordset(%s::jsonb) AS row(
+                monitor_id text, vehicle_id text, generation integer, value boolean, since timestamptz,
+                last_notified_at timestamptz, next_refresh_at timestamptz, dwell jsonb, dwell_due_at timestamptz
+            )
+            ON CONFLICT (monitor_id, vehicle_id) DO UPDATE SET
+                generation = EXCLUDED.generation, value = EXCLUDED.value, since = EXCLUDED.since,
+                last_notified_at = EXCLUDED.last_notified_at, next_refresh_at = EXCLUDED.next_refresh_at,
+                dwell = EXCLUDED.dwell, dwell_due_at = EXCLUDED.dwell_due_at""",
+            [document],
+        )
 
 
 def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnapshot:
@@ -498,31 +638,21 @@ def _evaluate(
 ) -> _Outcome:
     """The evaluation of `ids`, within the caller's transaction (see vehicles_evaluate).
     `stateless`: those of `ids` known to have no VehicleState row yet (None: not known)."""
-    held = held_vehicles(retrying=retry_id)
     unknown = ids if stateless is None else stateless
     if unknown:
-        existing = Vehicle.objects.filter(pk__in=unknown).exclude(pk__in=held).values_list("pk", flat=True)
-        VehicleState.objects.bulk_create([VehicleState(vehicle_id=vid) for vid in existing], ignore_conflicts=True)
-    # Locked in id order, so overlapping chunks on other workers wait instead of deadlocking.
-    # Plain values rather than model instances: a chunk reads hundreds of rows, and building
-    # instances used to cost more than the evaluation itself.
-    rows = list(
-        VehicleState.objects.select_for_update(of=("self",))
-        .filter(vehicle_id__in=ids)
-        .exclude(vehicle_id__in=held)
-        .order_by("vehicle_id")
-        .values_list(
-            "vehicle_id", "vehicle__fleet_id", "vehicle__vin", "data", "latitude", "longitude", "position_at", "last_seen_at",
-            "applied_seq", "applied_received_at", "vehicle__points_stored",
+        existing = (
+            Vehicle.objects.filter(pk__in=unknown)
+            .exclude(pk__in=held_vehicles(retrying=retry_id))
+            .values_list("pk", flat=True)
         )
-    )
+        VehicleState.objects.bulk_create([VehicleState(vehicle_id=vid) for vid in existing], ignore_conflicts=True)
+    rows = _vehicle_states_lock(ids, retry_id=retry_id)
     locked = [row[0] for row in rows]
     points_by_vehicle, watermarks = _points_past_watermarks(
         {row[0]: (_Watermark(seq=row[8], received_at=row[9]), row[10] - row[8]) for row in rows if row[10] > row[8]}
     )
-    fleet_ids = {row[1] for row in rows}
     monitors_by_fleet: dict[str, list[Monitor]] = defaultdict(list)
-    for monitor in Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"):
+    for monitor in _active_monitors_read(sorted({row[1] for row in rows})):
         monitors_by_fleet[monitor.fleet_id].append(monitor)
     states = {
         (state.vehicle_id, state.monitor_id): state
@@ -564,14 +694,7 @@ def _evaluate(
         evaluations += evaluator.evaluations
 
     _states_save(changed_rows, now=now)
-    # An upsert (INSERT ... ON CONFLICT DO UPDATE): one statement, where bulk_update would build
-    # a CASE expression per row and field; the (monitor, vehicle) pair identifies the row.
-    MonitorVehicleState.objects.bulk_create(
-        [MonitorVehicleState(**{name: getattr(state, name) for name in _STATE_FIELDS}) for state in dirty_states],
-        update_conflicts=True,
-        unique_fields=["monitor", "vehicle"],
-        update_fields=["generation", "value", "since", "last_notified_at", "next_refresh_at", "dwell", "dwell_due_at"],
-    )
+    _monitor_states_save(dirty_states)
     stored = _store_events(raised)
     for event in stored:
         logger.info(
@@ -662,15 +785,9 @@ def vehicles_evaluate(
         # of an earlier request often applied this one's points already; then this is the
         # only query. A point stored after this read comes with its own task. It also tells
         # which vehicles have no state row yet, so the evaluation creates only theirs.
-        pending = (
-            vehicles_with_points_pending()
-            .filter(pk__in=ids)
-            .exclude(pk__in=held_vehicles(retrying=retry_id))
-            .values_list("pk", "state__vehicle_id")
-        )
-        found = dict(pending)
+        found = _vehicles_pending_read(ids, retry_id=retry_id)
         ids = sorted(found)
-        stateless = [vehicle_id for vehicle_id in ids if found[vehicle_id] is None]
+        stateless = [vehicle_id for vehicle_id in ids if not found[vehicle_id]]
         if not ids:
             if retry_id is not None:
                 DeadLetter.objects.filter(pk=retry_id).delete()  # nothing left to retry

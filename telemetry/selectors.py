@@ -121,6 +121,8 @@ def vehicle_get_by_vin(*, owner: User, vin: str) -> Vehicle:
 def vehicle_ids_by_vin(*, owner: User, vins: Collection[str]) -> dict[str, str]:
     """The id of each of `vins` in the owner's fleets, by VIN (once per telemetry request). On
     PostgreSQL with the VINs as one array: an IN list binds each of a batch's VINs in Python."""
+    if not vins:
+        return {}
     if connection.vendor != "postgresql":
         return dict(Vehicle.objects.filter(fleet__owner=owner, vin__in=vins).values_list("vin", "id"))
     with connection.cursor() as cursor:
