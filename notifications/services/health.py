@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 
 from fleetmon_project.isodates import format_rfc3339
 from fleetmon_project.metrics import DELIVERIES_FINISHED, WEBHOOK_ENDPOINTS_DISABLED
@@ -58,20 +58,20 @@ def _disable_after() -> timedelta:
     return timedelta(seconds=settings.FLEETMON_ENDPOINT_DISABLE_AFTER)
 
 
-def endpoint_disabled() -> Exists:
-    """For a Delivery queryset's `annotate`: whether its monitor's endpoint is disabled, read in
-    the statement that reads (and locks) the delivery rather than in one more round trip."""
-    return Exists(WebhookHealth.objects.filter(monitor=OuterRef("monitor"), disabled_at__isnull=False))
-
-
-def endpoint_failing() -> Exists:
-    """For a Delivery queryset's `annotate`: whether its monitor's endpoint has a failure streak
-    (or is disabled), which a success must end."""
-    return Exists(
-        WebhookHealth.objects.filter(monitor=OuterRef("monitor")).filter(
-            Q(consecutive_failures__gt=0) | Q(failing_since__isnull=False) | Q(disabled_at__isnull=False)
-        )
+def _health_exists(condition: str) -> str:
+    return (
+        f"EXISTS (SELECT 1 FROM {WebhookHealth._meta.db_table} AS health"
+        f" WHERE health.monitor_id = delivery.monitor_id AND ({condition}))"
     )
+
+
+# For the statement that reads (and locks) a delivery, aliased `delivery`: whether its
+# monitor's endpoint is disabled, read in that statement rather than in one more round trip.
+ENDPOINT_DISABLED_SQL = _health_exists("health.disabled_at IS NOT NULL")
+# Likewise: whether its endpoint has a failure streak (or is disabled), which a success must end.
+ENDPOINT_FAILING_SQL = _health_exists(
+    "health.consecutive_failures > 0 OR health.failing_since IS NOT NULL OR health.disabled_at IS NOT NULL"
+)
 
 
 def webhook_health_reset(*, monitor: Monitor) -> None:

@@ -21,12 +21,12 @@ def webhook_secret_get_or_create(*, fleet: Fleet) -> WebhookSecret:
     return secret
 
 
-def webhook_secrets_for_signing(*, fleet: Fleet, now: datetime) -> list[str]:
+def webhook_secrets_for_signing(*, fleet_id: str, now: datetime) -> list[str]:
     # Read first, create only when there is no active one (first use): one query per attempt.
-    secrets = selectors.webhook_secrets_signing(fleet=fleet, now=now)
+    secrets = selectors.webhook_secrets_signing(fleet_id=fleet_id, now=now)
     if not secrets or secrets[0].expires_at is not None:
-        webhook_secret_get_or_create(fleet=fleet)
-        secrets = selectors.webhook_secrets_signing(fleet=fleet, now=now)
+        webhook_secret_get_or_create(fleet=Fleet.objects.get(pk=fleet_id))
+        secrets = selectors.webhook_secrets_signing(fleet_id=fleet_id, now=now)
     return [row.secret for row in secrets]
 
 
