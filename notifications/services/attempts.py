@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from fleetmon_project.metrics import DELIVERIES_FINISHED, WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_ATTEMPTS
+from fleetmon_project.rows import row_fields_update
 from monitors.models import Monitor, MonitorStatus
 from notifications import signing, templating, transport
 from notifications.models import Delivery, DeliveryAttempt, DeliveryState
@@ -104,7 +105,7 @@ def _delivery_claim(*, delivery_id: int, task_id: str, now: datetime) -> _Claim 
         delivery.attempts.filter(finished_at__isnull=True, error="").update(error=INTERRUPTED)
     request = common.render(delivery.monitor, delivery.variables)
     delivery.lease(task_id=task_id, now=now, until=now + common.lease_period())
-    delivery.save(update_fields=Delivery.LEASED_FIELDS)
+    row_fields_update(delivery, fields=Delivery.LEASED_FIELDS)
     attempt = DeliveryAttempt.objects.create(
         delivery=delivery,
         number=delivery.attempt_count,
@@ -152,14 +153,14 @@ def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id:
     attempt.duration_ms = result.duration_ms
     attempt.response_excerpt = result.response_excerpt
     attempt.error = result.error
-    attempt.save(update_fields=DeliveryAttempt.OUTCOME_FIELDS)
+    row_fields_update(attempt, fields=DeliveryAttempt.OUTCOME_FIELDS)
     WEBHOOK_ATTEMPTS.labels("ok" if result.ok else "failed").inc()
     WEBHOOK_ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
 
     if result.ok:
         if delivery.state == DeliveryState.PENDING:
             delivery.mark_delivered(now=now)
-            delivery.save(update_fields=Delivery.DELIVERED_FIELDS)
+            row_fields_update(delivery, fields=Delivery.DELIVERED_FIELDS)
             DELIVERIES_FINISHED.labels("delivered").inc()
         # Both read by the statement that locked the delivery (in its snapshot): a failure it
         # did not see can be ordered after this success and counts from the latest committed
