@@ -48,9 +48,12 @@ def _outer(args: argparse.Namespace) -> int:
         "valgrind", "--tool=callgrind", "--instr-atstart=no",
         f"--callgrind-out-file={workdir}/callgrind.out", sys.executable, __file__, *sys.argv[1:],
     ]
-    done = subprocess.run(command, env={**os.environ, INNER: str(order_file)}, stderr=subprocess.DEVNULL, check=False)
+    log = workdir / "valgrind.log"
+    with log.open("w") as stderr:
+        done = subprocess.run(command, env={**os.environ, INNER: str(order_file)}, stderr=stderr, check=False)
     if done.returncode != 0 or not order_file.exists():
-        print(f"the measured process failed (exit {done.returncode}); files in {workdir}", file=sys.stderr)
+        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-20:])
+        print(f"{tail}the measured process failed (exit {done.returncode}); files in {workdir}", file=sys.stderr)
         return 1
     order = json.loads(order_file.read_text())
     totals: dict[str, list[int]] = {part: [] for part in PARTS}
@@ -202,6 +205,7 @@ def _inner(args: argparse.Namespace) -> int:
         Path(os.environ[INNER]).write_text(json.dumps(order))
     finally:
         receiver.kill()
+        receiver.wait()
         connection.creation.destroy_test_db(test_db, verbosity=0)
     return 0
 

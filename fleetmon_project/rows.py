@@ -18,7 +18,9 @@ def row_fields_update(instance: Model, *, fields: Sequence[str]) -> None:
     """Write what `instance.save(update_fields=fields)` writes, as one UPDATE built here: each
     field's `pre_save` (an auto_now field stamps the instance too) and database preparation,
     without compiling an UpdateQuery, which cost a webhook attempt more instructions than its
-    HTTP request. Sends no pre_save/post_save signal: for models nothing listens to."""
+    HTTP request. `fields` are attnames (`monitor_id`, not `monitor`) of the model's own table
+    (no multi-table inheritance). Sends no pre_save/post_save signal: for models nothing
+    listens to."""
     meta = instance._meta
     by_name = {field.attname: field for field in meta.concrete_fields}
     written = [by_name[name] for name in fields]

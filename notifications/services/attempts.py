@@ -60,11 +60,14 @@ def delivery_attempt(*, delivery_id: int, task_id: str, now: datetime | None = N
 
 
 def _delivery_locked(delivery_id: int, *, health_sql: str) -> tuple[Delivery, bool] | None:
-    """The delivery, its row locked, with its monitor, and what `health_sql` (one of health's
-    flags) says of its endpoint, read by the same statement. Raw querysets: the ORM compiled
-    the locking read, its related rows and its subquery in more instructions than the
-    webhook's HTTP request took."""
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    """The delivery, its row locked, and what `health_sql` (one of health's flags) says of its
+    endpoint, read by the same statement; then its monitor, by a second one. None when either
+    is gone. Raw querysets: the ORM compiled the locking read, its related rows and its
+    subquery in more instructions than the webhook's HTTP request took."""
+    features = connection.features
+    lock = " FOR UPDATE OF delivery" if features.has_select_for_update_of else ""
+    if not lock and features.has_select_for_update:
+        lock = " FOR UPDATE"
     found = list(
         Delivery.objects.raw(
             f"SELECT delivery.*, {health_sql} AS health_flag FROM {Delivery._meta.db_table} AS delivery"
@@ -75,8 +78,10 @@ def _delivery_locked(delivery_id: int, *, health_sql: str) -> tuple[Delivery, bo
     if not found:
         return None
     delivery = found[0]
-    monitors = Monitor.objects.raw(f"SELECT * FROM {Monitor._meta.db_table} WHERE id = %s", [delivery.monitor_id])
-    delivery.monitor = list(monitors)[0]
+    monitors = list(Monitor.objects.raw(f"SELECT * FROM {Monitor._meta.db_table} WHERE id = %s", [delivery.monitor_id]))
+    if not monitors:
+        return None  # deleted by a cascade the delivery's lock did not hold back
+    delivery.monitor = monitors[0]
     # A raw queryset sets the extra column as an attribute of the instance.
     return delivery, bool(delivery.__dict__.pop("health_flag"))
 
@@ -162,9 +167,11 @@ def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id:
             delivery.mark_delivered(now=now)
             row_fields_update(delivery, fields=Delivery.DELIVERED_FIELDS)
             DELIVERIES_FINISHED.labels("delivered").inc()
-        # Both read by the statement that locked the delivery (in its snapshot): a failure it
-        # did not see can be ordered after this success and counts from the latest committed
-        # streak, so with neither there is nothing to end (the usual case, two statements saved).
+        # The flag is read by the statement that locked the delivery (in its snapshot), the
+        # monitor by the next one: a failure neither saw can be ordered after this success and
+        # counts from the latest committed streak, and one committed in between that made the
+        # monitor Failed is ended here, in order. With neither there is nothing to end (the
+        # usual case, two statements saved).
         if not delivery.is_test and (endpoint_failing or delivery.monitor.status == MonitorStatus.FAILED):
             health.webhook_health_succeeded(monitor=delivery.monitor, now=now)
         return AttemptOutcome(attempt=attempt)

@@ -1,0 +1,83 @@
+"""The engine's hand-written PostgreSQL reads answer as the ORM querysets they stand for:
+if a queryset's condition changes, these fail until the SQL follows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from monitors import engine
+from monitors.deadletters import evaluation_failed, held_vehicles
+from monitors.models import Monitor, MonitorStatus
+from telemetry.models import Vehicle, VehicleState
+from telemetry.selectors import vehicles_with_points_pending
+from tests.monitors.factories import MonitorFactory
+from tests.telemetry.factories import FleetFactory, VehicleFactory
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL written by hand is PostgreSQL's"),
+]
+
+
+def _vehicle(fleet, *, stored: int, applied: int | None) -> Vehicle:
+    vehicle = VehicleFactory(fleet=fleet)
+    Vehicle.objects.filter(pk=vehicle.pk).update(points_stored=stored)
+    if applied is not None:
+        VehicleState.objects.create(vehicle=vehicle, applied_seq=applied)
+    return vehicle
+
+
+def _orm_pending(ids: list[str], retry_id: int | None) -> dict[str, bool]:
+    pending = (
+        vehicles_with_points_pending()
+        .filter(pk__in=ids)
+        .exclude(pk__in=held_vehicles(retrying=retry_id))
+        .values_list("pk", "state__vehicle_id")
+    )
+    return {vehicle_id: state is not None for vehicle_id, state in pending}
+
+
+def test_the_pending_read_answers_as_the_orm(fleet):
+    never_evaluated = _vehicle(fleet, stored=2, applied=None)
+    behind = _vehicle(fleet, stored=3, applied=1)
+    caught_up = _vehicle(fleet, stored=2, applied=2)
+    silent = _vehicle(fleet, stored=0, applied=None)
+    held = _vehicle(fleet, stored=5, applied=1)
+    letter = evaluation_failed(vehicle_id=held.pk, at=None, monitor_ids=None, error=RuntimeError("x"), now=timezone.now())
+    assert letter is not None
+    ids = sorted(vehicle.pk for vehicle in (never_evaluated, behind, caught_up, silent, held))
+
+    assert engine._vehicles_pending_read(ids, retry_id=None) == _orm_pending(ids, None)
+    assert engine._vehicles_pending_read(ids, retry_id=None) == {never_evaluated.pk: False, behind.pk: True}
+    # Its own retry sees the held vehicle.
+    assert engine._vehicles_pending_read(ids, retry_id=letter.pk) == _orm_pending(ids, letter.pk)
+    assert held.pk in engine._vehicles_pending_read(ids, retry_id=letter.pk)
+
+
+def test_the_locking_read_skips_held_vehicles_and_decodes_the_state(fleet):
+    free = _vehicle(fleet, stored=1, applied=0)
+    held = _vehicle(fleet, stored=1, applied=0)
+    evaluation_failed(vehicle_id=held.pk, at=None, monitor_ids=None, error=RuntimeError("x"), now=timezone.now())
+    VehicleState.objects.filter(vehicle=free).update(data={"k": {"value": 1}}, last_seen_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+    (row,) = engine._vehicle_states_lock(sorted([free.pk, held.pk]), retry_id=None)
+
+    assert row == (free.pk, fleet.pk, free.vin, {"k": {"value": 1}}, None, None, None,
+                   datetime(2026, 1, 1, tzinfo=UTC), 0, None, 1)
+
+
+def test_the_monitors_read_answers_as_the_orm(fleet):
+    running, failed, paused, deleted = (MonitorFactory(fleet=fleet) for _ in range(4))
+    Monitor.objects.filter(pk=failed.pk).update(status=MonitorStatus.FAILED)
+    Monitor.objects.filter(pk=paused.pk).update(status=MonitorStatus.PAUSED)
+    Monitor.objects.filter(pk=deleted.pk).update(deleted_at=timezone.now())
+    MonitorFactory(fleet=FleetFactory(owner=fleet.owner))  # another fleet's
+
+    read = [monitor.pk for monitor in engine._active_monitors_read([fleet.pk])]
+
+    expected = Monitor.objects.active().filter(fleet_id__in=[fleet.pk]).order_by("created_at", "id")
+    assert read == [monitor.pk for monitor in expected] == [running.pk, failed.pk]
