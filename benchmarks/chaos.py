@@ -360,8 +360,8 @@ class Setting:
 
     def outcome(self, *, fault_at: float, timeout: float, exact: bool = True, notes: str = "",
                 checks: list[str] | None = None) -> Outcome:
-        """Wait for delivery (`exact`: of the expected events; otherwise of every event raised),
-        let late duplicates arrive, and count."""
+        """Wait for delivery (`exact`: of the expected events; otherwise of every event raised,
+        once there is one), let late duplicates arrive, and count."""
         problems = list(checks or [])
         if exact:
             completed = self.wait_delivered(timeout=timeout)
@@ -370,6 +370,10 @@ class Setting:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and completed is None:
                 raised = self.events_raised()
+                if not raised:
+                    # Not evaluated yet: no event raised is no event delivered, not "all delivered".
+                    time.sleep(0.5)
+                    continue
                 completed = self.wait_delivered(timeout=min(5.0, deadline - time.monotonic()), target=raised)
                 if completed is not None and self.events_raised() != raised:
                     completed = None  # still evaluating
