@@ -277,18 +277,22 @@ def _held_subquery(retry_id: int | None) -> tuple[str, tuple]:
 # databases keep the ORM.
 
 
+def _vehicles_pending_read_orm(ids: list[str], *, retry_id: int | None) -> dict[str, bool]:
+    pending = (
+        vehicles_with_points_pending()
+        .filter(pk__in=ids)
+        .exclude(pk__in=held_vehicles(retrying=retry_id))
+        .values_list("pk", "state__vehicle_id")
+    )
+    return {vehicle_id: state is not None for vehicle_id, state in pending}
+
+
 def _vehicles_pending_read(ids: list[str], *, retry_id: int | None) -> dict[str, bool]:
     """Those of `ids` with points past their watermark and not held by a dead letter (see
     telemetry.selectors.vehicles_with_points_pending), each with whether it has a VehicleState
     row yet."""
     if connection.vendor != "postgresql":
-        pending = (
-            vehicles_with_points_pending()
-            .filter(pk__in=ids)
-            .exclude(pk__in=held_vehicles(retrying=retry_id))
-            .values_list("pk", "state__vehicle_id")
-        )
-        return {vehicle_id: state is not None for vehicle_id, state in pending}
+        return _vehicles_pending_read_orm(ids, retry_id=retry_id)
     held, held_params = _held_subquery(retry_id)
     with connection.cursor() as cursor:
         cursor.execute(
