@@ -61,9 +61,9 @@ def delivery_attempt(*, delivery_id: int, task_id: str, now: datetime | None = N
 
 def _delivery_locked(delivery_id: int, *, health_sql: str) -> tuple[Delivery, bool] | None:
     """The delivery, its row locked, and what `health_sql` (one of health's flags) says of its
-    endpoint, read by the same statement; then its monitor, by a second one. None when either
-    is gone. Raw querysets: the ORM compiled the locking read, its related rows and its
-    subquery in more instructions than the webhook's HTTP request took."""
+    endpoint, read by the same statement; None when it is gone. Raw querysets here and in
+    _monitor_attached: the ORM compiled the locking read, its related rows and its subquery
+    in more instructions than the webhook's HTTP request took."""
     features = connection.features
     lock = " FOR UPDATE OF delivery" if features.has_select_for_update_of else ""
     if not lock and features.has_select_for_update:
@@ -78,12 +78,17 @@ def _delivery_locked(delivery_id: int, *, health_sql: str) -> tuple[Delivery, bo
     if not found:
         return None
     delivery = found[0]
-    monitors = list(Monitor.objects.raw(f"SELECT * FROM {Monitor._meta.db_table} WHERE id = %s", [delivery.monitor_id]))
-    if not monitors:
-        return None  # deleted by a cascade the delivery's lock did not hold back
-    delivery.monitor = monitors[0]
     # A raw queryset sets the extra column as an attribute of the instance.
     return delivery, bool(delivery.__dict__.pop("health_flag"))
+
+
+def _monitor_attached(delivery: Delivery) -> bool:
+    """Read the delivery's monitor onto it; False when it is gone (deleted by a cascade the
+    delivery's lock did not hold back)."""
+    monitors = list(Monitor.objects.raw(f"SELECT * FROM {Monitor._meta.db_table} WHERE id = %s", [delivery.monitor_id]))
+    if monitors:
+        delivery.monitor = monitors[0]
+    return bool(monitors)
 
 
 @transaction.atomic
@@ -94,6 +99,9 @@ def _delivery_claim(*, delivery_id: int, task_id: str, now: datetime) -> _Claim 
     delivery, endpoint_disabled = locked
     if not delivery.may_lease(task_id=task_id, now=now):
         return None  # done, early (whoever scheduled the next attempt comes back for it) or someone else's
+    # Only now: a duplicate message, which the sweeper sends under a backlog, stops above.
+    if not _monitor_attached(delivery):
+        return None
     if delivery.monitor.deleted_at is not None:
         _delivery_give_up(delivery, error=MONITOR_DELETED, now=now)
         return None
@@ -149,7 +157,7 @@ def _describe(result: transport.AttemptResult) -> str:
 @transaction.atomic
 def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id: str, now: datetime) -> AttemptOutcome:
     locked = _delivery_locked(claim.delivery.pk, health_sql=health.ENDPOINT_FAILING_SQL)
-    if locked is None:
+    if locked is None or not _monitor_attached(locked[0]):
         raise Delivery.DoesNotExist(f"delivery {claim.delivery.pk} was deleted during its attempt")
     delivery, endpoint_failing = locked
     attempt = claim.attempt
