@@ -141,6 +141,7 @@ def _evaluate_in_memory(monitors: list, cold_batches: list[list[dict]], steady_b
     from telemetry.state import LatestState
 
     now = datetime.now(UTC)
+    plans = engine.monitor_plans(monitors)
     evaluators: dict[str, tuple[engine.VehicleEvaluator, LatestState]] = {}
 
     def apply(batches: list[list[dict]]) -> None:
@@ -148,8 +149,8 @@ def _evaluate_in_memory(monitors: list, cold_batches: list[list[dict]], steady_b
             for point in batch:
                 vin = point["vin"]
                 if vin not in evaluators:
-                    vehicle = Vehicle(id=vin, fleet_id="bench", vin=vin)
-                    evaluators[vin] = (engine.VehicleEvaluator(vehicle, monitors, {}, now=now), LatestState())
+                    vehicle = engine.VehicleRef(id=vin, fleet_id="bench", vin=vin)
+                    evaluators[vin] = (engine.VehicleEvaluator(vehicle, plans, {}, now=now), LatestState())
                 evaluator, latest = evaluators[vin]
                 evaluator.apply_point(
                     latest,

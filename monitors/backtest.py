@@ -23,7 +23,7 @@ from django.db.models import Count
 from fleetmon_project.errors import conflict, field_errors
 from fleetmon_project.isodates import parse_rfc3339
 from monitors.definition import DefinitionError, parse_monitor_definition
-from monitors.engine import VehicleEvaluator
+from monitors.engine import VehicleEvaluator, monitor_plans
 from monitors.evaluation import CompiledMonitor, compile_monitor
 from monitors.models import Event, Monitor
 from telemetry.models import Fleet, TelemetryPoint, Vehicle
@@ -177,7 +177,7 @@ class VehicleReplay:
 
     def __init__(self, vehicle: Vehicle, monitor: Monitor, compiled: CompiledMonitor, *, start: datetime) -> None:
         # `now` at the start: a notification is as late as its instant, as if on time.
-        self.evaluator = VehicleEvaluator(vehicle, [monitor], {}, now=start, compile=lambda _: compiled)
+        self.evaluator = VehicleEvaluator(vehicle, monitor_plans([monitor], compile=lambda _: compiled), {}, now=start)
         self.latest = LatestState()
         self.compiled = compiled
         self.boundary = compiled.next_time_boundary(start)

@@ -24,7 +24,7 @@ from fleetmon_project.metrics import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_E
 from monitors.compiled import compiled_monitor
 from monitors.deadletters import evaluation_failed, held_vehicles
 from monitors.dwell import DwellState
-from monitors.evaluation import CompiledMonitor, Evaluation, Position, VehicleSnapshot
+from monitors.evaluation import CompiledMonitor, Decision, Position, VehicleSnapshot
 from monitors.extensions import build_extensions
 from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
@@ -55,26 +55,69 @@ class MonitorState:
 _STATE_FIELDS = tuple(MonitorState.__dataclass_fields__)
 
 
+@dataclass(frozen=True, slots=True)
+class VehicleRef:
+    """The vehicle an evaluation raises events for: what the engine reads of it, without
+    building a model instance per vehicle of every chunk."""
+
+    id: str
+    fleet_id: str
+    vin: str
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorPlan:
+    """What evaluating a monitor takes that is the same for every vehicle: prepared once per
+    chunk (or replay), not once per vehicle."""
+
+    monitor: Monitor
+    id: str
+    compiled: CompiledMonitor | None  # None: the monitor cannot be evaluated (`error` says why)
+    refresh: timedelta | None = None
+    pauses: list[tuple[datetime, datetime]] = field(default_factory=list)
+    error: Exception | None = None
+
+
+def monitor_plans(
+    monitors: Iterable[Monitor], *, compile: Callable[[Monitor], CompiledMonitor] = compiled_monitor
+) -> list[MonitorPlan]:
+    plans = []
+    for monitor in monitors:
+        try:
+            refresh = monitor.spec.refresh_event
+            plan = MonitorPlan(
+                monitor=monitor,
+                id=monitor.pk,
+                compiled=compile(monitor),
+                refresh=timedelta(seconds=refresh) if refresh else None,
+                pauses=monitor.pause_intervals,
+            )
+        except Exception as error:
+            plan = MonitorPlan(monitor=monitor, id=monitor.pk, compiled=None, error=error)
+        plans.append(plan)
+    return plans
+
+
 @dataclass
 class _Runtime:
-    monitor: Monitor
+    plan: MonitorPlan
     compiled: CompiledMonitor
-    refresh: timedelta | None
     state: MonitorState
     reset: bool
     dirty: bool = False
     broken: bool = False  # raised an error: skipped for the rest of this evaluation
-    pauses: list[tuple[datetime, datetime]] = field(default_factory=list)
     dwell: DwellState | None = None  # for monitors with minDuration triggers
 
     def skips(self, instant: datetime) -> bool:
         """Instants this monitor must not be evaluated at: within any of its pauses, or before
         its state's last transition (a late point must not move the state back in time and,
         say, undo what a window closing already decided)."""
-        # The last pause that began at or before the instant is the only one that can hold it.
-        index = bisect_right(self.pauses, instant, key=lambda pause: pause[0]) - 1
-        if index >= 0 and instant < self.pauses[index][1]:
-            return True
+        pauses = self.plan.pauses
+        if pauses:
+            # The last pause that began at or before the instant is the only one that can hold it.
+            index = bisect_right(pauses, instant, key=lambda pause: pause[0]) - 1
+            if index >= 0 and instant < pauses[index][1]:
+                return True
         since = self.state.since
         return since is not None and instant < since
 
@@ -417,7 +460,9 @@ def _snapshot(latest: LatestState, changed_keys: frozenset[str]) -> VehicleSnaps
 _LOGGED_FAILURES: set[tuple[str, int]] = set()
 
 
-def _monitor_failed(monitor: Monitor, vehicle: Vehicle, what: str = "evaluated") -> None:
+def _monitor_failed(
+    monitor: Monitor, vehicle: VehicleRef | Vehicle, what: str = "evaluated", *, error: Exception | None = None
+) -> None:
     # A monitor that cannot be evaluated (a definition stored before a validation rule
     # existed, or a bug) must not stop the fleet's other monitors: it is skipped for this
     # vehicle, loudly, and the points are still applied for everyone else.
@@ -426,6 +471,7 @@ def _monitor_failed(monitor: Monitor, vehicle: Vehicle, what: str = "evaluated")
         _LOGGED_FAILURES.add((monitor.pk, monitor.generation))
         logger.exception(
             f"monitor cannot be {what}; skipped",
+            exc_info=error or True,
             extra={"fleet": monitor.fleet_id, "monitor": monitor.pk, "vin": vehicle.vin},
         )
 
@@ -434,22 +480,20 @@ class VehicleEvaluator:
     """Edge detection and refresh reminders for one vehicle across its fleet's active monitors."""
 
     def __init__(
-        self,
-        vehicle: Vehicle,
-        monitors: Sequence[Monitor],
-        states: dict[str, MonitorState],
-        *,
-        now: datetime,
-        compile: Callable[[Monitor], CompiledMonitor] = compiled_monitor,
+        self, vehicle: VehicleRef | Vehicle, plans: Sequence[MonitorPlan], states: dict[str, MonitorState], *, now: datetime
     ) -> None:
         self.vehicle = vehicle
         self.now = now
         self.raised: list[Event] = []
         self.evaluations = 0
         self.runtimes = []
-        for monitor in monitors:
-            state = states.get(monitor.pk) or MonitorState(
-                monitor_id=monitor.pk, vehicle_id=vehicle.pk, generation=monitor.generation
+        for plan in plans:
+            monitor = plan.monitor
+            if plan.compiled is None:
+                _monitor_failed(monitor, vehicle, error=plan.error)
+                continue
+            state = states.get(plan.id) or MonitorState(
+                monitor_id=plan.id, vehicle_id=vehicle.id, generation=monitor.generation
             )
             reset = state.generation != monitor.generation
             # A pending expiry the reset cancels must leave the outbox even if nothing is evaluated.
@@ -461,24 +505,13 @@ class VehicleEvaluator:
                 state.last_notified_at = state.next_refresh_at = None
                 state.dwell, state.dwell_due_at = {}, None
             try:
-                compiled = compile(monitor)
-                refresh = monitor.spec.refresh_event
-                refresh_every = timedelta(seconds=refresh) if refresh else None
-                pauses = monitor.pause_intervals
-                dwell = DwellState.decode(state.dwell) if compiled.durations else None
+                dwell = DwellState.decode(state.dwell) if plan.compiled.durations else None
             except Exception:
                 _monitor_failed(monitor, vehicle)
                 continue
             self.runtimes.append(
                 _Runtime(
-                    monitor=monitor,
-                    compiled=compiled,
-                    refresh=refresh_every,
-                    state=state,
-                    reset=reset,
-                    pauses=pauses,
-                    dwell=dwell,
-                    dirty=cancels_expiry,
+                    plan=plan, compiled=plan.compiled, state=state, reset=reset, dwell=dwell, dirty=cancels_expiry
                 )
             )
 
@@ -525,15 +558,17 @@ class VehicleEvaluator:
             return False
         self.evaluations += 1
         try:
-            outcome = runtime.compiled.evaluate(snapshot, instant, runtime.dwell)
+            outcome = runtime.compiled.decide(snapshot, instant, runtime.dwell)
         except Exception:
             runtime.broken = True
-            _monitor_failed(runtime.monitor, self.vehicle)
+            _monitor_failed(runtime.plan.monitor, self.vehicle)
             return False
-        self._transition(runtime, outcome, latest, instant)
+        self._transition(runtime, outcome, latest, snapshot, instant)
         return True
 
-    def _transition(self, runtime: _Runtime, outcome: Evaluation, latest: LatestState, instant: datetime) -> None:
+    def _transition(
+        self, runtime: _Runtime, outcome: Decision, latest: LatestState, snapshot: VehicleSnapshot, instant: datetime
+    ) -> None:
         state = runtime.state
         if runtime.reset:
             runtime.dirty = True
@@ -550,38 +585,46 @@ class VehicleEvaluator:
                 runtime.dirty = True
         elif state.value is not True:
             state.value, state.since = True, instant
-            self._notify(runtime, outcome, latest, instant, refresh=False)
+            self._notify(runtime, outcome, latest, snapshot, instant, refresh=False)
         elif outcome.fresh_change:
             # Each change is an occurrence of its own: Disconnected → InProgress → Finished
             # notifies both changes, though the expression never went false in between.
             state.since = instant
-            self._notify(runtime, outcome, latest, instant, refresh=False)
-        elif runtime.refresh is not None and (
-            state.last_notified_at is None or instant >= state.last_notified_at + runtime.refresh
+            self._notify(runtime, outcome, latest, snapshot, instant, refresh=False)
+        elif runtime.plan.refresh is not None and (
+            state.last_notified_at is None or instant >= state.last_notified_at + runtime.plan.refresh
         ):
-            self._notify(runtime, outcome, latest, instant, refresh=True)
+            self._notify(runtime, outcome, latest, snapshot, instant, refresh=True)
 
     def _notify(
-        self, runtime: _Runtime, outcome: Evaluation, latest: LatestState, instant: datetime, *, refresh: bool
+        self,
+        runtime: _Runtime,
+        outcome: Decision,
+        latest: LatestState,
+        snapshot: VehicleSnapshot,
+        instant: datetime,
+        *,
+        refresh: bool,
     ) -> None:
         state = runtime.state
+        refresh_every = runtime.plan.refresh
         # When it was notified, not the (possibly old) eventDate: an event raised from late
         # telemetry is not followed by a reminder at once, reminders come every refreshEvent
         # seconds of real time.
         state.last_notified_at = max(instant, self.now)
-        state.next_refresh_at = state.last_notified_at + runtime.refresh if runtime.refresh else None
+        state.next_refresh_at = state.last_notified_at + refresh_every if refresh_every else None
         runtime.dirty = True
-        monitor = runtime.monitor
+        monitor = runtime.plan.monitor
         self.raised.append(
             Event(
                 fleet_id=monitor.fleet_id,
                 monitor=monitor,
-                vehicle=self.vehicle,
+                vehicle_id=self.vehicle.id,
                 vin=self.vehicle.vin,
-                vehicle_public_id=self.vehicle.pk,
+                vehicle_public_id=self.vehicle.id,
                 event_date=instant,
                 refresh=refresh,
-                values=list(outcome.values),
+                values=list(runtime.compiled.values(snapshot, outcome.bits)),
                 extensions=self._extensions(monitor, latest),
             )
         )
@@ -590,7 +633,7 @@ class VehicleEvaluator:
         # Extra data must not cost the event itself: without it, the event still goes out.
         try:
             return build_extensions(
-                monitor.spec.extended_event_params, latest, vin=self.vehicle.vin, vehicle_id=self.vehicle.pk
+                monitor.spec.extended_event_params, latest, vin=self.vehicle.vin, vehicle_id=self.vehicle.id
             )
         except Exception:
             _monitor_failed(monitor, self.vehicle, "given its extensions")
@@ -655,13 +698,13 @@ def _evaluate(
     points_by_vehicle, watermarks = _points_past_watermarks(
         {row[0]: (_Watermark(seq=row[8], received_at=row[9]), row[10] - row[8]) for row in rows if row[10] > row[8]}
     )
-    monitors_by_fleet: dict[str, list[Monitor]] = defaultdict(list)
-    for monitor in _active_monitors_read(sorted({row[1] for row in rows})):
-        monitors_by_fleet[monitor.fleet_id].append(monitor)
-    states = {
-        (state.vehicle_id, state.monitor_id): state
-        for state in _monitor_states_read(locked, [m.pk for ms in monitors_by_fleet.values() for m in ms])
-    }
+    monitors = _active_monitors_read(sorted({row[1] for row in rows}))
+    plans_by_fleet: dict[str, list[MonitorPlan]] = defaultdict(list)
+    for plan in monitor_plans(monitors):
+        plans_by_fleet[plan.monitor.fleet_id].append(plan)
+    states: dict[str, dict[str, MonitorState]] = defaultdict(dict)
+    for state in _monitor_states_read(locked, [plan.id for plans in plans_by_fleet.values() for plan in plans]):
+        states[state.vehicle_id][state.monitor_id] = state
 
     changed_rows: list[tuple[str, LatestState, _Watermark]] = []
     dirty_states, raised, evaluations = [], [], 0
@@ -677,12 +720,10 @@ def _evaluate(
             position_at=position_at,
             last_seen_at=last_seen_at,
         )
-        monitors = monitors_by_fleet.get(fleet_id, [])
+        plans = plans_by_fleet.get(fleet_id, [])
         if monitor_ids is not None and not points:
-            monitors = [m for m in monitors if m.pk in monitor_ids]
-        own_states = {m.pk: states[vehicle_id, m.pk] for m in monitors if (vehicle_id, m.pk) in states}
-        vehicle = Vehicle(id=vehicle_id, fleet_id=fleet_id, vin=vin)
-        evaluator = VehicleEvaluator(vehicle, monitors, own_states, now=now)
+            plans = [plan for plan in plans if plan.id in monitor_ids]
+        evaluator = VehicleEvaluator(VehicleRef(id=vehicle_id, fleet_id=fleet_id, vin=vin), plans, states[vehicle_id], now=now)
         for event_date, point_data, point_latitude, point_longitude in points:
             evaluator.apply_point(
                 latest, event_date=event_date, data=point_data, latitude=point_latitude, longitude=point_longitude

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from fleetmon_project.isodates import parse_iso_duration
 from monitors.boolexp import CompiledExpression, compile_expression
@@ -61,6 +61,9 @@ class VehicleSnapshot:
     last_seen_at: datetime | None  # eventDate of the latest point of any kind
     # Keys whose value changed (differs from previous) in the point being evaluated.
     changed_keys: frozenset[str] = frozenset()
+    # Whether the position lies in each circle asked about so far, by (latitude, longitude,
+    # radius): a fleet's monitors often share a zone, measured once per snapshot.
+    circles: dict[tuple[float, float, float], bool] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,16 @@ class Evaluation:
     dwell: DwellState | None = None
 
 
+class Decision(NamedTuple):
+    """An Evaluation without its `values`, which only an event needs (CompiledMonitor.values):
+    the engine decides at every point and builds values only when it notifies."""
+
+    result: bool
+    bits: int  # bit j: trigger j satisfied (after minDuration)
+    fresh_change: bool
+    dwell: DwellState | None
+
+
 @dataclass(frozen=True)
 class _ZoneTrigger:
     wants_inside: bool
@@ -85,13 +98,16 @@ class _ZoneTrigger:
         position = snapshot.position
         if position is None:
             return False
-        inside = is_inside_circle(
-            latitude=position.latitude,
-            longitude=position.longitude,
-            center_latitude=self.center_latitude,
-            center_longitude=self.center_longitude,
-            radius_km=self.radius_km,
-        )
+        circle = (self.center_latitude, self.center_longitude, self.radius_km)
+        inside = snapshot.circles.get(circle)
+        if inside is None:
+            inside = snapshot.circles[circle] = is_inside_circle(
+                latitude=position.latitude,
+                longitude=position.longitude,
+                center_latitude=self.center_latitude,
+                center_longitude=self.center_longitude,
+                radius_km=self.radius_km,
+            )
         return inside == self.wants_inside
 
 
@@ -168,6 +184,10 @@ class CompiledMonitor:
             if isinstance(trigger, _DataTrigger) and trigger.matches is None
         )
 
+    @cached_property
+    def _checks(self) -> tuple[tuple[int, Callable[[VehicleSnapshot, datetime], bool]], ...]:
+        return tuple((1 << position, trigger.is_satisfied) for position, trigger in enumerate(self.triggers))
+
     @property
     def has_time_triggers(self) -> bool:
         return any(isinstance(trigger, _TimeTrigger) for trigger in self.triggers)
@@ -179,10 +199,22 @@ class CompiledMonitor:
     def evaluate(self, snapshot: VehicleSnapshot, instant: datetime, dwell: DwellState | None = None) -> Evaluation:
         """The expression at `instant`; with minDuration triggers, `dwell` is the state the
         previous evaluation returned (None: never evaluated)."""
+        decision = self.decide(snapshot, instant, dwell)
+        if not decision.result:
+            return Evaluation(result=False, values=(), dwell=decision.dwell)
+        return Evaluation(
+            result=True,
+            values=self.values(snapshot, decision.bits),
+            fresh_change=decision.fresh_change,
+            dwell=decision.dwell,
+        )
+
+    def decide(self, snapshot: VehicleSnapshot, instant: datetime, dwell: DwellState | None = None) -> Decision:
+        """evaluate() without the values."""
         bits = 0
-        for position, trigger in enumerate(self.triggers):
-            if trigger.is_satisfied(snapshot, instant):
-                bits |= 1 << position
+        for bit, is_satisfied in self._checks:
+            if is_satisfied(snapshot, instant):
+                bits |= bit
         moved = None
         if self.durations:
             dwell_bits = self._dwell_bits
@@ -198,17 +230,20 @@ class CompiledMonitor:
                     bits &= ~bit
             moved = step.state
         if not self.expression.evaluate_bits(bits):
-            return Evaluation(result=False, values=(), dwell=moved)
-        values = tuple(
-            _value_entry(trigger.key, snapshot.data[trigger.key].value)
-            for position, trigger in enumerate(self.triggers)
-            if isinstance(trigger, _DataTrigger) and (bits >> position) & 1
-        )
+            return Decision(False, bits, False, moved)
         # Fresh when the expression would be false without the changes seen now (all of them
         # at once: with `a | b`, a point changing both still owes its truth to a change).
         changes = self._on_change_bits
         fresh_change = bool(bits & changes) and not self.expression.evaluate_bits(bits & ~changes)
-        return Evaluation(result=True, values=values, fresh_change=fresh_change, dwell=moved)
+        return Decision(True, bits, fresh_change, moved)
+
+    def values(self, snapshot: VehicleSnapshot, bits: int) -> tuple[dict, ...]:
+        """The webhook's `values` of a true decision: its satisfied data triggers."""
+        return tuple(
+            _value_entry(trigger.key, snapshot.data[trigger.key].value)
+            for position, trigger in enumerate(self.triggers)
+            if isinstance(trigger, _DataTrigger) and (bits >> position) & 1
+        )
 
     def next_time_boundary(self, after: datetime) -> datetime | None:
         """When the next time window of any time trigger opens or closes (UTC), if ever."""
