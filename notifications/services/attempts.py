@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from fleetmon_project.metrics import DELIVERIES_FINISHED, WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_ATTEMPTS
-from fleetmon_project.rows import row_fields_update
+from fleetmon_project.rows import model_columns, models_from_row, row_fields_update
 from monitors.models import Monitor, MonitorStatus
 from notifications import signing, templating, transport
 from notifications.models import Delivery, DeliveryAttempt, DeliveryState
@@ -60,35 +60,29 @@ def delivery_attempt(*, delivery_id: int, task_id: str, now: datetime | None = N
 
 
 def _delivery_locked(delivery_id: int, *, health_sql: str) -> tuple[Delivery, bool] | None:
-    """The delivery, its row locked, and what `health_sql` (one of health's flags) says of its
-    endpoint, read by the same statement; None when it is gone. Raw querysets here and in
-    _monitor_attached: the ORM compiled the locking read, its related rows and its subquery
-    in more instructions than the webhook's HTTP request took."""
+    """The delivery, its row locked, with its monitor, and what `health_sql` (one of health's
+    flags) says of its endpoint, all read by one statement; None when either row is gone (a
+    monitor deleted by a cascade the delivery's lock did not hold back). Built by hand: the
+    ORM compiled this read in more instructions than the webhook's HTTP request took."""
     features = connection.features
     lock = " FOR UPDATE OF delivery" if features.has_select_for_update_of else ""
     if not lock and features.has_select_for_update:
         lock = " FOR UPDATE"
-    found = list(
-        Delivery.objects.raw(
-            f"SELECT delivery.*, {health_sql} AS health_flag FROM {Delivery._meta.db_table} AS delivery"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Delivery, 'delivery')}, {model_columns(Monitor, 'monitor')}, {health_sql}"
+            f" FROM {Delivery._meta.db_table} AS delivery"
+            f" JOIN {Monitor._meta.db_table} AS monitor ON monitor.id = delivery.monitor_id"
             f" WHERE delivery.id = %s{lock}",
             [delivery_id],
         )
-    )
-    if not found:
+        row = cursor.fetchone()
+    if row is None:
         return None
-    delivery = found[0]
-    # A raw queryset sets the extra column as an attribute of the instance.
-    return delivery, bool(delivery.__dict__.pop("health_flag"))
-
-
-def _monitor_attached(delivery: Delivery) -> bool:
-    """Read the delivery's monitor onto it; False when it is gone (deleted by a cascade the
-    delivery's lock did not hold back)."""
-    monitors = list(Monitor.objects.raw(f"SELECT * FROM {Monitor._meta.db_table} WHERE id = %s", [delivery.monitor_id]))
-    if monitors:
-        delivery.monitor = monitors[0]
-    return bool(monitors)
+    (delivery, monitor), (health_flag,) = models_from_row(row, Delivery, Monitor)
+    assert isinstance(delivery, Delivery) and isinstance(monitor, Monitor)
+    delivery.monitor = monitor
+    return delivery, bool(health_flag)
 
 
 @transaction.atomic
@@ -99,9 +93,6 @@ def _delivery_claim(*, delivery_id: int, task_id: str, now: datetime) -> _Claim 
     delivery, endpoint_disabled = locked
     if not delivery.may_lease(task_id=task_id, now=now):
         return None  # done, early (whoever scheduled the next attempt comes back for it) or someone else's
-    # Only now: a duplicate message, which the sweeper sends under a backlog, stops above.
-    if not _monitor_attached(delivery):
-        return None
     if delivery.monitor.deleted_at is not None:
         _delivery_give_up(delivery, error=MONITOR_DELETED, now=now)
         return None
@@ -157,7 +148,7 @@ def _describe(result: transport.AttemptResult) -> str:
 @transaction.atomic
 def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id: str, now: datetime) -> AttemptOutcome:
     locked = _delivery_locked(claim.delivery.pk, health_sql=health.ENDPOINT_FAILING_SQL)
-    if locked is None or not _monitor_attached(locked[0]):
+    if locked is None:
         raise Delivery.DoesNotExist(f"delivery {claim.delivery.pk} was deleted during its attempt")
     delivery, endpoint_failing = locked
     attempt = claim.attempt
@@ -175,11 +166,10 @@ def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id:
             delivery.mark_delivered(now=now)
             row_fields_update(delivery, fields=Delivery.DELIVERED_FIELDS)
             DELIVERIES_FINISHED.labels("delivered").inc()
-        # The flag is read by the statement that locked the delivery (in its snapshot), the
-        # monitor by the next one: a failure neither saw can be ordered after this success and
-        # counts from the latest committed streak, and one committed in between that made the
-        # monitor Failed is ended here, in order. With neither there is nothing to end (the
-        # usual case, two statements saved).
+        # The flag and the monitor are read by the statement that locked the delivery, in its
+        # snapshot: a failure it did not see is ordered after this success and counts from the
+        # latest committed streak. With neither there is nothing to end (the usual case, two
+        # statements saved).
         if not delivery.is_test and (endpoint_failing or delivery.monitor.status == MonitorStatus.FAILED):
             health.webhook_health_succeeded(monitor=delivery.monitor, now=now)
         return AttemptOutcome(attempt=attempt)

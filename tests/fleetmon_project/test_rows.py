@@ -1,12 +1,15 @@
-"""Tests of fleetmon_project.rows: an UPDATE of a known row's fields, as save(update_fields) writes it."""
+"""Tests of fleetmon_project.rows: an UPDATE of a known row's fields, as save(update_fields) writes it,
+and joined rows read into model instances, as a queryset reads them."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
-from fleetmon_project.rows import row_fields_update
+from fleetmon_project.rows import model_columns, models_from_row, row_fields_update
+from monitors.models import Monitor
 from telemetry.models import Fleet
+from tests.monitors.factories import MonitorFactory
 from tests.telemetry.factories import FleetFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,3 +43,39 @@ def test_a_row_gone_is_an_error_not_a_silent_no_op():
 
     with pytest.raises(DatabaseError, match="the row is gone"):
         row_fields_update(fleet, fields=("label",))
+
+
+def _joined_row(monitor: Monitor) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Monitor, 'monitor')}, {model_columns(Fleet, 'fleet')}, 42"
+            f" FROM {Monitor._meta.db_table} AS monitor JOIN {Fleet._meta.db_table} AS fleet"
+            " ON fleet.id = monitor.fleet_id WHERE monitor.id = %s",
+            [monitor.pk],
+        )
+        return cursor.fetchone()
+
+
+def test_joined_rows_read_as_a_queryset_reads_them():
+    monitor = MonitorFactory(pauses=[["2026-01-01T00:00:00+00:00", None]])
+
+    (read_monitor, read_fleet), rest = models_from_row(_joined_row(monitor), Monitor, Fleet)
+
+    expected = Monitor.objects.get(pk=monitor.pk)
+    assert {f.attname: getattr(read_monitor, f.attname) for f in Monitor._meta.concrete_fields} == {
+        f.attname: getattr(expected, f.attname) for f in Monitor._meta.concrete_fields
+    }
+    assert isinstance(read_monitor.definition, dict) and read_monitor.pauses == [["2026-01-01T00:00:00+00:00", None]]
+    assert (read_fleet.pk, read_fleet.label) == (monitor.fleet_id, monitor.fleet.label)
+    assert rest == [42]
+
+
+def test_models_read_from_a_row_save_as_rows_read_from_the_database():
+    monitor = MonitorFactory()
+    (read_monitor, _), _ = models_from_row(_joined_row(monitor), Monitor, Fleet)
+
+    read_monitor.label = "renamed"
+    read_monitor.save()  # an update of the existing row, not an insert of a second one
+
+    assert Monitor.objects.filter(fleet_id=monitor.fleet_id).count() == 1
+    assert Monitor.objects.get(pk=monitor.pk).label == "renamed"
