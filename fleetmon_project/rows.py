@@ -41,6 +41,31 @@ def row_fields_update(instance: Model, *, fields: Sequence[str]) -> None:
             raise DatabaseError(f"{meta.label} {instance.pk} was not updated: the row is gone")
 
 
+def row_insert(instance: Model) -> None:
+    """Insert `instance` as `instance.save()` would insert a new row: each field's `pre_save`
+    (auto_now_add stamps it) and database preparation, its database-generated primary key set
+    on the instance; as one INSERT built here, without compiling an InsertQuery (a webhook
+    attempt inserts one row per try). Sends no signal: for models nothing listens to."""
+    meta = instance._meta
+    assert meta.pk is not None  # every model has a primary key
+    generated = meta.pk.db_returning and getattr(instance, meta.pk.attname) is None
+    written = [field for field in meta.concrete_fields if not (generated and field is meta.pk)]
+    values = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in written]
+    table = connection.ops.quote_name(meta.db_table)
+    columns = ", ".join(_column(field) for field in written)
+    placeholders = ", ".join(["%s"] * len(written))
+    returns = generated and connection.features.can_return_columns_from_insert
+    returning = f" RETURNING {_column(meta.pk)}" if returns else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders}){returning}", values)
+        if returns:
+            setattr(instance, meta.pk.attname, cursor.fetchone()[0])
+        elif generated:
+            assert meta.pk.column is not None
+            setattr(instance, meta.pk.attname, connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column))
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
 def model_columns(model: type[Model], alias: str) -> str:
     """The model's concrete columns, qualified by `alias`, in the order models_from_row reads them."""
     return ", ".join(f"{alias}.{_column(field)}" for field in model._meta.concrete_fields)

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from fleetmon_project.metrics import DELIVERIES_FINISHED, WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_ATTEMPTS
-from fleetmon_project.rows import model_columns, models_from_row, row_fields_update
+from fleetmon_project.rows import model_columns, models_from_row, row_fields_update, row_insert
 from monitors.models import Monitor, MonitorStatus
 from notifications import signing, templating, transport
 from notifications.models import Delivery, DeliveryAttempt, DeliveryState
@@ -110,13 +110,14 @@ def _delivery_claim(*, delivery_id: int, task_id: str, now: datetime) -> _Claim 
     request = common.render(delivery.monitor, delivery.variables)
     delivery.lease(task_id=task_id, now=now, until=now + common.lease_period())
     row_fields_update(delivery, fields=Delivery.LEASED_FIELDS)
-    attempt = DeliveryAttempt.objects.create(
+    attempt = DeliveryAttempt(
         delivery=delivery,
         number=delivery.attempt_count,
         started_at=now,
         url=templating.redact_url(request.url),
         task_id=task_id,
     )
+    row_insert(attempt)
     return _Claim(delivery=delivery, attempt=attempt, request=request)
 
 

@@ -1,15 +1,17 @@
-"""Tests of fleetmon_project.rows: an UPDATE of a known row's fields, as save(update_fields) writes it,
-and joined rows read into model instances, as a queryset reads them."""
+"""Tests of fleetmon_project.rows: a row inserted and a known row's fields updated as save() writes
+them, and joined rows read into model instances as a queryset reads them."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import DatabaseError, connection
 
-from fleetmon_project.rows import model_columns, models_from_row, row_fields_update
+from fleetmon_project.rows import model_columns, models_from_row, row_fields_update, row_insert
 from monitors.models import Monitor
+from notifications.models import DeliveryAttempt
 from telemetry.models import Fleet
 from tests.monitors.factories import MonitorFactory
+from tests.notifications.factories import delivery_for, raise_event, webhook_monitor
 from tests.telemetry.factories import FleetFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +45,28 @@ def test_a_row_gone_is_an_error_not_a_silent_no_op():
 
     with pytest.raises(DatabaseError, match="the row is gone"):
         row_fields_update(fleet, fields=("label",))
+
+
+def test_an_inserted_row_gets_its_generated_key_and_its_defaults():
+    delivery = delivery_for(raise_event(monitor=webhook_monitor(fleet=FleetFactory(), target="http://x/")))
+    attempt = DeliveryAttempt(delivery=delivery, number=1, started_at=delivery.created_at, url="http://x/", task_id="t")
+
+    row_insert(attempt)
+
+    assert attempt.pk is not None and not attempt._state.adding
+    stored = DeliveryAttempt.objects.get(pk=attempt.pk)
+    assert (stored.delivery_id, stored.number, stored.url, stored.task_id) == (delivery.pk, 1, "http://x/", "t")
+    assert (stored.duration_ms, stored.error, stored.finished_at) == (0, "", None)
+
+
+def test_an_inserted_row_has_its_auto_now_fields_stamped():
+    fleet = Fleet(owner=UserFactory(), label="new")
+
+    row_insert(fleet)
+
+    stored = Fleet.objects.get(pk=fleet.pk)
+    assert fleet.created_at is not None and stored.created_at == fleet.created_at
+    assert stored.updated_at == fleet.updated_at is not None
 
 
 def _joined_row(monitor: Monitor) -> tuple:
