@@ -289,12 +289,21 @@ def _monitor_states_read(vehicle_ids: list[str], monitor_ids: list[str]) -> list
     if connection.vendor != "postgresql":
         rows = MonitorVehicleState.objects.filter(vehicle_id__in=vehicle_ids, monitor_id__in=monitor_ids)
         return [MonitorState(*values) for values in rows.values_list(*_STATE_FIELDS)]
-    columns = ", ".join("NULLIF(dwell, '{}'::jsonb)" if name == "dwell" else name for name in _STATE_FIELDS)
+    columns = ", ".join(
+        "NULLIF(state.dwell, '{}'::jsonb)" if name == "dwell" else f"state.{name}" for name in _STATE_FIELDS
+    )
     dwell = _STATE_FIELDS.index("dwell")
     with connection.cursor() as cursor:
+        # One probe per vehicle of the chunk, as in _points_read: with both ids as arrays,
+        # PostgreSQL read every state of the monitors (the whole fleet) and filtered the chunk's
+        # out of them, a cost growing with the fleet, not the chunk.
         cursor.execute(
-            f"""SELECT {columns} FROM {MonitorVehicleState._meta.db_table}
-            WHERE vehicle_id = ANY(%s::text[]) AND monitor_id = ANY(%s::text[])""",
+            f"""SELECT {columns} FROM unnest(%s::text[]) AS chunk(vehicle_id)
+            CROSS JOIN LATERAL (
+                SELECT * FROM {MonitorVehicleState._meta.db_table} AS stored
+                WHERE stored.vehicle_id = chunk.vehicle_id AND stored.monitor_id = ANY(%s::text[])
+                OFFSET 0
+            ) AS state""",
             [vehicle_ids, monitor_ids],
         )
         rows = cursor.fetchall()

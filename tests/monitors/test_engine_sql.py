@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from monitors import engine
 from monitors.deadletters import evaluation_failed
-from monitors.models import Monitor, MonitorStatus
+from monitors.models import Monitor, MonitorStatus, MonitorVehicleState
 from telemetry.models import Vehicle, VehicleState
 from tests.monitors.factories import MonitorFactory
 from tests.telemetry.factories import FleetFactory, VehicleFactory
@@ -72,3 +72,26 @@ def test_the_monitors_read_answers_as_the_orm(fleet):
 
     expected = Monitor.objects.active().filter(fleet_id__in=[fleet.pk]).order_by("created_at", "id")
     assert read == [monitor.pk for monitor in expected] == [running.pk, failed.pk]
+
+
+def test_the_states_read_answers_as_the_orm(fleet):
+    first, second, other = (MonitorFactory(fleet=fleet) for _ in range(3))
+    chunk = [VehicleFactory(fleet=fleet) for _ in range(2)]
+    outside = VehicleFactory(fleet=fleet)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    for monitor in (first, second, other):
+        for vehicle in (*chunk, outside):
+            MonitorVehicleState.objects.create(
+                monitor=monitor, vehicle=vehicle, generation=1, value=True, since=since,
+                dwell={"started": {"d": "2026-01-01T00:00:00+00:00"}} if monitor is second else {},
+            )
+    vehicle_ids, monitor_ids = sorted(v.pk for v in chunk), [first.pk, second.pk]
+
+    read = engine._monitor_states_read(vehicle_ids, monitor_ids)
+
+    expected = MonitorVehicleState.objects.filter(vehicle_id__in=vehicle_ids, monitor_id__in=monitor_ids)
+    assert sorted(read, key=lambda s: (s.monitor_id, s.vehicle_id)) == sorted(
+        (engine.MonitorState(*values) for values in expected.values_list(*engine._STATE_FIELDS)),
+        key=lambda s: (s.monitor_id, s.vehicle_id),
+    )
+    assert len(read) == 4 and {state.vehicle_id for state in read} == set(vehicle_ids)
