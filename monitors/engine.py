@@ -183,8 +183,10 @@ def _states_save(changed: list[tuple[str, LatestState, _Watermark]], *, now: dat
                 vehicle_id text, data jsonb, latitude double precision, longitude double precision,
                 position_at timestamptz, last_seen_at timestamptz, applied_seq bigint, applied_received_at timestamptz
             )
-            WHERE state.vehicle_id = row.vehicle_id""",
-            [now, document],
+            WHERE state.vehicle_id = row.vehicle_id AND state.vehicle_id = ANY(%s::text[])""",
+            # The ids again, as an array: PostgreSQL cannot tell how many rows the document
+            # holds, and joined it to a scan of every vehicle's state.
+            [now, document, [vehicle_id for vehicle_id, _, _ in changed]],
         )
 
 
