@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from fleetmon_project.metrics import DELIVERIES_FINISHED, WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_ATTEMPTS
-from fleetmon_project.rows import model_columns, models_from_row, row_fields_update, row_insert
+from fleetmon_project.rows import model_columns, model_from_row, models_from_row, row_fields_update, row_insert
 from monitors.models import Monitor, MonitorStatus
 from notifications import signing, templating, transport
 from notifications.models import Delivery, DeliveryAttempt, DeliveryState
@@ -59,35 +59,50 @@ def delivery_attempt(*, delivery_id: int, task_id: str, now: datetime | None = N
     return _delivery_record(claim, result=result, task_id=task_id, now=common.clock(now))
 
 
-def _delivery_locked(delivery_id: int, *, health_sql: str) -> tuple[Delivery, bool] | None:
-    """The delivery, its row locked, with its monitor, and what `health_sql` (one of health's
-    flags) says of its endpoint, all read by one statement; None when either row is gone (a
-    monitor deleted by a cascade the delivery's lock did not hold back). Built by hand: the
+def _delivery_locked(delivery_id: int, *, health_sql: str, with_monitor: bool) -> tuple[Delivery, bool] | None:
+    """The delivery, its row locked, and what `health_sql` (one of health's flags) says of its
+    endpoint, read by one statement; `with_monitor`, its monitor too. None when it is gone (or
+    its monitor, deleted by a cascade the delivery's lock did not hold back). Built by hand: the
     ORM compiled this read in more instructions than the webhook's HTTP request took."""
     features = connection.features
     lock = " FOR UPDATE OF delivery" if features.has_select_for_update_of else ""
     if not lock and features.has_select_for_update:
         lock = " FOR UPDATE"
+    monitor_columns, monitor_join = "", ""
+    if with_monitor:
+        monitor_columns = f"{model_columns(Monitor, 'monitor')}, "
+        monitor_join = f" JOIN {Monitor._meta.db_table} AS monitor ON monitor.id = delivery.monitor_id"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {model_columns(Delivery, 'delivery')}, {model_columns(Monitor, 'monitor')}, {health_sql}"
-            f" FROM {Delivery._meta.db_table} AS delivery"
-            f" JOIN {Monitor._meta.db_table} AS monitor ON monitor.id = delivery.monitor_id"
-            f" WHERE delivery.id = %s{lock}",
+            f"SELECT {model_columns(Delivery, 'delivery')}, {monitor_columns}{health_sql}"
+            f" FROM {Delivery._meta.db_table} AS delivery{monitor_join} WHERE delivery.id = %s{lock}",
             [delivery_id],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    (delivery, monitor), (health_flag,) = models_from_row(row, Delivery, Monitor)
-    assert isinstance(delivery, Delivery) and isinstance(monitor, Monitor)
-    delivery.monitor = monitor
+    instances, (health_flag,) = models_from_row(row, *((Delivery, Monitor) if with_monitor else (Delivery,)))
+    delivery = instances[0]
+    assert isinstance(delivery, Delivery)
+    if with_monitor:
+        assert isinstance(instances[1], Monitor)
+        delivery.monitor = instances[1]
     return delivery, bool(health_flag)
+
+
+def _monitor_read(monitor_id: str) -> Monitor | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {model_columns(Monitor, 'monitor')} FROM {Monitor._meta.db_table} AS monitor WHERE id = %s",
+            [monitor_id],
+        )
+        row = cursor.fetchone()
+    return None if row is None else model_from_row(row, Monitor)
 
 
 @transaction.atomic
 def _delivery_claim(*, delivery_id: int, task_id: str, now: datetime) -> _Claim | None:
-    locked = _delivery_locked(delivery_id, health_sql=health.ENDPOINT_DISABLED_SQL)
+    locked = _delivery_locked(delivery_id, health_sql=health.ENDPOINT_DISABLED_SQL, with_monitor=True)
     if locked is None:
         return None
     delivery, endpoint_disabled = locked
@@ -148,10 +163,15 @@ def _describe(result: transport.AttemptResult) -> str:
 
 @transaction.atomic
 def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id: str, now: datetime) -> AttemptOutcome:
-    locked = _delivery_locked(claim.delivery.pk, health_sql=health.ENDPOINT_FAILING_SQL)
-    if locked is None:
+    locked = _delivery_locked(claim.delivery.pk, health_sql=health.ENDPOINT_FAILING_SQL, with_monitor=False)
+    # The monitor by a statement of its own, after the lock: the locking statement's snapshot
+    # predates its wait for the lock, so a failure committed meanwhile that made the monitor
+    # Failed (or disabled its endpoint) would go unseen there, and this success not end it.
+    monitor = _monitor_read(locked[0].monitor_id) if locked is not None else None
+    if locked is None or monitor is None:
         raise Delivery.DoesNotExist(f"delivery {claim.delivery.pk} was deleted during its attempt")
     delivery, endpoint_failing = locked
+    delivery.monitor = monitor
     attempt = claim.attempt
     attempt.finished_at = now
     attempt.status_code = result.status_code
@@ -167,10 +187,11 @@ def _delivery_record(claim: _Claim, *, result: transport.AttemptResult, task_id:
             delivery.mark_delivered(now=now)
             row_fields_update(delivery, fields=Delivery.DELIVERED_FIELDS)
             DELIVERIES_FINISHED.labels("delivered").inc()
-        # The flag and the monitor are read by the statement that locked the delivery, in its
-        # snapshot: a failure it did not see is ordered after this success and counts from the
-        # latest committed streak. With neither there is nothing to end (the usual case, two
-        # statements saved).
+        # The flag is read by the statement that locked the delivery (in its snapshot), the
+        # monitor by the next one: a failure neither saw can be ordered after this success and
+        # counts from the latest committed streak, and one committed in between that made the
+        # monitor Failed is ended here, in order. With neither there is nothing to end (the
+        # usual case, two statements saved).
         if not delivery.is_test and (endpoint_failing or delivery.monitor.status == MonitorStatus.FAILED):
             health.webhook_health_succeeded(monitor=delivery.monitor, now=now)
         return AttemptOutcome(attempt=attempt)

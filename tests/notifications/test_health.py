@@ -7,17 +7,19 @@ Attempts are driven by calling the service with an injected `now`, as the task w
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
-from monitors.models import MonitorStatus
+from monitors.models import Monitor, MonitorStatus
 from monitors.services import monitor_set_status
 from notifications import services, transport
-from notifications.models import DeliveryAttempt, DeliveryState, WebhookHealth
+from notifications.models import Delivery, DeliveryAttempt, DeliveryState, WebhookHealth
 from notifications.services import attempts
 from notifications.services.health import Streak, streak_after_failure
 from tests.notifications.factories import attempt, delivery_for, raise_event, webhook_monitor
@@ -347,3 +349,57 @@ def test_the_admin_monitor_page_shows_the_reason(admin_client, failing):
 
     assert page.status_code == 200
     assert "endpoint disabled: no successful attempt since" in page.content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and snapshots: PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_committed_while_a_success_waited_for_its_delivery_is_ended_by_it(fleet, receiver, enqueued):
+    """The success's locking read takes its snapshot before it waits for the lock: the monitor
+    turned Failed by the transaction it waited for must be read after the lock, not in it."""
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, retry=ALWAYS)
+    delivery = delivery_for(raise_event(monitor=monitor))
+    start = delivery.created_at
+    claim = attempts._delivery_claim(delivery_id=delivery.pk, task_id="succeeding", now=start)
+    assert claim is not None
+    holding, release = threading.Event(), threading.Event()
+
+    def fail_while_holding_the_delivery() -> None:
+        with transaction.atomic():
+            Delivery.objects.select_for_update().get(pk=delivery.pk)
+            Monitor.objects.filter(pk=monitor.pk).update(status=MonitorStatus.FAILED, status_reason="failing")
+            holding.set()
+            release.wait(10)
+        connection.close()
+
+    def record_success() -> None:
+        ok = transport.AttemptResult(status_code=200, duration_ms=5, ok=True)
+        attempts._delivery_record(claim, result=ok, task_id="succeeding", now=start + MINUTE)
+        connection.close()
+
+    holder, recorder = threading.Thread(target=fail_while_holding_the_delivery), threading.Thread(target=record_success)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        recorder.start()
+        assert _a_backend_waits_for_a_lock(within=10)
+    finally:
+        release.set()
+        holder.join()
+    recorder.join(10)
+
+    monitor.refresh_from_db()
+    assert (monitor.status, monitor.status_reason) == (MonitorStatus.RUNNING, "")
+    assert Delivery.objects.get(pk=delivery.pk).state == DeliveryState.DELIVERED
+
+
+def _a_backend_waits_for_a_lock(*, within: float) -> bool:
+    deadline = time.monotonic() + within
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.02)
+    return False
