@@ -572,42 +572,44 @@ class VehicleEvaluator:
         self.evaluations += 1
         try:
             outcome = runtime.compiled.decide(snapshot, instant, runtime.dwell)
+            self._transition(runtime, outcome, latest, snapshot, instant)
         except Exception:
             runtime.broken = True
             _monitor_failed(runtime.plan.monitor, self.vehicle)
             return False
-        self._transition(runtime, outcome, latest, snapshot, instant)
         return True
 
     def _transition(
         self, runtime: _Runtime, outcome: Decision, latest: LatestState, snapshot: VehicleSnapshot, instant: datetime
     ) -> None:
+        # The event first: one that cannot be built (see _evaluate_runtime) leaves the state as
+        # it was, as an evaluation that failed does.
         state = runtime.state
-        if runtime.reset:
-            runtime.dirty = True
-        if outcome.dwell is not None:
-            # Written when a dwell starts, ends or expires, not at every instant evaluated.
-            if not outcome.dwell.same_schedule(runtime.dwell):
-                state.dwell, state.dwell_due_at = outcome.dwell.encode(), outcome.dwell.due
-                runtime.dirty = True
-            runtime.dwell = outcome.dwell
         if not outcome.result:
             # Only transitions are written: a steady state costs no database write.
             if state.value is not False:
                 state.value, state.since, state.next_refresh_at = False, instant, None
                 runtime.dirty = True
         elif state.value is not True:
-            state.value, state.since = True, instant
             self._notify(runtime, outcome, latest, snapshot, instant, refresh=False)
+            state.value, state.since = True, instant
         elif outcome.fresh_change:
             # Each change is an occurrence of its own: Disconnected → InProgress → Finished
             # notifies both changes, though the expression never went false in between.
-            state.since = instant
             self._notify(runtime, outcome, latest, snapshot, instant, refresh=False)
+            state.since = instant
         elif runtime.plan.refresh is not None and (
             state.last_notified_at is None or instant >= state.last_notified_at + runtime.plan.refresh
         ):
             self._notify(runtime, outcome, latest, snapshot, instant, refresh=True)
+        if outcome.dwell is not None:
+            # Written when a dwell starts, ends or expires, not at every instant evaluated.
+            if not outcome.dwell.same_schedule(runtime.dwell):
+                state.dwell, state.dwell_due_at = outcome.dwell.encode(), outcome.dwell.due
+                runtime.dirty = True
+            runtime.dwell = outcome.dwell
+        if runtime.reset:
+            runtime.dirty = True
 
     def _notify(
         self,
@@ -619,6 +621,18 @@ class VehicleEvaluator:
         *,
         refresh: bool,
     ) -> None:
+        monitor = runtime.plan.monitor
+        event = Event(
+            fleet_id=monitor.fleet_id,
+            monitor=monitor,
+            vehicle_id=self.vehicle.id,
+            vin=self.vehicle.vin,
+            vehicle_public_id=self.vehicle.id,
+            event_date=instant,
+            refresh=refresh,
+            values=list(runtime.compiled.values(snapshot, outcome.bits)),
+            extensions=self._extensions(monitor, latest),
+        )
         state = runtime.state
         refresh_every = runtime.plan.refresh
         # When it was notified, not the (possibly old) eventDate: an event raised from late
@@ -627,20 +641,7 @@ class VehicleEvaluator:
         state.last_notified_at = max(instant, self.now)
         state.next_refresh_at = state.last_notified_at + refresh_every if refresh_every else None
         runtime.dirty = True
-        monitor = runtime.plan.monitor
-        self.raised.append(
-            Event(
-                fleet_id=monitor.fleet_id,
-                monitor=monitor,
-                vehicle_id=self.vehicle.id,
-                vin=self.vehicle.vin,
-                vehicle_public_id=self.vehicle.id,
-                event_date=instant,
-                refresh=refresh,
-                values=list(runtime.compiled.values(snapshot, outcome.bits)),
-                extensions=self._extensions(monitor, latest),
-            )
-        )
+        self.raised.append(event)
 
     def _extensions(self, monitor: Monitor, latest: LatestState) -> list[dict]:
         # Extra data must not cost the event itself: without it, the event still goes out.

@@ -1,9 +1,9 @@
 """Evaluating a whole monitor against a vehicle snapshot, free of any framework.
 
 ``compile_monitor`` does every bit of parsing once (the boolExp truth table, zone
-parameters, time specs, data operands), so that ``CompiledMonitor.evaluate``, which runs
-for every telemetry point of every vehicle, only compares values. The result can be
-cached per monitor version.
+parameters, time specs, data operands), so that ``CompiledMonitor.decide``, which runs
+for every telemetry point of every vehicle, only compares values (``values`` builds an
+event's, ``evaluate`` is both at once). The result can be cached per monitor version.
 
 Anything a reported value or a trigger operand cannot be compared with (a non-numeric
 operand of a number key, a string reported for a boolean key, ...) makes the trigger

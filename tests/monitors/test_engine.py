@@ -424,6 +424,28 @@ def test_a_monitor_that_cannot_be_evaluated_does_not_stop_the_others(fleet, vehi
     assert any(record.getMessage() == "monitor cannot be evaluated; skipped" for record in caplog.records)
 
 
+def test_a_monitor_whose_event_cannot_be_built_is_skipped_without_moving_its_state(fleet, vehicle, monkeypatch, caplog):
+    healthy = battery_monitor(fleet)
+    broken = battery_monitor(fleet)
+    build_values = evaluation.CompiledMonitor.values
+
+    def values(compiled, snapshot, bits):
+        if compiled is compiled_monitor(broken):
+            raise TypeError("unexpected data shape")
+        return build_values(compiled, snapshot, bits)
+
+    monkeypatch.setattr(evaluation.CompiledMonitor, "values", values)
+    feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}))
+    assert len(events(healthy)) == 1 and events(broken) == []
+    assert not MonitorVehicleState.objects.filter(monitor=broken, value=True).exists()
+    assert any(record.getMessage() == "monitor cannot be evaluated; skipped" for record in caplog.records)
+
+    # Its state did not move to true without its event: once it can be built, the event fires.
+    monkeypatch.setattr(evaluation.CompiledMonitor, "values", build_values)
+    feed(vehicle, (60, None, {"vehicle.energy.electric.level": 39}))
+    assert len(events(broken)) == 1 and len(events(healthy)) == 1
+
+
 def test_extensions_that_cannot_be_built_do_not_cost_the_event(fleet, vehicle, monkeypatch):
     monitor = battery_monitor(fleet)
 
