@@ -45,7 +45,8 @@ def row_insert(instance: Model) -> None:
     """Insert `instance` as `instance.save()` would insert a new row: each field's `pre_save`
     (auto_now_add stamps it) and database preparation, its database-generated primary key set
     on the instance; as one INSERT built here, without compiling an InsertQuery (a webhook
-    attempt inserts one row per try). Sends no signal: for models nothing listens to."""
+    attempt inserts one row per try). Sends no signal: for models nothing listens to. Their own
+    table only (no multi-table inheritance), and related objects already saved."""
     meta = instance._meta
     assert meta.pk is not None  # every model has a primary key
     generated = meta.pk.db_returning and getattr(instance, meta.pk.attname) is None
@@ -72,9 +73,10 @@ def model_columns(model: type[Model], alias: str) -> str:
 
 
 @functools.cache
-def _converters(model: type[Model]) -> tuple[tuple[int, tuple[_Converter, ...], Any], ...]:
+def _converters(model: type[Model], alias: str) -> tuple[tuple[int, tuple[_Converter, ...], Any], ...]:
     """Per concrete field that has any: its position, its converters and the column expression
-    they expect, as a queryset's compiler gathers them (JSON decoded, and so on)."""
+    they expect, as a queryset's compiler gathers them (JSON decoded, and so on). The same for
+    every connection of an alias (each thread has its own)."""
     found = []
     for position, field in enumerate(model._meta.concrete_fields):
         column = field.get_col(model._meta.db_table)
@@ -95,7 +97,7 @@ def models_from_row(row: Sequence[Any], *models: type[Model]) -> tuple[list[Mode
     for model in models:
         attnames = _attnames(model)
         own = values[start : start + len(attnames)]
-        for position, converters, column in _converters(model):
+        for position, converters, column in _converters(model, connection.alias):
             for converter in converters:
                 own[position] = converter(own[position], column, connection)
         instances.append(model.from_db(connection.alias, attnames, own))
