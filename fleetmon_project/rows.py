@@ -67,6 +67,7 @@ def row_insert(instance: Model) -> None:
     instance._state.adding = False
     instance._state.db = connection.alias
 
+
 def model_columns(model: type[Model], alias: str) -> str:
     """The model's concrete columns, qualified by `alias`, in the order models_from_row reads them."""
     return ", ".join(f"{alias}.{_column(field)}" for field in model._meta.concrete_fields)
@@ -110,6 +111,14 @@ def model_from_row(row: Sequence[Any], model: type[M]) -> M:
     (instance,), _ = models_from_row(row, model)
     assert isinstance(instance, model)
     return instance
+
+
+def models_read(model: type[M], sql: str, params: Sequence[Any]) -> list[M]:
+    """The instances of `model` a statement selecting its model_columns() returns."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [model_from_row(row, model) for row in rows]
 
 
 @functools.cache

@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from fleetmon_project.metrics import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
-from fleetmon_project.rows import model_columns, model_from_row
+from fleetmon_project.rows import model_columns, models_read
 from monitors.compiled import compiled_monitor
 from monitors.deadletters import evaluation_failed, held_vehicles
 from monitors.dwell import DwellState
@@ -401,15 +401,13 @@ def _active_monitors_read(fleet_ids: list[str]) -> list[Monitor]:
         return []
     if connection.vendor != "postgresql":
         return list(Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT {model_columns(Monitor, "monitor")} FROM {Monitor._meta.db_table} AS monitor
-            WHERE fleet_id = ANY(%s::text[]) AND deleted_at IS NULL AND status = ANY(%s::text[])
-            ORDER BY created_at, id""",
-            [fleet_ids, [status.value for status in ACTIVE_STATUSES]],
-        )
-        rows = cursor.fetchall()
-    return [model_from_row(row, Monitor) for row in rows]
+    return models_read(
+        Monitor,
+        f"""SELECT {model_columns(Monitor, "monitor")} FROM {Monitor._meta.db_table} AS monitor
+        WHERE fleet_id = ANY(%s::text[]) AND deleted_at IS NULL AND status = ANY(%s::text[])
+        ORDER BY created_at, id""",
+        [fleet_ids, [status.value for status in ACTIVE_STATUSES]],
+    )
 
 
 def _monitor_states_save(states: list[MonitorState]) -> None:

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 
-from fleetmon_project.rows import model_columns, model_from_row
+from fleetmon_project.rows import model_columns, models_read
 from monitors.models import Monitor
 from notifications.models import Delivery, DeliveryState, WebhookSecret
 from telemetry.models import Fleet, Vehicle
@@ -51,15 +51,13 @@ def delivery_get(*, monitor: Monitor, delivery_id: str) -> Delivery:
 def webhook_secrets_signing(*, fleet_id: str, now: datetime) -> list[WebhookSecret]:
     """The active secret first, then those still in their rotation grace period. Read by
     hand: at every attempt, where the ORM compiled it in more instructions than signing took."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT {model_columns(WebhookSecret, "secret")} FROM {WebhookSecret._meta.db_table} AS secret
-            WHERE fleet_id = %s AND (expires_at IS NULL OR expires_at > %s)
-            ORDER BY expires_at IS NOT NULL, expires_at DESC, id DESC""",
-            [fleet_id, connection.ops.adapt_datetimefield_value(now)],
-        )
-        rows = cursor.fetchall()
-    return [model_from_row(row, WebhookSecret) for row in rows]
+    return models_read(
+        WebhookSecret,
+        f"""SELECT {model_columns(WebhookSecret, "secret")} FROM {WebhookSecret._meta.db_table} AS secret
+        WHERE fleet_id = %s AND (expires_at IS NULL OR expires_at > %s)
+        ORDER BY expires_at IS NOT NULL, expires_at DESC, id DESC""",
+        [fleet_id, connection.ops.adapt_datetimefield_value(now)],
+    )
 
 
 def sample_vehicle_get(*, fleet: Fleet) -> Vehicle | None:

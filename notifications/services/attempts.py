@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from fleetmon_project.metrics import DELIVERIES_FINISHED, WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_ATTEMPTS
-from fleetmon_project.rows import model_columns, model_from_row, models_from_row, row_fields_update, row_insert
+from fleetmon_project.rows import model_columns, models_from_row, models_read, row_fields_update, row_insert
 from monitors.models import Monitor, MonitorStatus
 from notifications import signing, templating, transport
 from notifications.models import Delivery, DeliveryAttempt, DeliveryState
@@ -91,13 +91,12 @@ def _delivery_locked(delivery_id: int, *, health_sql: str, with_monitor: bool) -
 
 
 def _monitor_read(monitor_id: str) -> Monitor | None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {model_columns(Monitor, 'monitor')} FROM {Monitor._meta.db_table} AS monitor WHERE id = %s",
-            [monitor_id],
-        )
-        row = cursor.fetchone()
-    return None if row is None else model_from_row(row, Monitor)
+    found = models_read(
+        Monitor,
+        f"SELECT {model_columns(Monitor, 'monitor')} FROM {Monitor._meta.db_table} AS monitor WHERE id = %s",
+        [monitor_id],
+    )
+    return found[0] if found else None
 
 
 @transaction.atomic
