@@ -13,6 +13,11 @@ only the measured rounds, each part on its own. Counted: FleetMon's process (Dja
 psycopg's client side, the HTTP client); not PostgreSQL, not the receiver, not a broker
 (in-memory). Prints figures; asserts nothing.
 
+PostgreSQL's side is not counted in instructions; when the server runs on this machine, the
+CPU time its backend spent serving each part is read from /proc/<pid>/schedstat (nanoseconds
+on the CPU). That is a time, so it varies more than the instructions, but the backend runs at
+full speed while valgrind slows the client, and nothing else uses that backend.
+
 It runs itself under `valgrind --tool=callgrind --instr-atstart=no` and switches the
 instrumentation on and off around each measured part with `callgrind_control`.
 """
@@ -29,6 +34,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -95,6 +101,34 @@ def _report(order: dict, totals: dict[str, list[int]]) -> None:
     print(f"per point, ingestion + evaluation + its share of deliveries: {per_point / 1e6:.3f} M "
           f"({per_point / per_point_bare:.1f}x the bare endpoint's {per_point_bare / 1e6:.3f} M; "
           f"{deliveries_per_point * 1000:.1f} deliveries per 1,000 points)")
+    server: dict[str, list[int]] = {}
+    for part, nanoseconds in order["server_ns"]:
+        server.setdefault(part, []).append(nanoseconds)
+    if not server:
+        print("PostgreSQL backend CPU: not measured (the server is not on this machine)")
+        return
+    server_ms = {part: sum(values) / len(values) / 1e6 for part, values in server.items()}
+    server_per_point = server_ms["post"] / BATCH + server_ms["evaluate"] / points_per_task
+    server_per_point += server_ms.get("deliver", 0.0) * deliveries_per_point
+    print("PostgreSQL backend CPU (ms, from schedstat): "
+          + ", ".join(f"{part} {server_ms[part]:.2f} (rounds {min(server[part]) / 1e6:.2f}-{max(server[part]) / 1e6:.2f})"
+                      for part in ("post", "evaluate", "deliver") if part in server_ms)
+          + f"; per point {server_per_point * 1000:.1f} us")
+
+
+def _backend_schedstat(connection: Any) -> Path | None:
+    """The schedstat file of this connection's PostgreSQL backend, when the server is local."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    path = Path(f"/proc/{pid}/schedstat")
+    return path if path.exists() else None
+
+
+def _server_ns(schedstat: Path | None) -> int:
+    return int(schedstat.read_text().split()[0]) if schedstat is not None else 0
 
 
 def _toggle(state: str) -> None:
@@ -130,7 +164,7 @@ def _inner(args: argparse.Namespace) -> int:
          "r = WebhookReceiver('127.0.0.1', keep_alive=True); r.start(); print(r.url, flush=True); time.sleep(1e6)"],
         stdout=subprocess.PIPE, text=True,
     )
-    order: dict = {"dumps": [], "points": 0, "tasks": 0, "deliveries": 0}
+    order: dict = {"dumps": [], "server_ns": [], "points": 0, "tasks": 0, "deliveries": 0}
     setup_test_environment()
     test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
@@ -164,13 +198,18 @@ def _inner(args: argparse.Namespace) -> int:
             for delivery_id, task_id in due:
                 delivery_attempt(delivery_id=delivery_id, task_id=task_id)
 
+        backend = _backend_schedstat(connection)
+
         def run(part: str, units: int, measure: bool, work: Callable[..., None], *args: object) -> None:
             if not measure:
                 work(*args)
                 return
+            server_before = _server_ns(backend)
             _toggle("on")
             work(*args)
             _toggle("off")
+            if backend is not None:
+                order["server_ns"].append((part, (_server_ns(backend) - server_before) // max(units, 1)))
             subprocess.run(["callgrind_control", "-d", part, str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
             order["dumps"].append((part, units))
 
