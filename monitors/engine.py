@@ -345,17 +345,18 @@ def _vehicles_pending_read_orm(ids: list[str], *, retry_id: int | None) -> dict[
 def _vehicles_pending_read(ids: list[str], *, retry_id: int | None) -> dict[str, bool]:
     """Those of `ids` with points past their watermark and not held by a dead letter (see
     telemetry.selectors.vehicles_with_points_pending), each with whether it has a VehicleState
-    row yet."""
+    row yet. The vehicles are found from the ids (as in telemetry.services._seq_claim): a
+    generic plan of `vehicle.id = ANY(ids)` scanned the vehicles, each compared with every id."""
     if connection.vendor != "postgresql":
         return _vehicles_pending_read_orm(ids, retry_id=retry_id)
     held, held_params = _held_subquery(retry_id)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT vehicle.id, state.vehicle_id IS NOT NULL
-            FROM {Vehicle._meta.db_table} AS vehicle
+            FROM unnest(%s::text[]) AS wanted(id)
+            JOIN {Vehicle._meta.db_table} AS vehicle ON vehicle.id = wanted.id
             LEFT JOIN {VehicleState._meta.db_table} AS state ON state.vehicle_id = vehicle.id
-            WHERE vehicle.id = ANY(%s::text[]) AND vehicle.points_stored > COALESCE(state.applied_seq, 0)
-                AND vehicle.id NOT IN ({held})""",
+            WHERE vehicle.points_stored > COALESCE(state.applied_seq, 0) AND vehicle.id NOT IN ({held})""",
             [ids, *held_params],
         )
         return dict(cursor.fetchall())

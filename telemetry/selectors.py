@@ -120,17 +120,20 @@ def vehicle_get_by_vin(*, owner: User, vin: str) -> Vehicle:
 
 def vehicle_ids_by_vin(*, owner: User, vins: Collection[str]) -> dict[str, str]:
     """The id of each of `vins` in the owner's fleets, by VIN (once per telemetry request). On
-    PostgreSQL with the VINs as one array: an IN list binds each of a batch's VINs in Python."""
+    PostgreSQL with the VINs as one array: an IN list binds each of a batch's VINs in Python.
+    Looked up from the array, not by `vin = ANY(vins)` over the table, which a prepared
+    statement's generic plan could scan whole, comparing every VIN with every VIN of the batch."""
     if not vins:
         return {}
     if connection.vendor != "postgresql":
         return dict(Vehicle.objects.filter(fleet__owner=owner, vin__in=vins).values_list("vin", "id"))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT vehicle.vin, vehicle.id FROM {Vehicle._meta.db_table} AS vehicle
+            f"""SELECT vehicle.vin, vehicle.id FROM unnest(%s::text[]) AS wanted(vin)
+            JOIN {Vehicle._meta.db_table} AS vehicle ON vehicle.vin = wanted.vin
             JOIN {Fleet._meta.db_table} AS fleet ON fleet.id = vehicle.fleet_id
-            WHERE fleet.owner_id = %s AND vehicle.vin = ANY(%s::text[])""",
-            [owner.pk, list(vins)],
+            WHERE fleet.owner_id = %s""",
+            [list(vins), owner.pk],
         )
         return dict(cursor.fetchall())
 

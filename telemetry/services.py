@@ -81,17 +81,20 @@ def _seq_claim(counts: Counter[str]) -> dict[str, int]:
         if connection.vendor == "postgresql":
             # Locked in id order, so that overlapping batches wait for each other instead of
             # deadlocking; the counts joined as arrays, where a CASE would cost a batch of n
-            # vehicles n² comparisons.
+            # vehicles n² comparisons. The vehicles are found from the batch's ids, not by
+            # `id = ANY(ids)` over the table: a prepared statement's generic plan scanned every
+            # vehicle and compared each with every id of the batch.
             cursor.execute(
                 f"""UPDATE {table} AS vehicle SET points_stored = vehicle.points_stored + claim.count
                 FROM (
                     SELECT locked.id, counts.count
-                    FROM (SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE) AS locked
-                    JOIN unnest(%s::text[], %s::bigint[]) AS counts(id, count) USING (id)
+                    FROM unnest(%s::text[], %s::bigint[]) AS counts(id, count)
+                    JOIN {table} AS locked ON locked.id = counts.id
+                    ORDER BY locked.id FOR NO KEY UPDATE OF locked
                 ) AS claim
                 WHERE vehicle.id = claim.id
                 RETURNING vehicle.id, vehicle.points_stored""",
-                [ids, ids, [counts[vehicle_id] for vehicle_id in ids]],
+                [ids, [counts[vehicle_id] for vehicle_id in ids]],
             )
         else:
             cases: list[str | int] = [value for vehicle_id in ids for value in (vehicle_id, counts[vehicle_id])]
