@@ -105,6 +105,13 @@ else:
     # A persistent connection is checked before reuse, so one broken by a database restart is
     # replaced instead of failing the next request or task.
     _database["CONN_HEALTH_CHECKS"] = True
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # The hot path sends the same few statements thousands of times a second. Bound on the
+        # server, psycopg prepares a statement at its fifth use, and PostgreSQL then plans it
+        # once per connection instead of once per execution: a third of its CPU per point was
+        # planning. Off behind a PgBouncer in transaction mode, which cannot keep a prepared
+        # statement for a client.
+        _database.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

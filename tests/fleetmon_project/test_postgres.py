@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -62,3 +65,37 @@ def test_a_session_not_in_utc_keeps_djangos_loader() -> None:
         assert loader.timezone == ZoneInfo("Europe/Paris")
     finally:
         paris.close()
+
+
+def _prepared_statements_in_session() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+def test_a_repeated_statement_is_prepared_on_the_server_with_its_parameters_bound_there() -> None:
+    threshold = connection.settings_dict["OPTIONS"].get("prepare_threshold")
+    if threshold is None:
+        pytest.skip("DATABASE_PREPARED_STATEMENTS is off in this environment")
+    statement = "SELECT count(*) FROM telemetry_vehicle WHERE vin = %s"
+    with connection.cursor() as cursor:
+        # psycopg prepares a statement once it has run it `prepare_threshold` times.
+        for _ in range(threshold + 1):
+            cursor.execute(statement, ["VF3PREPARED000001"])
+    assert "SELECT count(*) FROM telemetry_vehicle WHERE vin = $1" in _prepared_statements_in_session()
+
+
+@pytest.mark.parametrize(("setting", "options"), [
+    ("true", "{'server_side_binding': True, 'prepare_threshold': 5}"),
+    ("false", "{}"),
+])
+def test_prepared_statements_follow_their_setting(setting: str, options: str) -> None:
+    code = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}))"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fleetmon_project.settings",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+        "DATABASE_PREPARED_STATEMENTS": setting,
+    }
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == options
