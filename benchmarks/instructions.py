@@ -117,14 +117,19 @@ def _report(order: dict, totals: dict[str, list[int]]) -> None:
 
 
 def _backend_schedstat(connection: Any) -> Path | None:
-    """The schedstat file of this connection's PostgreSQL backend, when the server is local."""
+    """The schedstat file of this connection's PostgreSQL backend, when the server runs on this
+    machine, outside a container: the backend's pid then names a postgres process here."""
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    path = Path(f"/proc/{pid}/schedstat")
-    return path if path.exists() else None
+    process = Path(f"/proc/{pid}")
+    try:
+        is_postgres = (process / "comm").read_text().strip() == "postgres"
+    except OSError:
+        return None
+    return process / "schedstat" if is_postgres else None
 
 
 def _server_ns(schedstat: Path | None) -> int:

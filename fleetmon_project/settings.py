@@ -107,11 +107,13 @@ else:
     _database["CONN_HEALTH_CHECKS"] = True
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         # The hot path sends the same few statements thousands of times a second. Bound on the
-        # server, psycopg prepares a statement at its fifth use, and PostgreSQL then plans it
-        # once per connection instead of once per execution: a third of its CPU per point was
-        # planning. Off behind a PgBouncer in transaction mode, which cannot keep a prepared
-        # statement for a client.
-        _database.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+        # server, psycopg prepares a statement once it has run it five times on a connection,
+        # and PostgreSQL can then reuse its plan instead of planning every execution: a third
+        # of its CPU per task was planning. Off behind a PgBouncer in transaction mode, which
+        # cannot keep a prepared statement for a client.
+        options = _database.setdefault("OPTIONS", {})
+        options.setdefault("server_side_binding", True)
+        options.setdefault("prepare_threshold", 5)
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
