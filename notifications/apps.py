@@ -18,10 +18,10 @@ def _on_monitor_resumed(sender: Any, *, monitor: Any, **kwargs: Any) -> None:
     webhook_health_reset(monitor=monitor)
 
 
-def _on_delivery_queued(sender: Any, *, delivery_id: int, task_id: str, **kwargs: Any) -> None:
-    from notifications.tasks import enqueue_delivery
+def _on_deliveries_queued(sender: Any, *, delivery_ids: list[int], task_id: str, **kwargs: Any) -> None:
+    from notifications.tasks import enqueue_deliveries
 
-    enqueue_delivery(delivery_id=delivery_id, task_id=task_id)
+    enqueue_deliveries(delivery_ids=delivery_ids, task_id=task_id)
 
 
 def _on_batch_opened(sender: Any, *, delivery_id: int, countdown: int, **kwargs: Any) -> None:
@@ -38,10 +38,12 @@ class NotificationsConfig(AppConfig):
         from monitors.models import Event, Monitor
         from monitors.signals import events_raised, monitor_resumed
         from notifications.models import Delivery
-        from notifications.signals import batch_opened, delivery_queued
+        from notifications.signals import batch_opened, deliveries_queued
 
         events_raised.connect(_on_events_raised, sender=Event, dispatch_uid="notifications.deliveries_for_events")
         monitor_resumed.connect(_on_monitor_resumed, sender=Monitor, dispatch_uid="notifications.health_on_resume")
         # The services never import the tasks: they say what to send, and the tasks send it.
-        delivery_queued.connect(_on_delivery_queued, sender=Delivery, dispatch_uid="notifications.enqueue_delivery")
+        deliveries_queued.connect(
+            _on_deliveries_queued, sender=Delivery, dispatch_uid="notifications.enqueue_deliveries"
+        )
         batch_opened.connect(_on_batch_opened, sender=Delivery, dispatch_uid="notifications.enqueue_flush")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# `delivery_id`, `task_id`: the delivery was queued (`Delivery.queue`) under that task id.
-delivery_queued = Signal()
+# `delivery_ids`, `task_id`: the deliveries were queued (`Delivery.queue`) under that task id,
+# to be sent by one message (outbox.deliveries_queue_together).
+deliveries_queued = Signal()
 
 # `delivery_id`, `countdown`: a batch opened, to be sealed in `countdown` seconds.
 batch_opened = Signal()

@@ -1,4 +1,4 @@
-"""Thin Celery tasks: a delivery id in, a service call; the Delivery row decides everything.
+"""Thin Celery tasks: delivery ids in, service calls; the Delivery row decides everything.
 
 `deliver_*` and `flush_*` run on the `webhooks` queue, `sweep_*` on `sweeps`
 (CELERY_TASK_ROUTES). acks_late + reject_on_worker_lost: a worker that dies mid-request
@@ -10,6 +10,8 @@ The services announce what to send (`notifications.signals`, wired in apps.py); 
 
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
 from django.db import transaction
 
@@ -17,10 +19,13 @@ from notifications import services
 from notifications.services.common import celery_countdown_ok
 
 
-def enqueue_delivery(*, delivery_id: int, task_id: str) -> None:
-    # robust: the outbox row is already committed, so a broker outage must not fail the
-    # caller (the engine's evaluation); the sweeper re-enqueues it a lease period later.
-    transaction.on_commit(lambda: deliver_webhook.apply_async((delivery_id,), task_id=task_id), robust=True)
+def enqueue_deliveries(*, delivery_ids: list[int], task_id: str) -> None:
+    # robust: the outbox rows are already committed, so a broker outage must not fail the
+    # caller (the engine's evaluation); the sweeper re-enqueues them a lease period later.
+    if len(delivery_ids) == 1:
+        transaction.on_commit(lambda: deliver_webhook.apply_async(tuple(delivery_ids), task_id=task_id), robust=True)
+    else:
+        transaction.on_commit(lambda: deliver_webhooks.apply_async((delivery_ids,), task_id=task_id), robust=True)
 
 
 def enqueue_flush(*, delivery_id: int, countdown: int) -> None:
@@ -36,6 +41,40 @@ def deliver_webhook(self, delivery_id: int) -> None:
     outcome = services.delivery_attempt(delivery_id=delivery_id, task_id=self.request.id)
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
+
+
+# How long a group's requests may take before its remaining deliveries get messages of their
+# own: a slow endpoint holds up the rest of its group by at most about this plus one request.
+GROUP_BUDGET_SECONDS = 2.0
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_webhooks(self, delivery_ids: list[int]) -> None:
+    """A group queued together (outbox.deliveries_queue_together): one attempt each, in turn.
+    A failed attempt, an error or the spent budget hands the rest to one message each, so they
+    go on in parallel; a retry by countdown is a message of its own too. Those messages carry
+    the group's task id, which the rows were queued under, so their tasks may lease them.
+    Workers of an earlier release do not know this task: they drop its message, and the
+    sweeper queues the deliveries again a lease period later."""
+    task_id = self.request.id
+    started = time.monotonic()
+    for position, delivery_id in enumerate(delivery_ids):
+        try:
+            outcome = services.delivery_attempt(delivery_id=delivery_id, task_id=task_id)
+        except Exception:
+            _hand_off(delivery_ids[position + 1 :], task_id=task_id)
+            raise
+        if outcome.retry_in is not None:
+            deliver_webhook.apply_async((delivery_id,), task_id=task_id, countdown=outcome.retry_in)
+        failed = outcome.attempt is not None and not outcome.attempt.ok
+        if failed or time.monotonic() - started > GROUP_BUDGET_SECONDS:
+            _hand_off(delivery_ids[position + 1 :], task_id=task_id)
+            return
+
+
+def _hand_off(delivery_ids: list[int], *, task_id: str) -> None:
+    for delivery_id in delivery_ids:
+        deliver_webhook.apply_async((delivery_id,), task_id=task_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -84,6 +84,13 @@ def render_request_parts(
     )
 
 
+def target_origin(target: str) -> tuple[str, str]:
+    """The scheme and host[:port] a webhook target sends to (the target is never templated:
+    variables go in attributes)."""
+    parts = urlsplit(target)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
 def redact_url(url: str) -> str:
     """The URL as it may appear in a delivery log: no credentials, no query values.
 

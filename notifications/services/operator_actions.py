@@ -31,7 +31,7 @@ def delivery_replay(*, delivery: Delivery, now: datetime | None = None) -> Deliv
         health.webhook_health_reenable(monitor=delivery.monitor, now=now)
     delivery.queue(now=now)
     delivery.save()
-    announce_queued(delivery)
+    announce_queued([delivery])
     return delivery
 
 

@@ -1,7 +1,8 @@
 """The outbox: events in, batched and sealed deliveries out, and the sweeper.
 
 Every event gets its delivery row in the transaction that raised it; a sealed delivery is
-queued (`signals.delivery_queued`), and the task layer sends its message once that commits.
+queued (`signals.deliveries_queued`), and the task layer sends its message once that commits:
+one for the deliveries of an evaluation that go to one webhook origin.
 The Beat sweeper seals batches whose timeWindow has elapsed and queues again due deliveries
 nobody holds and nobody queued within the last lease period, which is how a message lost by
 the broker, or held by a worker that died, still gets delivered.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +29,10 @@ from notifications.models import Delivery, DeliveryEvent, DeliveryState
 from notifications.services import common
 
 logger = logging.getLogger(__name__)
+
+# Deliveries one message sends at most (deliveries_queue_together): a group is sent one request
+# after the other, so a long one would make its last delivery wait for all the others.
+GROUP_MAX = 20
 
 # Rows handled per sweep: bounded so one sweep never holds thousands of row locks; the
 # next sweep, a few seconds later, takes the rest.
@@ -67,7 +73,7 @@ def delivery_freeze(
     delivery: Delivery, *, vin: str, vehicle_public_id: str, events: list[dict[str, Any]], now: datetime
 ) -> None:
     """Render the body once for every attempt, seal the delivery and queue it; the caller saves
-    it, then sends `delivery_queued`."""
+    it, then sends `announce_queued`."""
     monitor = delivery.monitor
     variables = payloads.webhook_variables(monitor=monitor, vin=vin, vehicle_public_id=vehicle_public_id)
     body = payloads.monitor_events_body(
@@ -85,16 +91,37 @@ def _freeze_events(delivery: Delivery, events: Sequence[Event], *, now: datetime
     delivery_freeze(delivery, vin=first.vin, vehicle_public_id=first.vehicle_public_id, events=monitor_events, now=now)
 
 
-def announce_queued(delivery: Delivery) -> None:
-    """Once the delivery is saved: the task layer sends its message when the transaction commits."""
-    signals.delivery_queued.send(sender=Delivery, delivery_id=delivery.pk, task_id=delivery.task_id)
+def deliveries_queue_together(deliveries: Sequence[Delivery]) -> list[list[Delivery]]:
+    """Queued deliveries in groups of one webhook origin (scheme, host and port), at most
+    GROUP_MAX each, every group under its first delivery's task id: one message sends a
+    group, one request after the other over the kept-alive connection (`tasks.deliver_webhooks`).
+    A Celery message cost the stack about as much CPU as the request it carried."""
+    by_origin: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        by_origin[templating.target_origin(delivery.monitor.spec.webhook.target)].append(delivery)
+    groups = []
+    for same_origin in by_origin.values():
+        for start in range(0, len(same_origin), GROUP_MAX):
+            group = same_origin[start : start + GROUP_MAX]
+            for delivery in group[1:]:
+                delivery.task_id = group[0].task_id
+            groups.append(group)
+    return groups
+
+
+def announce_queued(group: Sequence[Delivery]) -> None:
+    """Once a delivery, or a group of `deliveries_queue_together`, is saved: the task layer
+    sends one message for it when the transaction commits."""
+    signals.deliveries_queued.send(
+        sender=Delivery, delivery_ids=[delivery.pk for delivery in group], task_id=group[0].task_id
+    )
 
 
 def _delivery_seal(batch: Delivery, *, now: datetime) -> None:
     """Freeze a batch's body and queue it."""
     _freeze_events(batch, [link.event for link in batch.delivery_events.select_related("event")], now=now)
     batch.save()
-    announce_queued(batch)
+    announce_queued([batch])
 
 
 def _batch_key(event: Event) -> str:
@@ -144,7 +171,8 @@ def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | Non
     """Put freshly raised events in the outbox, inside the transaction that created them.
 
     Without batchNotify an event is a request of its own, sealed at once: all of those are
-    written in two bulk inserts, however many events an evaluation raised."""
+    written in two bulk inserts, however many events an evaluation raised, and queued in one
+    message per webhook origin."""
     now = common.clock(now)
     single = [event for event in events if event.monitor.spec.batch_notify is None]
     deliveries = []
@@ -152,12 +180,13 @@ def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | Non
         delivery = delivery_new(monitor=event.monitor, raised_at=event.created_at, batch_key=_batch_key(event))
         _freeze_events(delivery, [event], now=now)
         deliveries.append(delivery)
+    groups = deliveries_queue_together(deliveries)
     Delivery.objects.bulk_create(deliveries)
     DeliveryEvent.objects.bulk_create(
         [DeliveryEvent(delivery=delivery, event=event) for delivery, event in zip(deliveries, single, strict=True)]
     )
-    for delivery in deliveries:
-        announce_queued(delivery)
+    for group in groups:
+        announce_queued(group)
 
     for event in events:
         batch_notify = event.monitor.spec.batch_notify
@@ -231,7 +260,7 @@ def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
         for delivery in stale:
             delivery.queue(now=now)
             delivery.save(update_fields=Delivery.QUEUED_FIELDS)
-            announce_queued(delivery)
+            announce_queued([delivery])
     if stale:
         logger.info("re-enqueued %d due deliveries nobody was sending", len(stale))
     return SweepResult(sealed=[b.pk for b in batches], requeued=[d.pk for d in stale])

@@ -20,7 +20,8 @@ def t0() -> datetime:
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """Records deliver_webhook messages instead of running them: `[(delivery_id, task_id)]`."""
+    """Records the deliveries' messages instead of sending them: `[(delivery_id, task_id)]`, a
+    group's (deliver_webhooks) as one entry per delivery."""
     from notifications import tasks
 
     calls: list[tuple[int, str]] = []
@@ -28,5 +29,10 @@ def enqueued(monkeypatch):
         tasks.deliver_webhook,
         "apply_async",
         lambda args, task_id=None, **options: calls.append((*args, task_id)),
+    )
+    monkeypatch.setattr(
+        tasks.deliver_webhooks,
+        "apply_async",
+        lambda args, task_id=None, **options: calls.extend((delivery_id, task_id) for delivery_id in args[0]),
     )
     return calls

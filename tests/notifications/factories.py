@@ -70,6 +70,14 @@ def raise_event(*, monitor: Monitor, vehicle: Vehicle | None = None, event_date:
     return event
 
 
+def raise_events(*, monitors: list[Monitor]) -> list[Event]:
+    """One event per monitor (each for a new vehicle) raised together, as one evaluation does."""
+    with transaction.atomic():
+        events = [EventFactory(monitor=monitor, vehicle=VehicleFactory(fleet=monitor.fleet)) for monitor in monitors]
+        events_raised.send(sender=Event, events=events)
+    return events
+
+
 def delivery_for(event: Event) -> Delivery:
     return Delivery.objects.get(delivery_events__event=event)
 

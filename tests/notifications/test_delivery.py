@@ -21,7 +21,14 @@ from monitors.services import monitor_delete, monitor_set_status
 from notifications import guarded_connections, services, tasks, transport
 from notifications.models import Delivery, DeliveryState
 from notifications.services import attempts
-from tests.notifications.factories import EventFactory, attempt, delivery_for, raise_event, webhook_monitor
+from tests.notifications.factories import (
+    EventFactory,
+    attempt,
+    delivery_for,
+    raise_event,
+    raise_events,
+    webhook_monitor,
+)
 from tests.notifications.support import assert_monitor_events, verify_signature
 from tests.telemetry.factories import VehicleFactory
 
@@ -326,6 +333,72 @@ def test_task_retries_itself_with_the_policy_delay(fleet, receiver):
     delivery.refresh_from_db()
     # The lease covers the countdown, so the sweeper does not duplicate the retry.
     assert delivery.in_flight_until > delivery.next_attempt_at
+
+
+def group_of(monitors) -> list[Delivery]:
+    """Deliveries raised together for one origin: queued as one group, under one task id."""
+    deliveries = [delivery_for(event) for event in raise_events(monitors=monitors)]
+    assert len({delivery.task_id for delivery in deliveries}) == 1
+    return deliveries
+
+
+def test_a_group_message_sends_its_deliveries_in_turn(fleet, receiver, enqueued):
+    group = group_of([webhook_monitor(fleet=fleet, target=f"{receiver.url}/{n}") for n in range(3)])
+    task_id = group[0].task_id
+    tasks.deliver_webhooks.apply(args=([d.pk for d in group],), task_id=task_id)
+
+    assert [request.path for request in receiver.received()] == ["/0", "/1", "/2"]
+    for delivery in group:
+        delivery.refresh_from_db()
+        assert delivery.state == DeliveryState.DELIVERED
+        assert list(delivery.attempts.values_list("task_id", flat=True)) == [task_id]
+    assert enqueued == []  # nothing handed off
+
+
+def test_a_failed_attempt_hands_the_rest_of_its_group_to_messages_of_their_own(fleet, receiver, enqueued):
+    receiver.script(500)
+    group = group_of([webhook_monitor(fleet=fleet, target=receiver.url, retry={"policy": "Bounded", "retryDelay": 7}) for _ in range(3)])
+    task_id = group[0].task_id
+    tasks.deliver_webhooks.apply(args=([d.pk for d in group],), task_id=task_id)
+
+    # The failed one retries by countdown; the others were not tried, and go on in parallel.
+    assert enqueued == [(delivery.pk, task_id) for delivery in group]
+    assert len(receiver.received()) == 1
+    rest = group[1:]
+    for delivery in rest:
+        delivery.refresh_from_db()
+        assert delivery.state == DeliveryState.PENDING and delivery.attempt_count == 0
+    # Their messages carry the group's task id, which may take their rows.
+    for delivery in rest:
+        tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=task_id)
+        delivery.refresh_from_db()
+        assert delivery.state == DeliveryState.DELIVERED
+
+
+def test_a_group_past_its_time_budget_hands_off_the_rest(fleet, receiver, enqueued, monkeypatch):
+    monkeypatch.setattr(tasks, "GROUP_BUDGET_SECONDS", 0.0)
+    group = group_of([webhook_monitor(fleet=fleet, target=receiver.url) for _ in range(3)])
+    tasks.deliver_webhooks.apply(args=([d.pk for d in group],), task_id=group[0].task_id)
+
+    assert len(receiver.received()) == 1
+    assert enqueued == [(delivery.pk, group[0].task_id) for delivery in group[1:]]
+
+
+def test_an_error_in_a_group_hands_off_the_rest_and_fails_the_task(fleet, receiver, enqueued, monkeypatch):
+    group = group_of([webhook_monitor(fleet=fleet, target=receiver.url) for _ in range(3)])
+    sent = services.delivery_attempt
+
+    def attempt_failing_the_second(*, delivery_id: int, task_id: str):
+        if delivery_id == group[1].pk:
+            raise RuntimeError("database gone")
+        return sent(delivery_id=delivery_id, task_id=task_id)
+
+    monkeypatch.setattr(services, "delivery_attempt", attempt_failing_the_second)
+    with pytest.raises(RuntimeError):
+        tasks.deliver_webhooks.apply(args=([d.pk for d in group],), task_id=group[0].task_id)
+
+    assert len(receiver.received()) == 1
+    assert enqueued == [(group[2].pk, group[0].task_id)]
 
 
 def test_sequential_deliveries_to_a_keep_alive_receiver_share_one_connection(fleet, settings, monkeypatch):

@@ -14,7 +14,7 @@ from monitors.models import Event
 from monitors.signals import events_raised
 from notifications import services
 from notifications.models import Delivery, DeliveryState
-from tests.notifications.factories import EventFactory, raise_event, webhook_monitor
+from tests.notifications.factories import EventFactory, delivery_for, raise_event, raise_events, webhook_monitor
 from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +58,40 @@ def test_delivery_is_enqueued_on_commit_with_its_id_only(fleet, enqueued, django
     # task starts sending it.
     assert enqueued == [(delivery.pk, delivery.task_id)]
     assert delivery.enqueued_at is not None and delivery.in_flight_until is None
+
+
+def test_deliveries_raised_together_for_one_origin_share_one_message(
+    fleet, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notifications import tasks
+
+    messages: list[tuple[str, tuple, str]] = []
+    for task in (tasks.deliver_webhook, tasks.deliver_webhooks):
+        monkeypatch.setattr(
+            task, "apply_async", lambda args, task_id=None, _name=task.name, **options: messages.append((_name, args, task_id))
+        )
+    same_origin = [webhook_monitor(fleet=fleet, target=f"http://Hooks.example:8080/{path}") for path in ("a", "b?x=1")]
+    other_port = webhook_monitor(fleet=fleet, target="http://hooks.example:8081/a")
+    with django_capture_on_commit_callbacks(execute=True):
+        first, second, third = (delivery_for(e) for e in raise_events(monitors=[*same_origin, other_port]))
+
+    assert first.task_id == second.task_id != third.task_id
+    assert messages == [
+        ("notifications.tasks.deliver_webhooks", ([first.pk, second.pk],), first.task_id),
+        ("notifications.tasks.deliver_webhook", (third.pk,), third.task_id),
+    ]
+
+
+def test_a_group_holds_at_most_group_max_deliveries(fleet, monkeypatch, enqueued, django_capture_on_commit_callbacks):
+    from notifications.services import outbox
+
+    monkeypatch.setattr(outbox, "GROUP_MAX", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        events = raise_events(monitors=[webhook_monitor(fleet=fleet, target=TARGET) for _ in range(5)])
+
+    task_ids = [delivery_for(event).task_id for event in events]
+    assert [task_ids.count(task_id) for task_id in dict.fromkeys(task_ids)] == [2, 2, 1]
+    assert sorted(enqueued) == sorted((delivery_for(event).pk, delivery_for(event).task_id) for event in events)
 
 
 def test_without_batch_notify_one_event_per_request(fleet):
