@@ -143,11 +143,12 @@ class Delivery(models.Model):
         self.state = DeliveryState.PENDING
         self.next_attempt_at = now
 
-    def queue(self, *, now: datetime) -> None:
-        """Record a new message for it, under a new Celery task id; whichever of its messages
-        runs first sends it (see `lease`)."""
+    def queue(self, *, now: datetime, task_id: str | None = None) -> None:
+        """Record a new message for it, under a new Celery task id (or `task_id`, that of the
+        task which will send it itself); whichever of its messages runs first sends it (see
+        `lease`)."""
         self._require("queue", DeliveryState.PENDING)
-        self.task_id = uuid.uuid4().hex
+        self.task_id = task_id or uuid.uuid4().hex
         self.enqueued_at = now
 
     def lease(self, *, task_id: str, now: datetime, until: datetime) -> None:

@@ -52,7 +52,7 @@ GROUP_BUDGET_SECONDS = 2.0
 def deliver_webhooks(self, delivery_ids: list[int]) -> None:
     """A group queued together (outbox.deliveries_queue_together): one attempt each, in turn.
     A failed attempt, an error or the spent budget hands the rest to one message each, so they
-    go on in parallel; a retry by countdown is a message of its own too. Those messages carry
+    go on in parallel, as is a retry by countdown. Those messages carry
     the group's task id, which the rows were queued under, so their tasks may lease them.
     Workers of an earlier release do not know this task: they drop its message, and the
     sweeper queues the deliveries again a lease period later."""
@@ -60,16 +60,23 @@ def deliver_webhooks(self, delivery_ids: list[int]) -> None:
     started = time.monotonic()
     for position, delivery_id in enumerate(delivery_ids):
         try:
-            outcome = services.delivery_attempt(delivery_id=delivery_id, task_id=task_id)
+            outcome = _attempt(delivery_id, task_id=task_id)
         except Exception:
             _hand_off(delivery_ids[position + 1 :], task_id=task_id)
             raise
-        if outcome.retry_in is not None:
-            deliver_webhook.apply_async((delivery_id,), task_id=task_id, countdown=outcome.retry_in)
         failed = outcome.attempt is not None and not outcome.attempt.ok
         if failed or time.monotonic() - started > GROUP_BUDGET_SECONDS:
             _hand_off(delivery_ids[position + 1 :], task_id=task_id)
             return
+
+
+def _attempt(delivery_id: int, *, task_id: str) -> services.AttemptOutcome:
+    """An attempt by a task other than the delivery's own deliver_webhook: a retry by countdown
+    is a message of its own, under the same task id."""
+    outcome = services.delivery_attempt(delivery_id=delivery_id, task_id=task_id)
+    if outcome.retry_in is not None:
+        deliver_webhook.apply_async((delivery_id,), task_id=task_id, countdown=outcome.retry_in)
+    return outcome
 
 
 def _hand_off(delivery_ids: list[int], *, task_id: str) -> None:
@@ -77,9 +84,12 @@ def _hand_off(delivery_ids: list[int], *, task_id: str) -> None:
         deliver_webhook.apply_async((delivery_id,), task_id=task_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def flush_batch(delivery_id: int) -> None:
-    services.delivery_batch_flush(delivery_id=delivery_id)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def flush_batch(self, delivery_id: int) -> None:
+    # The task that seals a batch when its window closes sends it too: a message fewer per
+    # batch, and no queue between the window and the request.
+    if services.delivery_batch_flush(delivery_id=delivery_id, task_id=self.request.id):
+        _attempt(delivery_id, task_id=self.request.id)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -70,25 +70,38 @@ def delivery_new(
 
 
 def delivery_freeze(
-    delivery: Delivery, *, vin: str, vehicle_public_id: str, events: list[dict[str, Any]], now: datetime
+    delivery: Delivery,
+    *,
+    vin: str,
+    vehicle_public_id: str,
+    events: list[dict[str, Any]],
+    now: datetime,
+    task_id: str | None = None,
 ) -> None:
-    """Render the body once for every attempt, seal the delivery and queue it; the caller saves
-    it, then sends `announce_queued`."""
+    """Render the body once for every attempt, seal the delivery and queue it (under `task_id`,
+    see `Delivery.queue`); the caller saves it, then sends `announce_queued`."""
     monitor = delivery.monitor
     variables = payloads.webhook_variables(monitor=monitor, vin=vin, vehicle_public_id=vehicle_public_id)
     body = payloads.monitor_events_body(
         monitor_id=monitor.pk, attributes=common.render(monitor, variables).body_attributes, events=events
     )
     delivery.seal(variables=variables, body=body, now=now)
-    delivery.queue(now=now)
+    delivery.queue(now=now, task_id=task_id)
 
 
-def _freeze_events(delivery: Delivery, events: Sequence[Event], *, now: datetime) -> None:
+def _freeze_events(delivery: Delivery, events: Sequence[Event], *, now: datetime, task_id: str | None = None) -> None:
     # A batch spanning several vehicles (only when no URL or header uses $vin/$vid) renders
     # its Body attributes with its first event's vehicle.
     first = events[0]
     monitor_events = [event.to_monitor_event() for event in events]
-    delivery_freeze(delivery, vin=first.vin, vehicle_public_id=first.vehicle_public_id, events=monitor_events, now=now)
+    delivery_freeze(
+        delivery,
+        vin=first.vin,
+        vehicle_public_id=first.vehicle_public_id,
+        events=monitor_events,
+        now=now,
+        task_id=task_id,
+    )
 
 
 def deliveries_queue_together(deliveries: Sequence[Delivery]) -> list[list[Delivery]]:
@@ -117,11 +130,14 @@ def announce_queued(group: Sequence[Delivery]) -> None:
     )
 
 
-def _delivery_seal(batch: Delivery, *, now: datetime) -> None:
-    """Freeze a batch's body and queue it."""
-    _freeze_events(batch, [link.event for link in batch.delivery_events.select_related("event")], now=now)
+def _delivery_seal(batch: Delivery, *, now: datetime, task_id: str | None = None) -> None:
+    """Freeze a batch's body and queue it: for a message of its own, or under `task_id` for that
+    task to send it itself."""
+    events = [link.event for link in batch.delivery_events.select_related("event")]
+    _freeze_events(batch, events, now=now, task_id=task_id)
     batch.save()
-    announce_queued([batch])
+    if task_id is None:
+        announce_queued([batch])
 
 
 def _batch_key(event: Event) -> str:
@@ -196,19 +212,19 @@ def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | Non
 
 
 @transaction.atomic
-def delivery_batch_flush(*, delivery_id: int, now: datetime | None = None) -> bool:
-    """Seal a batch whose timeWindow has elapsed; False if it is not due or already sealed."""
+def delivery_batch_flush(*, delivery_id: int, task_id: str, now: datetime | None = None) -> bool:
+    """Seal a batch whose timeWindow has elapsed, queued under `task_id`: the flushing task sends
+    it itself, with no message and no queue between the window's end and the request. True when
+    the batch is that task's to send: sealed now, or by an earlier run of the same message whose
+    worker was lost; False if it is not due, or was sealed by someone else (the sweeper)."""
     now = common.clock(now)
-    batch = (
-        Delivery.objects.select_for_update(of=("self",))
-        .select_related("monitor")
-        .filter(pk=delivery_id, state=DeliveryState.BATCHING, next_attempt_at__lte=now)
-        .first()
-    )
+    batch = Delivery.objects.select_for_update(of=("self",)).select_related("monitor").filter(pk=delivery_id).first()
     if batch is None:
         return False
-    _delivery_seal(batch, now=now)
-    return True
+    if batch.state == DeliveryState.BATCHING and batch.next_attempt_at is not None and batch.next_attempt_at <= now:
+        _delivery_seal(batch, now=now, task_id=task_id)
+        return True
+    return batch.is_held_by(task_id)
 
 
 # However long a delivery has been waiting, it is queued again at least this many leases apart:

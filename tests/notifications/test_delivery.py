@@ -401,6 +401,36 @@ def test_an_error_in_a_group_hands_off_the_rest_and_fails_the_task(fleet, receiv
     assert enqueued == [(group[2].pk, group[0].task_id)]
 
 
+def test_the_flush_task_sends_the_batch_it_sealed(fleet, receiver, enqueued, t0):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, batch={"size": 10, "timeWindow": 5})
+    services.deliveries_create_for_events(
+        events=[EventFactory(monitor=monitor), EventFactory(monitor=monitor)], now=t0 - timedelta(seconds=5)
+    )
+    batch = Delivery.objects.get(monitor=monitor)
+    tasks.flush_batch.apply(args=(batch.pk,), task_id="flush-1")
+
+    (request,) = receiver.received()
+    assert len(request.json()["events"]) == 2
+    batch.refresh_from_db()
+    assert batch.state == DeliveryState.DELIVERED
+    assert list(batch.attempts.values_list("task_id", flat=True)) == ["flush-1"]
+    assert enqueued == []  # sealed and sent by one task, no message in between
+
+
+def test_a_batch_whose_flush_attempt_failed_retries_by_a_message_of_its_own(fleet, receiver, enqueued, t0):
+    receiver.script(500)
+    monitor = webhook_monitor(
+        fleet=fleet, target=receiver.url, batch={"size": 10, "timeWindow": 5}, retry={"policy": "Bounded", "retryDelay": 7}
+    )
+    services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0 - timedelta(seconds=5))
+    batch = Delivery.objects.get(monitor=monitor)
+    tasks.flush_batch.apply(args=(batch.pk,), task_id="flush-1")
+
+    assert enqueued == [(batch.pk, "flush-1")]
+    batch.refresh_from_db()
+    assert batch.state == DeliveryState.PENDING and batch.is_held_by("flush-1")
+
+
 def test_sequential_deliveries_to_a_keep_alive_receiver_share_one_connection(fleet, settings, monkeypatch):
     settings.FLEETMON_ALLOW_PRIVATE_WEBHOOKS = True
     monkeypatch.setattr(transport, "_sessions", {})  # none kept from an earlier test

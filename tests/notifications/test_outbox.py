@@ -147,7 +147,7 @@ def test_batch_sealed_when_time_window_elapses(fleet, t0):
     assert batch.next_attempt_at == t0 + timedelta(seconds=30)
 
     assert services.delivery_sweep(now=t0 + timedelta(seconds=29)).sealed == []
-    assert services.delivery_batch_flush(delivery_id=batch.pk, now=t0 + timedelta(seconds=29)) is False
+    assert services.delivery_batch_flush(delivery_id=batch.pk, task_id="flush", now=t0 + timedelta(seconds=29)) is False
 
     assert services.delivery_sweep(now=t0 + timedelta(seconds=30)).sealed == [batch.pk]
     batch.refresh_from_db()
@@ -155,15 +155,27 @@ def test_batch_sealed_when_time_window_elapses(fleet, t0):
     assert len(body_of(batch)["events"]) == 2
 
 
-def test_batch_flush_task_seals_a_due_batch(fleet, t0):
+def test_batch_flush_seals_a_due_batch_for_the_flushing_task_to_send(fleet, t0, enqueued, django_capture_on_commit_callbacks):
     monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 5})
     services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0)
     batch = Delivery.objects.get(monitor=monitor)
-    assert services.delivery_batch_flush(delivery_id=batch.pk, now=t0 + timedelta(seconds=5)) is True
-    # Sealing twice (the flush task and the sweeper racing) is a no-op the second time.
-    assert services.delivery_batch_flush(delivery_id=batch.pk, now=t0 + timedelta(seconds=6)) is False
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.delivery_batch_flush(delivery_id=batch.pk, task_id="flush", now=t0 + timedelta(seconds=5))
     batch.refresh_from_db()
-    assert batch.state == DeliveryState.PENDING
+    assert batch.state == DeliveryState.PENDING and batch.task_id == "flush"
+    assert enqueued == []  # the flushing task sends it, no message
+    # The same message run again (its worker was lost) still has it to send; another task
+    # (the sweeper racing the flush, a duplicate message) has not.
+    assert services.delivery_batch_flush(delivery_id=batch.pk, task_id="flush", now=t0 + timedelta(seconds=6))
+    assert not services.delivery_batch_flush(delivery_id=batch.pk, task_id="other", now=t0 + timedelta(seconds=6))
+
+
+def test_a_batch_the_sweeper_sealed_is_not_the_flush_task_s(fleet, t0):
+    monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 5})
+    services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0)
+    batch = Delivery.objects.get(monitor=monitor)
+    assert services.delivery_sweep(now=t0 + timedelta(seconds=5)).sealed == [batch.pk]
+    assert not services.delivery_batch_flush(delivery_id=batch.pk, task_id="flush", now=t0 + timedelta(seconds=6))
 
 
 def test_vin_in_url_batches_per_vehicle(fleet, t0):
