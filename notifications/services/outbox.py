@@ -20,7 +20,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Q, Value
+from django.db.models import (
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Prefetch,
+    Q,
+    Value,
+    prefetch_related_objects,
+)
 
 from monitors.models import Event, Monitor
 from monitors.spec import BatchNotify
@@ -130,14 +139,19 @@ def announce_queued(group: Sequence[Delivery]) -> None:
     )
 
 
-def _delivery_seal(batch: Delivery, *, now: datetime, task_id: str | None = None) -> None:
-    """Freeze a batch's body and queue it: for a message of its own, or under `task_id` for that
-    task to send it itself."""
-    events = [link.event for link in batch.delivery_events.select_related("event")]
-    _freeze_events(batch, events, now=now, task_id=task_id)
-    batch.save()
-    if task_id is None:
-        announce_queued([batch])
+def _deliveries_seal(batches: Sequence[Delivery], *, now: datetime, task_id: str | None = None) -> None:
+    """Freeze batches' bodies and queue them: in one message per webhook origin, or under
+    `task_id` for that task to send them itself. Their events are read in one statement."""
+    prefetch_related_objects(
+        list(batches), Prefetch("delivery_events", queryset=DeliveryEvent.objects.select_related("event"))
+    )
+    for batch in batches:
+        _freeze_events(batch, [link.event for link in batch.delivery_events.all()], now=now, task_id=task_id)
+    groups = deliveries_queue_together(batches) if task_id is None else []
+    for batch in batches:
+        batch.save()
+    for group in groups:
+        announce_queued(group)
 
 
 def _batch_key(event: Event) -> str:
@@ -179,7 +193,7 @@ def _delivery_add_to_batch(*, event: Event, batch_notify: BatchNotify, now: date
     delivery = _open_batch(event=event, time_window=batch_notify.time_window, now=now)
     DeliveryEvent.objects.create(delivery=delivery, event=event)
     if delivery.delivery_events.count() >= batch_notify.size:
-        _delivery_seal(delivery, now=now)
+        _deliveries_seal([delivery], now=now)
     return delivery
 
 
@@ -222,7 +236,7 @@ def delivery_batch_flush(*, delivery_id: int, task_id: str, now: datetime | None
     if batch is None:
         return False
     if batch.state == DeliveryState.BATCHING and batch.next_attempt_at is not None and batch.next_attempt_at <= now:
-        _delivery_seal(batch, now=now, task_id=task_id)
+        _deliveries_seal([batch], now=now, task_id=task_id)
         return True
     return batch.is_held_by(task_id)
 
@@ -258,12 +272,12 @@ def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
             .filter(state=DeliveryState.BATCHING, next_attempt_at__lte=now)
             .order_by("next_attempt_at")[:SWEEP_BATCH]
         )
-        for batch in batches:
-            _delivery_seal(batch, now=now)
+        _deliveries_seal(batches, now=now)
 
     with transaction.atomic():
         stale = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("monitor")
             .filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
             .filter(Q(in_flight_until__isnull=True) | Q(in_flight_until__lte=now))
             .filter(
@@ -275,8 +289,11 @@ def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
         )
         for delivery in stale:
             delivery.queue(now=now)
+        groups = deliveries_queue_together(stale)
+        for delivery in stale:
             delivery.save(update_fields=Delivery.QUEUED_FIELDS)
-            announce_queued([delivery])
+        for group in groups:
+            announce_queued(group)
     if stale:
         logger.info("re-enqueued %d due deliveries nobody was sending", len(stale))
     return SweepResult(sealed=[b.pk for b in batches], requeued=[d.pk for d in stale])

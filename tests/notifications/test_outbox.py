@@ -61,15 +61,8 @@ def test_delivery_is_enqueued_on_commit_with_its_id_only(fleet, enqueued, django
 
 
 def test_deliveries_raised_together_for_one_origin_share_one_message(
-    fleet, monkeypatch, django_capture_on_commit_callbacks
+    fleet, messages, django_capture_on_commit_callbacks
 ):
-    from notifications import tasks
-
-    messages: list[tuple[str, tuple, str]] = []
-    for task in (tasks.deliver_webhook, tasks.deliver_webhooks):
-        monkeypatch.setattr(
-            task, "apply_async", lambda args, task_id=None, _name=task.name, **options: messages.append((_name, args, task_id))
-        )
     same_origin = [webhook_monitor(fleet=fleet, target=f"http://Hooks.example:8080/{path}") for path in ("a", "b?x=1")]
     other_port = webhook_monitor(fleet=fleet, target="http://hooks.example:8081/a")
     with django_capture_on_commit_callbacks(execute=True):
@@ -215,6 +208,55 @@ def test_vin_only_in_body_batches_across_vehicles_with_first_event_values(fleet,
     assert body["attributes"] == [{"key": "vehicle", "value": first.vin}]
 
 
+@pytest.fixture
+def messages(monkeypatch) -> list[tuple[str, tuple, str]]:
+    """The deliveries' messages instead of sending them: `[(task name, args, task id)]`."""
+    from notifications import tasks
+
+    sent: list[tuple[str, tuple, str]] = []
+    for task in (tasks.deliver_webhook, tasks.deliver_webhooks):
+        monkeypatch.setattr(
+            task, "apply_async", lambda args, task_id=None, _name=task.name, **options: sent.append((_name, args, task_id))
+        )
+    return sent
+
+
+def test_the_sweeper_seals_due_batches_reading_their_events_once_and_queues_one_message_per_origin(
+    fleet, t0, messages, django_capture_on_commit_callbacks
+):
+    monitors = [webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 5}) for _ in range(3)]
+    elsewhere = webhook_monitor(fleet=fleet, target="http://127.0.0.2:9/hook", batch={"size": 10, "timeWindow": 5})
+    for monitor in [*monitors, elsewhere]:
+        services.deliveries_create_for_events(events=[EventFactory(monitor=monitor), EventFactory(monitor=monitor)], now=t0)
+
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        sealed = services.delivery_sweep(now=t0 + timedelta(seconds=5)).sealed
+
+    assert len(sealed) == 4
+    assert sum("notifications_deliveryevent" in query["sql"] for query in queries.captured_queries) == 1
+    batches = {delivery.monitor_id: delivery for delivery in Delivery.objects.filter(pk__in=sealed)}
+    assert all(len(body_of(batch)["events"]) == 2 for batch in batches.values())
+    together = [batches[monitor.pk].pk for monitor in monitors]
+    assert sorted(messages) == sorted([
+        ("notifications.tasks.deliver_webhooks", (together,), batches[monitors[0].pk].task_id),
+        ("notifications.tasks.deliver_webhook", (batches[elsewhere.pk].pk,), batches[elsewhere.pk].task_id),
+    ])
+
+
+def test_the_sweeper_requeues_deliveries_in_one_message_per_origin(fleet, t0, messages, django_capture_on_commit_callbacks):
+    lost = [delivery_for(raise_event(monitor=webhook_monitor(fleet=fleet, target=TARGET))) for _ in range(3)]
+    Delivery.objects.update(next_attempt_at=t0, enqueued_at=None, in_flight_until=None)
+    messages.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        requeued = services.delivery_sweep(now=t0).requeued
+
+    assert sorted(requeued) == sorted(delivery.pk for delivery in lost)
+    (message,) = messages
+    assert message[0] == "notifications.tasks.deliver_webhooks" and sorted(message[1][0]) == sorted(requeued)
+    assert set(Delivery.objects.values_list("task_id", flat=True)) == {message[2]}
+
+
 def test_sweeper_requeues_due_deliveries_nobody_holds(fleet, t0, enqueued, django_capture_on_commit_callbacks, settings):
     settings.FLEETMON_DELIVERY_LEASE = 60
     monitor = webhook_monitor(fleet=fleet, target=TARGET)
@@ -323,14 +365,15 @@ def test_a_new_batch_gets_one_flush_at_its_window_unless_the_broker_cannot_wait_
     assert flushes == [(Delivery.objects.get(monitor=short).pk, 30)]
 
 
-def _rows_read(sql: str) -> int:
-    """Rows the plan's scans read from the table (returned or filtered out), by EXPLAIN ANALYZE."""
+def _deliveries_read(sql: str) -> int:
+    """Rows the plan's scans read from the deliveries (returned or filtered out), by EXPLAIN ANALYZE."""
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
         (plan,) = cursor.fetchone()[0]
 
     def walk(node: dict) -> int:
-        read = node["Actual Rows"] + node.get("Rows Removed by Filter", 0) if "Relation Name" in node else 0
+        scanned = node.get("Relation Name") == Delivery._meta.db_table
+        read = node["Actual Rows"] + node.get("Rows Removed by Filter", 0) if scanned else 0
         return read + sum(walk(child) for child in node.get("Plans", []))
 
     return walk(plan["Plan"])
@@ -366,7 +409,7 @@ def test_a_sweep_reads_the_rows_it_acts_on_not_every_open_delivery(fleet, t0, se
 
     assert sorted(result.requeued) == sorted(d.pk for d in lost)
     reads = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("SELECT")]
-    assert [_rows_read(sql) for sql in reads] == [0, 3]  # due batches, then deliveries to queue again
+    assert [_deliveries_read(sql) for sql in reads] == [0, 3]  # due batches, then deliveries to queue again
 
 
 def test_a_due_delivery_waiting_behind_a_backlog_is_queued_again_after_one_two_four_leases(
