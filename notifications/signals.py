@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 # `delivery_ids`, `task_id`: the deliveries were queued (`Delivery.queue`) under that task id,
-# to be sent by one message (outbox.deliveries_queue_together).
+# to be sent by one message (outbox.origin_groups).
 deliveries_queued = Signal()
 
 # `delivery_id`, `countdown`: a batch opened, to be sealed in `countdown` seconds.

@@ -11,6 +11,7 @@ The services announce what to send (`notifications.signals`, wired in apps.py); 
 from __future__ import annotations
 
 import time
+import uuid
 
 from celery import shared_task
 from django.db import transaction
@@ -50,23 +51,23 @@ GROUP_BUDGET_SECONDS = 2.0
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_webhooks(self, delivery_ids: list[int]) -> None:
-    """A group queued together (outbox.deliveries_queue_together): one attempt each, in turn.
-    A failed attempt, an error or the spent budget hands the rest to one message each, so they
-    go on in parallel, as is a retry by countdown. Those messages carry
-    the group's task id, which the rows were queued under, so their tasks may lease them.
-    Workers of an earlier release do not know this task: they drop its message, and the
-    sweeper queues the deliveries again a lease period later."""
+    """A group queued under one task id (outbox.origin_groups): one attempt each, in turn. A
+    failed attempt, an error or the spent budget hands the rest to one message each, so that
+    they go on in parallel. A countdown retry is a message of its own too, under the group's
+    task id, which holds that delivery. Workers of an earlier release do not know this task:
+    they drop its message, and the sweeper queues its deliveries again a lease period later."""
     task_id = self.request.id
     started = time.monotonic()
     for position, delivery_id in enumerate(delivery_ids):
         try:
             outcome = _attempt(delivery_id, task_id=task_id)
         except Exception:
-            _hand_off(delivery_ids[position + 1 :], task_id=task_id)
+            # Not this delivery: it may be leased to this task id, and is left to the sweeper.
+            _hand_off(delivery_ids[position + 1 :])
             raise
         failed = outcome.attempt is not None and not outcome.attempt.ok
         if failed or time.monotonic() - started > GROUP_BUDGET_SECONDS:
-            _hand_off(delivery_ids[position + 1 :], task_id=task_id)
+            _hand_off(delivery_ids[position + 1 :])
             return
 
 
@@ -79,9 +80,11 @@ def _attempt(delivery_id: int, *, task_id: str) -> services.AttemptOutcome:
     return outcome
 
 
-def _hand_off(delivery_ids: list[int], *, task_id: str) -> None:
+def _hand_off(delivery_ids: list[int]) -> None:
+    # Fresh task ids: nobody holds these rows, so any task may take them, and the group's
+    # message, still unacknowledged, must not share an id with tasks sending its deliveries.
     for delivery_id in delivery_ids:
-        deliver_webhook.apply_async((delivery_id,), task_id=task_id)
+        deliver_webhook.apply_async((delivery_id,), task_id=uuid.uuid4().hex)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -84,11 +84,15 @@ def render_request_parts(
     )
 
 
-def target_origin(target: str) -> tuple[str, str]:
-    """The scheme and host[:port] a webhook target sends to (the target is never templated:
-    variables go in attributes)."""
+def target_origin(target: str) -> tuple[str, str, int | None]:
+    """The scheme, host and port a webhook target sends to, as its connections are pooled (the
+    target is never templated: variables go in attributes; it was validated as a URL)."""
     parts = urlsplit(target)
-    return parts.scheme.lower(), parts.netloc.lower()
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or ""), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def redact_url(url: str) -> str:

@@ -2,7 +2,7 @@
 
 Every event gets its delivery row in the transaction that raised it; a sealed delivery is
 queued (`signals.deliveries_queued`), and the task layer sends its message once that commits:
-one for the deliveries of an evaluation that go to one webhook origin.
+one for up to GROUP_MAX deliveries of one transaction that go to one webhook origin.
 The Beat sweeper seals batches whose timeWindow has elapsed and queues again due deliveries
 nobody holds and nobody queued within the last lease period, which is how a message lost by
 the broker, or held by a worker that died, still gets delivered.
@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -38,8 +38,9 @@ from notifications.models import Delivery, DeliveryEvent, DeliveryState
 from notifications.services import common
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
-# Deliveries one message sends at most (deliveries_queue_together): a group is sent one request
+# Deliveries one message sends at most (origin_groups): a group is sent one request
 # after the other, so a long one would make its last delivery wait for all the others.
 GROUP_MAX = 20
 
@@ -113,45 +114,45 @@ def _freeze_events(delivery: Delivery, events: Sequence[Event], *, now: datetime
     )
 
 
-def deliveries_queue_together(deliveries: Sequence[Delivery]) -> list[list[Delivery]]:
-    """Queued deliveries in groups of one webhook origin (scheme, host and port), at most
-    GROUP_MAX each, every group under its first delivery's task id: one message sends a
-    group, one request after the other over the kept-alive connection (`tasks.deliver_webhooks`).
-    A Celery message cost the stack about as much CPU as the request it carried."""
-    by_origin: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
-    for delivery in deliveries:
-        by_origin[templating.target_origin(delivery.monitor.spec.webhook.target)].append(delivery)
-    groups = []
-    for same_origin in by_origin.values():
-        for start in range(0, len(same_origin), GROUP_MAX):
-            group = same_origin[start : start + GROUP_MAX]
-            for delivery in group[1:]:
-                delivery.task_id = group[0].task_id
-            groups.append(group)
-    return groups
+def origin_groups(items: Sequence[_T], monitor: Callable[[_T], Monitor]) -> list[list[_T]]:
+    """Events or deliveries in groups of one webhook origin (`templating.target_origin`), at
+    most GROUP_MAX each. Each group is queued under one task id and sent by one message, one
+    request after the other over the kept-alive connection (`tasks.deliver_webhooks`): a
+    Celery message cost the webhooks worker more than the request it carried."""
+    by_origin: dict[tuple[str, str, int | None], list[_T]] = defaultdict(list)
+    for item in items:
+        by_origin[templating.target_origin(monitor(item).spec.webhook.target)].append(item)
+    return [
+        same_origin[start : start + GROUP_MAX]
+        for same_origin in by_origin.values()
+        for start in range(0, len(same_origin), GROUP_MAX)
+    ]
 
 
 def announce_queued(group: Sequence[Delivery]) -> None:
-    """Once a delivery, or a group of `deliveries_queue_together`, is saved: the task layer
-    sends one message for it when the transaction commits."""
+    """Once a delivery, or a group queued under one task id (`origin_groups`), is saved: the
+    task layer sends one message for it when the transaction commits."""
     signals.deliveries_queued.send(
         sender=Delivery, delivery_ids=[delivery.pk for delivery in group], task_id=group[0].task_id
     )
 
 
-def _deliveries_seal(batches: Sequence[Delivery], *, now: datetime, task_id: str | None = None) -> None:
-    """Freeze batches' bodies and queue them: in one message per webhook origin, or under
-    `task_id` for that task to send them itself. Their events are read in one statement."""
+def _deliveries_seal(batches: Sequence[Delivery], *, now: datetime) -> None:
+    """Freeze batches' bodies and queue them, in one message per webhook origin. Their events
+    are read in one statement."""
+    _prefetch_events(batches)
+    for group in origin_groups(batches, lambda batch: batch.monitor):
+        task_id = uuid.uuid4().hex
+        for batch in group:
+            _freeze_events(batch, [link.event for link in batch.delivery_events.all()], now=now, task_id=task_id)
+            batch.save()
+        announce_queued(group)
+
+
+def _prefetch_events(batches: Sequence[Delivery]) -> None:
     prefetch_related_objects(
         list(batches), Prefetch("delivery_events", queryset=DeliveryEvent.objects.select_related("event"))
     )
-    for batch in batches:
-        _freeze_events(batch, [link.event for link in batch.delivery_events.all()], now=now, task_id=task_id)
-    groups = deliveries_queue_together(batches) if task_id is None else []
-    for batch in batches:
-        batch.save()
-    for group in groups:
-        announce_queued(group)
 
 
 def _batch_key(event: Event) -> str:
@@ -205,16 +206,20 @@ def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | Non
     message per webhook origin."""
     now = common.clock(now)
     single = [event for event in events if event.monitor.spec.batch_notify is None]
-    deliveries = []
-    for event in single:
-        delivery = delivery_new(monitor=event.monitor, raised_at=event.created_at, batch_key=_batch_key(event))
-        _freeze_events(delivery, [event], now=now)
-        deliveries.append(delivery)
-    groups = deliveries_queue_together(deliveries)
+    groups: list[list[Delivery]] = []
+    links = []
+    for same_origin in origin_groups(single, lambda event: event.monitor):
+        task_id = uuid.uuid4().hex
+        group = []
+        for event in same_origin:
+            delivery = delivery_new(monitor=event.monitor, raised_at=event.created_at, batch_key=_batch_key(event))
+            _freeze_events(delivery, [event], now=now, task_id=task_id)
+            group.append(delivery)
+            links.append(DeliveryEvent(delivery=delivery, event=event))
+        groups.append(group)
+    deliveries = [delivery for group in groups for delivery in group]
     Delivery.objects.bulk_create(deliveries)
-    DeliveryEvent.objects.bulk_create(
-        [DeliveryEvent(delivery=delivery, event=event) for delivery, event in zip(deliveries, single, strict=True)]
-    )
+    DeliveryEvent.objects.bulk_create(links)
     for group in groups:
         announce_queued(group)
 
@@ -230,13 +235,15 @@ def delivery_batch_flush(*, delivery_id: int, task_id: str, now: datetime | None
     """Seal a batch whose timeWindow has elapsed, queued under `task_id`: the flushing task sends
     it itself, with no message and no queue between the window's end and the request. True when
     the batch is that task's to send: sealed now, or by an earlier run of the same message whose
-    worker was lost; False if it is not due, or was sealed by someone else (the sweeper)."""
+    worker was lost; False if it is not due, or was sealed otherwise (by size, by the sweeper)."""
     now = common.clock(now)
     batch = Delivery.objects.select_for_update(of=("self",)).select_related("monitor").filter(pk=delivery_id).first()
     if batch is None:
         return False
     if batch.state == DeliveryState.BATCHING and batch.next_attempt_at is not None and batch.next_attempt_at <= now:
-        _deliveries_seal([batch], now=now, task_id=task_id)
+        _prefetch_events([batch])
+        _freeze_events(batch, [link.event for link in batch.delivery_events.all()], now=now, task_id=task_id)
+        batch.save()
         return True
     return batch.is_held_by(task_id)
 
@@ -287,12 +294,11 @@ def delivery_sweep(*, now: datetime | None = None) -> SweepResult:
             )
             .order_by("next_attempt_at")[:SWEEP_BATCH]
         )
-        for delivery in stale:
-            delivery.queue(now=now)
-        groups = deliveries_queue_together(stale)
-        for delivery in stale:
-            delivery.save(update_fields=Delivery.QUEUED_FIELDS)
-        for group in groups:
+        for group in origin_groups(stale, lambda delivery: delivery.monitor):
+            task_id = uuid.uuid4().hex
+            for delivery in group:
+                delivery.queue(now=now, task_id=task_id)
+                delivery.save(update_fields=Delivery.QUEUED_FIELDS)
             announce_queued(group)
     if stale:
         logger.info("re-enqueued %d due deliveries nobody was sending", len(stale))

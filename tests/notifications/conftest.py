@@ -36,3 +36,20 @@ def enqueued(monkeypatch):
         lambda args, task_id=None, **options: calls.extend((delivery_id, task_id) for delivery_id in args[0]),
     )
     return calls
+
+
+@pytest.fixture
+def messages(monkeypatch) -> list[tuple[str, tuple, str | None, int | None]]:
+    """The deliveries' messages instead of sending them: `[(task name, args, task id, countdown)]`."""
+    from notifications import tasks
+
+    sent: list[tuple[str, tuple, str | None, int | None]] = []
+    for task in (tasks.deliver_webhook, tasks.deliver_webhooks):
+        monkeypatch.setattr(
+            task,
+            "apply_async",
+            lambda args, task_id=None, countdown=None, _name=task.name, **options: sent.append(
+                (_name, args, task_id, countdown)
+            ),
+        )
+    return sent

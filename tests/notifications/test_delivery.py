@@ -355,36 +355,47 @@ def test_a_group_message_sends_its_deliveries_in_turn(fleet, receiver, enqueued)
     assert enqueued == []  # nothing handed off
 
 
-def test_a_failed_attempt_hands_the_rest_of_its_group_to_messages_of_their_own(fleet, receiver, enqueued):
+DELIVER = "notifications.tasks.deliver_webhook"
+
+
+def handed_off(messages, group_task_id: str) -> list[int]:
+    """The deliveries handed off to messages of their own, each under a fresh task id."""
+    hand_offs = [message for message in messages if message[3] is None]
+    assert all(name == DELIVER and task_id != group_task_id for name, _, task_id, _ in hand_offs)
+    assert len({task_id for _, _, task_id, _ in hand_offs}) == len(hand_offs)
+    return [args[0] for _, args, _, _ in hand_offs]
+
+
+def test_a_failed_attempt_hands_the_rest_of_its_group_to_messages_of_their_own(fleet, receiver, messages):
     receiver.script(500)
-    group = group_of([webhook_monitor(fleet=fleet, target=receiver.url, retry={"policy": "Bounded", "retryDelay": 7}) for _ in range(3)])
+    retry = {"policy": "Bounded", "retryDelay": 7}
+    group = group_of([webhook_monitor(fleet=fleet, target=receiver.url, retry=retry) for _ in range(3)])
     task_id = group[0].task_id
     tasks.deliver_webhooks.apply(args=([d.pk for d in group],), task_id=task_id)
 
-    # The failed one retries by countdown; the others were not tried, and go on in parallel.
-    assert enqueued == [(delivery.pk, task_id) for delivery in group]
+    # The failed one retries by countdown, under the id that holds it; the others were not
+    # tried, and go on in parallel.
+    assert messages[0] == (DELIVER, (group[0].pk,), task_id, 7)
+    assert handed_off(messages[1:], task_id) == [delivery.pk for delivery in group[1:]]
     assert len(receiver.received()) == 1
-    rest = group[1:]
-    for delivery in rest:
+    for (_, (delivery_id,), hand_off_id, _), delivery in zip(messages[1:], group[1:], strict=True):
         delivery.refresh_from_db()
         assert delivery.state == DeliveryState.PENDING and delivery.attempt_count == 0
-    # Their messages carry the group's task id, which may take their rows.
-    for delivery in rest:
-        tasks.deliver_webhook.apply(args=(delivery.pk,), task_id=task_id)
+        tasks.deliver_webhook.apply(args=(delivery_id,), task_id=hand_off_id)
         delivery.refresh_from_db()
         assert delivery.state == DeliveryState.DELIVERED
 
 
-def test_a_group_past_its_time_budget_hands_off_the_rest(fleet, receiver, enqueued, monkeypatch):
+def test_a_group_past_its_time_budget_hands_off_the_rest(fleet, receiver, messages, monkeypatch):
     monkeypatch.setattr(tasks, "GROUP_BUDGET_SECONDS", 0.0)
     group = group_of([webhook_monitor(fleet=fleet, target=receiver.url) for _ in range(3)])
     tasks.deliver_webhooks.apply(args=([d.pk for d in group],), task_id=group[0].task_id)
 
     assert len(receiver.received()) == 1
-    assert enqueued == [(delivery.pk, group[0].task_id) for delivery in group[1:]]
+    assert handed_off(messages, group[0].task_id) == [delivery.pk for delivery in group[1:]]
 
 
-def test_an_error_in_a_group_hands_off_the_rest_and_fails_the_task(fleet, receiver, enqueued, monkeypatch):
+def test_an_error_in_a_group_hands_off_the_rest_and_fails_the_task(fleet, receiver, messages, monkeypatch):
     group = group_of([webhook_monitor(fleet=fleet, target=receiver.url) for _ in range(3)])
     sent = services.delivery_attempt
 
@@ -398,7 +409,21 @@ def test_an_error_in_a_group_hands_off_the_rest_and_fails_the_task(fleet, receiv
         tasks.deliver_webhooks.apply(args=([d.pk for d in group],), task_id=group[0].task_id)
 
     assert len(receiver.received()) == 1
-    assert enqueued == [(group[2].pk, group[0].task_id)]
+    assert handed_off(messages, group[0].task_id) == [group[2].pk]
+
+
+def test_a_redelivered_group_sends_only_what_its_first_run_did_not(fleet, receiver, messages):
+    group = group_of([webhook_monitor(fleet=fleet, target=receiver.url) for _ in range(2)])
+    task_id = group[0].task_id
+    # The first run sent the first delivery, then its worker was lost.
+    services.delivery_attempt(delivery_id=group[0].pk, task_id=task_id)
+    tasks.deliver_webhooks.apply(args=([d.pk for d in group],), task_id=task_id)
+
+    assert len(receiver.received()) == 2
+    for delivery in group:
+        delivery.refresh_from_db()
+        assert delivery.state == DeliveryState.DELIVERED and delivery.attempt_count == 1
+    assert messages == []
 
 
 def test_the_flush_task_sends_the_batch_it_sealed(fleet, receiver, enqueued, t0):
@@ -417,7 +442,19 @@ def test_the_flush_task_sends_the_batch_it_sealed(fleet, receiver, enqueued, t0)
     assert enqueued == []  # sealed and sent by one task, no message in between
 
 
-def test_a_batch_whose_flush_attempt_failed_retries_by_a_message_of_its_own(fleet, receiver, enqueued, t0):
+def test_the_flush_task_leaves_a_batch_the_sweeper_sealed_to_the_sweeper_s_message(fleet, receiver, enqueued, t0):
+    monitor = webhook_monitor(fleet=fleet, target=receiver.url, batch={"size": 10, "timeWindow": 5})
+    services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0 - timedelta(seconds=5))
+    batch = Delivery.objects.get(monitor=monitor)
+    services.delivery_sweep()
+    tasks.flush_batch.apply(args=(batch.pk,), task_id="flush-1")
+
+    assert receiver.received() == []
+    batch.refresh_from_db()
+    assert batch.state == DeliveryState.PENDING and batch.attempt_count == 0
+
+
+def test_a_batch_whose_flush_attempt_failed_retries_by_a_message_of_its_own(fleet, receiver, messages, t0):
     receiver.script(500)
     monitor = webhook_monitor(
         fleet=fleet, target=receiver.url, batch={"size": 10, "timeWindow": 5}, retry={"policy": "Bounded", "retryDelay": 7}
@@ -426,7 +463,7 @@ def test_a_batch_whose_flush_attempt_failed_retries_by_a_message_of_its_own(flee
     batch = Delivery.objects.get(monitor=monitor)
     tasks.flush_batch.apply(args=(batch.pk,), task_id="flush-1")
 
-    assert enqueued == [(batch.pk, "flush-1")]
+    assert messages == [(DELIVER, (batch.pk,), "flush-1", 7)]
     batch.refresh_from_db()
     assert batch.state == DeliveryState.PENDING and batch.is_held_by("flush-1")
 
