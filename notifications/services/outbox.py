@@ -144,8 +144,7 @@ def _deliveries_seal(batches: Sequence[Delivery], *, now: datetime) -> None:
     for group in origin_groups(batches, lambda batch: batch.monitor):
         task_id = uuid.uuid4().hex
         for batch in group:
-            _freeze_events(batch, [link.event for link in batch.delivery_events.all()], now=now, task_id=task_id)
-            batch.save()
+            _batch_freeze(batch, now=now, task_id=task_id)
         announce_queued(group)
 
 
@@ -153,6 +152,12 @@ def _prefetch_events(batches: Sequence[Delivery]) -> None:
     prefetch_related_objects(
         list(batches), Prefetch("delivery_events", queryset=DeliveryEvent.objects.select_related("event"))
     )
+
+
+def _batch_freeze(batch: Delivery, *, now: datetime, task_id: str) -> None:
+    """Freeze a batch whose events were prefetched, queued under `task_id`, and save it."""
+    _freeze_events(batch, [link.event for link in batch.delivery_events.all()], now=now, task_id=task_id)
+    batch.save()
 
 
 def _batch_key(event: Event) -> str:
@@ -242,8 +247,7 @@ def delivery_batch_flush(*, delivery_id: int, task_id: str, now: datetime | None
         return False
     if batch.state == DeliveryState.BATCHING and batch.next_attempt_at is not None and batch.next_attempt_at <= now:
         _prefetch_events([batch])
-        _freeze_events(batch, [link.event for link in batch.delivery_events.all()], now=now, task_id=task_id)
-        batch.save()
+        _batch_freeze(batch, now=now, task_id=task_id)
         return True
     return batch.is_held_by(task_id)
 
