@@ -16,7 +16,7 @@ from django.conf import settings as django_settings
 from monitors.models import MonitorStatus
 from notifications.models import Delivery, DeliveryState
 from tests.e2e_support import flush_broker, wait_for
-from tests.notifications.factories import raise_event, webhook_monitor
+from tests.notifications.factories import delivery_for, raise_event, raise_events, webhook_monitor
 from tests.notifications.support import assert_monitor_events, verify_signature
 from tests.telemetry.factories import VehicleFactory
 
@@ -81,6 +81,28 @@ def test_attributes_and_signature_arrive_as_configured(api, fleet, cluster, webh
     assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 60
     wait_for(all_in(monitor, DeliveryState.DELIVERED), message="delivery marked delivered")
     assert request.headers["webhook-id"] == Delivery.objects.get(monitor=monitor).webhook_id
+
+
+def test_deliveries_raised_together_go_out_by_one_message_and_a_failure_hands_off_the_rest(
+    fleet, cluster, webhook_receiver
+):
+    webhook_receiver.script(500)  # the first request fails: the rest of its group is handed off
+    always = {"policy": "Always", **RETRY_FAST}
+    monitors = [webhook_monitor(fleet=fleet, target=f"{webhook_receiver.url}/{n}", retry=always) for n in range(3)]
+    events = raise_events(monitors=monitors)
+    (group_task,) = {delivery_for(event).task_id for event in events}  # one message for the three
+    cluster.worker()
+
+    wait_for(lambda: all(all_in(monitor, DeliveryState.DELIVERED)() for monitor in monitors), message="3 webhooks")
+    assert webhook_receiver.received()[0].path == "/0" and len(webhook_receiver.received()) == 4
+    tasks_by_delivery = [
+        list(delivery_for(event).attempts.order_by("number").values_list("task_id", flat=True)) for event in events
+    ]
+    # The group's message failed the first and retried it under its own id; the other two went
+    # out under tasks of their own.
+    assert tasks_by_delivery[0] == [group_task, group_task]
+    assert len({tasks_by_delivery[1][0], tasks_by_delivery[2][0], group_task}) == 3
+    assert [len(task_ids) for task_ids in tasks_by_delivery[1:]] == [1, 1]
 
 
 def test_batching_by_size_with_one_vehicle_per_request(fleet, cluster, webhook_receiver):
