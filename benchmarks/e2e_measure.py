@@ -230,15 +230,16 @@ def work_counters(stack: LocalStack) -> Counter[str]:
     totals["sql"] = int(redis.Redis.from_url(stack.config.broker_url).get(SQL_COUNT_KEY) or 0)
     with psycopg.connect(stack.database_url) as connection:
         row = connection.execute(
-            "SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_del), 0), "
-            "pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') FROM pg_stat_user_tables"
+            "SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_hot_upd), 0), "
+            "coalesce(sum(n_tup_del), 0), pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') FROM pg_stat_user_tables"
         ).fetchone()
         points = connection.execute(
             "SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables "
             "WHERE relname LIKE 'telemetry_telemetrypoint%%'"
         ).fetchone()
     assert row is not None and points is not None
-    totals["rows inserted"], totals["rows updated"], totals["rows deleted"], totals["WAL bytes"] = map(int, row)
+    (totals["rows inserted"], totals["rows updated"], totals["rows updated in place"], totals["rows deleted"],
+     totals["WAL bytes"]) = map(int, row)
     totals["point rows inserted"], totals["point rows updated"] = map(int, points)
     return totals
 
