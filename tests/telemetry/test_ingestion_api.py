@@ -5,6 +5,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from telemetry.datakeys import DATA_KEYS, ValueKind
 from telemetry.models import TelemetryPoint
@@ -75,6 +77,16 @@ def test_a_batch_is_enqueued_in_chunks_of_the_configured_size(
     assert response.json() == {"accepted": 5}
     ids = sorted(v.pk for v in vehicles)
     assert enqueued == [ids[0:2], ids[2:4], ids[4:]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_stored_in_one_transaction_without_savepoints(api, vehicle):
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post("/api/v1/telemetry", [point(), point(eventDate=iso(NOW))], format="json")
+
+    assert response.status_code == 202
+    assert not [query["sql"] for query in queries if "SAVEPOINT" in query["sql"].upper()]
+    assert TelemetryPoint.objects.count() == 2
 
 
 def test_lower_case_vin_is_accepted(api, vehicle):
