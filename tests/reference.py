@@ -4,6 +4,8 @@ so that what FleetMon answers or sends is checked by an OpenAPI validator, not b
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -69,3 +71,15 @@ def assert_api_schema_without_links(body: Any, schema: str) -> None:
     links"."""
     assert "_links" not in json.dumps(body), "an extension body carries HAL links"
     _validator_without_links(schema).validate(body)
+
+
+def assert_xerror(response, status: int, code: int) -> dict:
+    """The answer is an xError of `status` and `code`, shaped as the reference's."""
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == code
+    uuid.UUID(body["uuid"])
+    assert body["message"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", body["timestamp"])
+    return body

@@ -1,22 +1,10 @@
 from __future__ import annotations
 
-import re
-import uuid
-
 import pytest
 
+from tests.reference import assert_xerror
+
 pytestmark = pytest.mark.django_db
-
-
-def assert_xerror(response, status: int, code: int) -> dict:
-    assert response.status_code == status
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code
-    uuid.UUID(body["uuid"])
-    assert body["message"]
-    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", body["timestamp"])
-    return body
 
 
 def test_unknown_route_answers_xerror_404(api):

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from fleetmon_project.media import MAX_JSON_DEPTH, exceeds_depth
-from tests.fleetmon_project.test_errors import assert_xerror
 from tests.monitors.factories import MonitorFactory
+from tests.reference import assert_xerror
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.fleetmon_project.test_errors import assert_xerror
+from tests.reference import assert_xerror
 from tests.telemetry.factories import FleetFactory
 
 pytestmark = pytest.mark.django_db

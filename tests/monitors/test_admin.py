@@ -471,7 +471,7 @@ def test_monitor_page_has_a_backtest_panel_calling_the_admin_backtest(admin_clie
 
 
 def test_the_admin_backtest_replays_any_fleets_monitor_for_an_operator(admin_client):
-    from tests.monitors.test_engine import OUTSIDE, T0, feed
+    from tests.monitors.scenarios import OUTSIDE, T0, feed
 
     monitor = MonitorFactory()  # a fleet the operator does not own
     vehicle = VehicleFactory(fleet=monitor.fleet)

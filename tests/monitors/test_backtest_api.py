@@ -15,7 +15,7 @@ from notifications.models import Delivery
 from telemetry.models import VehicleState
 from telemetry.selectors import points_pending
 from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
-from tests.monitors.test_engine import INSIDE, OUTSIDE, T0, feed
+from tests.monitors.scenarios import INSIDE, OUTSIDE, T0, feed
 from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db

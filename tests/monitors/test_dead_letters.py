@@ -13,7 +13,7 @@ from monitors import engine, sweeps, tasks
 from monitors.deadletters import retry_delay
 from monitors.models import BoundaryEvaluation, DeadLetter, DeadLetterKind, Event, Monitor
 from telemetry.selectors import points_pending
-from tests.monitors.test_engine import battery_monitor, time_zone_monitor
+from tests.monitors.scenarios import battery_monitor, time_zone_monitor
 from tests.telemetry.factories import VehicleFactory, store_point
 
 pytestmark = pytest.mark.django_db

@@ -11,57 +11,20 @@ from django.db import transaction
 from fleetmon_project.isodates import format_rfc3339
 from monitors import engine, evaluation, sweeps
 from monitors.compiled import compiled_monitor
-from monitors.models import BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
+from monitors.models import BoundaryEvaluation, DeadLetter, Monitor, MonitorVehicleState
 from monitors.services import monitor_delete, monitor_set_status
 from telemetry.selectors import points_pending
 from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
+from tests.monitors.scenarios import INSIDE, OUTSIDE, T0, battery_monitor, events, feed, time_zone_monitor
 from tests.reference import assert_api_schema_without_links
-from tests.telemetry.factories import VehicleFactory, store_point, store_points
+from tests.telemetry.factories import VehicleFactory, store_point
 
 pytestmark = pytest.mark.django_db
-
-T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)  # a Monday, 12:00 in Paris
-INSIDE = {"latitude": PARIS["latitude"], "longitude": PARIS["longitude"]}
-OUTSIDE = {"latitude": 49.3, "longitude": 2.33}  # ~48 km north of the centre
 
 
 @pytest.fixture
 def vehicle(fleet):
     return VehicleFactory(fleet=fleet)
-
-
-def feed(vehicle, *points, evaluate: bool = True, late_by: float = 0) -> int:
-    """Store points as ingestion does, then run the engine on them as they arrive: `late_by`
-    seconds after the last one's eventDate. Each point is (seconds after T0, position or None,
-    data)."""
-    store_points(
-        vehicle,
-        [{"event_date": T0 + timedelta(seconds=offset), "data": data, **(position or {})} for offset, position, data in points],
-    )
-    arrived = T0 + timedelta(seconds=max(offset for offset, _, _ in points) + late_by)
-    return engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=arrived) if evaluate else 0
-
-
-def events(monitor, **filters):
-    return list(Event.objects.filter(monitor=monitor, **filters).order_by("event_date", "id"))
-
-
-def battery_monitor(fleet, **subscribe):
-    return MonitorFactory(
-        fleet=fleet,
-        definition=monitor_definition(
-            subscribeParam={
-                "callback": {"webhook": {"target": "http://127.0.0.1:9/hook", "name": "r"}},
-                **subscribe,
-            },
-            triggerParam={
-                "triggers": [
-                    {"name": "low", "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": ["50"]}}
-                ],
-                "boolExp": "low",
-            },
-        ),
-    )
 
 
 def test_leaving_zone_fires_once(fleet, vehicle):
@@ -211,28 +174,6 @@ def test_no_refresh_once_condition_is_false(fleet, vehicle):
     feed(vehicle, (0, None, {"vehicle.energy.electric.level": 40}), (30, None, {"vehicle.energy.electric.level": 70}))
     assert sweeps.refresh_reminders_sweep(now=T0 + timedelta(hours=1)) == []
     assert len(events(monitor)) == 1
-
-
-def time_zone_monitor(fleet):
-    """`z & !t`: outside Paris and not within 12:00-13:00 Paris time."""
-    return MonitorFactory(
-        fleet=fleet,
-        definition=monitor_definition(
-            triggerParam={
-                "triggers": [
-                    {"name": "z", "zone": {"transition": "Out", "place": {"radius": 20, "center": dict(PARIS)}}},
-                    {
-                        "name": "t",
-                        "time": {
-                            "timeZone": "Europe/Paris",
-                            "times": [{"recurrence": "Daily", "start": "PT12H", "duration": "PT1H"}],
-                        },
-                    },
-                ],
-                "boolExp": "z & !t",
-            }
-        ),
-    )
 
 
 def test_window_closing_fires_z_and_not_t_without_new_telemetry(fleet, vehicle):

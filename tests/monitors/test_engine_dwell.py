@@ -11,7 +11,7 @@ from monitors import engine, sweeps
 from monitors.models import MonitorVehicleState
 from monitors.services import monitor_set_status
 from tests.monitors.factories import PARIS, MonitorFactory, monitor_definition
-from tests.monitors.test_engine import INSIDE, OUTSIDE, T0, battery_monitor, events, feed
+from tests.monitors.scenarios import INSIDE, OUTSIDE, T0, battery_monitor, events, feed
 from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,7 @@ import pytest
 from fleetmon_project.isodates import format_rfc3339
 from monitors.engine import vehicles_evaluate
 from telemetry.alerts import alert_id
-from tests.fleetmon_project.test_errors import assert_xerror
-from tests.reference import assert_api_schema
+from tests.reference import assert_api_schema, assert_xerror
 from tests.telemetry.factories import VehicleFactory, store_point
 
 pytestmark = pytest.mark.django_db
