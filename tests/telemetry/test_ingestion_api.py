@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from telemetry.datakeys import DATA_KEYS, ValueKind
 from telemetry.models import TelemetryPoint
 from telemetry.selectors import points_pending
+from telemetry.signals import points_stored
 from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -80,11 +81,24 @@ def test_a_batch_is_enqueued_in_chunks_of_the_configured_size(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_is_stored_in_one_transaction_without_savepoints(api, vehicle):
-    with CaptureQueriesContext(connection) as queries:
-        response = api.post("/api/v1/telemetry", [point(), point(eventDate=iso(NOW))], format="json")
+def test_a_batch_is_stored_in_one_transaction_without_savepoints(api, vehicle, monkeypatch):
+    from monitors import tasks
+
+    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: None)  # its queries are not the POST's
+    transactions = []
+
+    def record(**_):
+        transactions.append((connection.in_atomic_block, list(connection.savepoint_ids)))
+
+    points_stored.connect(record, dispatch_uid="test-transaction")
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.post("/api/v1/telemetry", [point(), point(eventDate=iso(NOW))], format="json")
+    finally:
+        points_stored.disconnect(dispatch_uid="test-transaction")
 
     assert response.status_code == 202
+    assert transactions == [(True, [])]  # the points are stored inside the transaction that announces them
     assert not [query["sql"] for query in queries if "SAVEPOINT" in query["sql"].upper()]
     assert TelemetryPoint.objects.count() == 2
 

@@ -234,7 +234,7 @@ def test_a_batch_whose_vehicle_was_deleted_meanwhile_is_refused_whole(fleet):
     points, gone_id = [_valid(kept), _valid(gone)], gone.pk
     gone.delete()
 
-    with pytest.raises(APIException) as refused:
+    with pytest.raises(APIException) as refused, transaction.atomic():  # the caller's transaction
         points_store(points=points)
 
     assert refused.value.status_code == 409 and gone_id in str(refused.value.detail)
