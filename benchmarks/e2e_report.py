@@ -101,8 +101,8 @@ def print_work(result: PhaseResult, runs: list[TaskRun]) -> None:
     work = result.work
     print(f"  per 1,000 points: {work.get('sql', 0) * per:.0f} SQL statements, {tasks * per:.1f} Celery tasks, "
           f"{work.get('rows inserted', 0) * per:.0f} rows inserted ({work.get('point rows inserted', 0) * per:.0f} points), "
-          f"{work.get('rows updated', 0) * per:.0f} updated ({work.get('point rows updated', 0) * per:.0f} points, "
-          f"{work.get('rows updated in place', 0) * per:.0f} in place), "
+          f"{work.get('rows updated', 0) * per:.0f} updated ({work.get('point rows updated', 0) * per:.0f} points; "
+          f"{work.get('rows updated in place', 0) * per:.0f} of them in place), "
           f"{work.get('rows deleted', 0) * per:.0f} deleted; "
           f"{work.get('WAL bytes', 0) * per / 1024:.0f} KiB of WAL (whole server)")
 
