@@ -74,10 +74,12 @@ def assert_api_schema_without_links(body: Any, schema: str) -> None:
 
 
 def assert_xerror(response, status: int, code: int) -> dict:
-    """The answer is an xError of `status` and `code`, shaped as the reference's."""
+    """The answer is an xError of `status` and `code`, valid against the reference's schema, with a
+    UUID and a timestamp to the millisecond in UTC (which the schema leaves free)."""
     assert response.status_code == status
     assert response["Content-Type"].startswith("application/json")
     body = response.json()
+    assert_api_schema(body, "xError")
     assert body["code"] == code
     uuid.UUID(body["uuid"])
     assert body["message"]
