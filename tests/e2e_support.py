@@ -174,3 +174,12 @@ def pytest_runtest_makereport(item, call):  # noqa: ANN001 - pytest hook
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+def alive(pid: int) -> bool:
+    """Running: a zombie (dead, not reaped yet by whoever inherited it) is not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"

@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -19,6 +18,7 @@ from fleetmon_project.processes import (
     stop_all,
     worker_command,
 )
+from tests.e2e_support import alive
 
 
 def test_the_workers_consume_every_queue_a_task_is_sent_to():
@@ -51,15 +51,6 @@ def test_a_test_worker_is_named_and_skips_gossip_and_mingle():
     assert command[command.index("-Q") + 1] == "webhooks"
     assert command[command.index("-n") + 1] == "w1@%h"
     assert {"--without-gossip", "--without-mingle"} <= set(command)
-
-
-def alive(pid: int) -> bool:
-    """Running: a zombie (dead, not reaped yet by whoever inherited it) is not."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 # A leader that leaves a child behind which ignores SIGTERM, in its group: only SIGKILL of the

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fleetmon_project import runstack
 from fleetmon_project.processes import QUEUES, REPO, beat_command
-from tests.fleetmon_project.test_processes import alive
+from tests.e2e_support import alive
 
 DRIVER = "import json, os, sys; from fleetmon_project.runstack import supervise; sys.exit(supervise(json.loads(sys.argv[1]), os.environ))"
 # Writes its pid once up (renamed into place: never read half-written), then sleeps.

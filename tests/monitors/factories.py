@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import factory
 
 from monitors.definition import parse_monitor_definition
-from monitors.models import Monitor
+from monitors.models import Event, Monitor
 from monitors.services import monitor_create
-from tests.telemetry.factories import FleetFactory
+from tests.telemetry.factories import FleetFactory, VehicleFactory
 
 # The user's documented examples, verbatim (tests/fixtures/README.md).
 SEED_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "seed-monitors"
@@ -55,3 +56,19 @@ class MonitorFactory(factory.django.DjangoModelFactory):
         if kwargs:
             monitor.save()
         return monitor
+
+
+def make_event(monitor: Monitor, *, when, refresh: bool = False, vehicle=None) -> Event:
+    vehicle = vehicle or VehicleFactory(fleet=monitor.fleet)
+    return Event.objects.create(
+        fleet=monitor.fleet, monitor=monitor, vehicle=vehicle, vin=vehicle.vin, vehicle_public_id=vehicle.pk,
+        event_date=when, refresh=refresh,
+    )
+
+
+def make_recent_events(monitor: Monitor, now) -> None:
+    """Three events over the last two hours and a refresh: the timeline's grain is the hour."""
+    vehicle = VehicleFactory(fleet=monitor.fleet)
+    for minutes in (90, 60, 30):
+        make_event(monitor, when=now - timedelta(minutes=minutes), vehicle=vehicle)
+    make_event(monitor, when=now - timedelta(minutes=20), refresh=True, vehicle=vehicle)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,8 +10,9 @@ from django.utils import timezone
 
 from monitors.admin import events_lane, monitor_timeline, trigger_summary
 from monitors.models import Event, Monitor, MonitorStatus, MonitorVehicleState, Trigger
-from notifications.models import Delivery, DeliveryState
-from tests.monitors.factories import MonitorFactory, load_seed, monitor_definition
+from notifications.models import DeliveryState
+from tests.monitors.factories import MonitorFactory, load_seed, make_event, make_recent_events, monitor_definition
+from tests.notifications.factories import make_delivery
 from tests.telemetry.factories import FleetFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,21 +36,6 @@ def autonomy_fixed() -> dict:
     seed = load_seed("autonomy.json")
     seed["triggerParam"]["boolExp"] = "(outOfParis & (batteryIsLow | onMonday))"
     return seed
-
-
-def make_event(monitor: Monitor, *, when, refresh: bool = False, vehicle=None) -> Event:
-    vehicle = vehicle or VehicleFactory(fleet=monitor.fleet)
-    return Event.objects.create(
-        fleet=monitor.fleet, monitor=monitor, vehicle=vehicle, vin=vehicle.vin, vehicle_public_id=vehicle.pk,
-        event_date=when, refresh=refresh,
-    )
-
-
-def make_delivery(monitor: Monitor, state: str, *, error: str = "") -> Delivery:
-    return Delivery.objects.create(
-        monitor=monitor, fleet=monitor.fleet, state=state, webhook_id=f"msg_{uuid.uuid4().hex}",
-        expires_at=timezone.now() + timedelta(days=7), last_error=error,
-    )
 
 
 def form_data(monitor: Monitor | None = None, **overrides) -> dict:
@@ -356,14 +341,6 @@ def test_change_page_maps_a_polygon_zone_as_stored(admin_client):
         {"name": "depot", "transition": "In", "polygon": polygon, "summary": "In polygon of 7 vertices with 1 hole"}
     ]
     assert "monitors/vendor/leaflet-draw/leaflet.draw.js" in page, "Leaflet.draw served by us, not a CDN"
-
-
-def make_recent_events(monitor: Monitor, now) -> None:
-    """Three events over the last two hours and a refresh: the timeline's grain is the hour."""
-    vehicle = VehicleFactory(fleet=monitor.fleet)
-    for minutes in (90, 60, 30):
-        make_event(monitor, when=now - timedelta(minutes=minutes), vehicle=vehicle)
-    make_event(monitor, when=now - timedelta(minutes=20), refresh=True, vehicle=vehicle)
 
 
 def test_the_timeline_charts_events_above_the_axis(admin_client):

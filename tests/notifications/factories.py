@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import factory
@@ -86,3 +87,10 @@ def attempt(delivery: Delivery, now: datetime) -> services.AttemptOutcome:
     """One run of the delivery task by the task holding the lease, at `now`."""
     delivery.refresh_from_db()
     return services.delivery_attempt(delivery_id=delivery.pk, task_id=delivery.task_id, now=now)
+
+
+def make_delivery(monitor: Monitor, state: str, *, error: str = "") -> Delivery:
+    return Delivery.objects.create(
+        monitor=monitor, fleet=monitor.fleet, state=state, webhook_id=f"msg_{uuid.uuid4().hex}",
+        expires_at=timezone.now() + timedelta(days=7), last_error=error,
+    )

@@ -9,9 +9,8 @@ from django.utils import timezone
 
 from notifications import services
 from notifications.models import Delivery, DeliveryState, WebhookSecret
-from tests.monitors.factories import MonitorFactory
-from tests.monitors.test_admin import change_url, make_delivery, make_recent_events
-from tests.notifications.factories import raise_event, webhook_monitor
+from tests.monitors.factories import MonitorFactory, make_recent_events
+from tests.notifications.factories import make_delivery, raise_event, webhook_monitor
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +75,7 @@ def test_monitor_page_charts_deliveries_below_events_and_lists_the_latest(admin_
     make_delivery(monitor, DeliveryState.DELIVERED)
     failed = make_delivery(monitor, DeliveryState.FAILED, error="HTTP 503")
 
-    response = admin_client.get(change_url(monitor))
+    response = admin_client.get(reverse("admin:monitors_monitor_change", args=[monitor.pk]))
 
     timeline = response.context["timeline"]
     assert timeline["grain"] == "hour"
@@ -95,7 +94,7 @@ def test_monitor_page_charts_deliveries_below_events_and_lists_the_latest(admin_
 
 
 def test_a_fresh_monitor_page_says_it_has_no_events_or_deliveries(admin_client):
-    page = admin_client.get(change_url(MonitorFactory())).content.decode()
+    page = admin_client.get(reverse("admin:monitors_monitor_change", args=[MonitorFactory().pk])).content.decode()
     assert "No events or deliveries in the last 30 days." in page
 
 

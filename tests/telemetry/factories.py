@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import factory
@@ -70,3 +71,15 @@ def api_client_with_secret(*, owner, label: str = "", is_active: bool = True) ->
         client.is_active = False
         client.save(update_fields=["is_active"])
     return client, secret
+
+
+def point(**overrides: Any) -> dict[str, Any]:
+    """A point as a client posts it to /api/v1/telemetry, a minute old, for VIN VF3ABCDE0FG123456."""
+    body = {
+        "vin": "VF3ABCDE0FG123456",
+        "eventDate": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+        "position": {"latitude": 48.85, "longitude": 2.35},
+        "data": {"vehicle.energy.electric.level": 55, "vehicle.kinetic.moving": True},
+    }
+    body.update(overrides)
+    return body

@@ -12,7 +12,7 @@ from telemetry.datakeys import DATA_KEYS, ValueKind
 from telemetry.models import TelemetryPoint
 from telemetry.selectors import points_pending
 from telemetry.signals import points_stored
-from tests.telemetry.factories import VehicleFactory
+from tests.telemetry.factories import VehicleFactory, point
 
 pytestmark = pytest.mark.django_db
 
@@ -26,17 +26,6 @@ def iso(moment: datetime) -> str:
 @pytest.fixture
 def vehicle(fleet):
     return VehicleFactory(fleet=fleet, vin="VF3ABCDE0FG123456")
-
-
-def point(**overrides):
-    body = {
-        "vin": "VF3ABCDE0FG123456",
-        "eventDate": iso(NOW - timedelta(minutes=1)),
-        "position": {"latitude": 48.85, "longitude": 2.35},
-        "data": {"vehicle.energy.electric.level": 55, "vehicle.kinetic.moving": True},
-    }
-    body.update(overrides)
-    return body
 
 
 def test_single_point_is_stored_and_answers_202(api, vehicle):

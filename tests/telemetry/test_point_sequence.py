@@ -14,8 +14,7 @@ from telemetry.ingestion import ValidPoint
 from telemetry.models import TelemetryPoint, Vehicle, VehicleState
 from telemetry.selectors import points_pending, points_pending_summary
 from telemetry.services import points_store
-from tests.telemetry.factories import VehicleFactory, store_point, store_points
-from tests.telemetry.test_ingestion_api import point
+from tests.telemetry.factories import VehicleFactory, point, store_point, store_points
 
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 # Row versions (xmin) and row locks that other connections wait on: what only PostgreSQL has.
