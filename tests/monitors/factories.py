@@ -18,6 +18,58 @@ SEED_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "seed-monitors"
 
 PARIS = {"latitude": 48.866667, "longitude": 2.333333}
 
+# A definition using every part of the contract: each trigger kind, two time entries (one
+# recurring with occurrences), retry policy, batching, refresh, templated attributes of each type
+# and extended event data.
+FULL_DEFINITION: dict[str, Any] = {
+    "label": "Paris zone, weekday afternoons, low battery",
+    "subscribeParam": {
+        "refreshEvent": 600,
+        "retryPolicy": {"policy": "Always", "retryNumber": 3, "retryDelay": 120},
+        "batchNotify": {"size": 10, "timeWindow": 300},
+        "callback": {
+            "webhook": {
+                "target": "https://my.post.callback/events",
+                "name": "My_Webhook",
+                "attributes": [
+                    {"type": "Header", "key": "X-Vehicle_Id", "value": "$vin"},
+                    {"type": "Query", "key": "fleet", "value": "$fleetID"},
+                    {"type": "Body", "key": "monitor", "value": "$monitorID"},
+                ],
+            }
+        },
+    },
+    "extendedEventParam": ["vehicle.alerts", "vehicle.status"],
+    "triggerParam": {
+        "triggers": [
+            {
+                "name": "z",
+                "zone": {
+                    "transition": "Out",
+                    "place": {"radius": 20, "center": {"latitude": 48.866667, "longitude": 2.333333}},
+                },
+            },
+            {
+                "name": "t",
+                "time": {
+                    "times": [
+                        {
+                            "recurrence": "Daily",
+                            "start": "PT14H30M",
+                            "duration": "PT04H30M",
+                            "occurence": {"day": ["Mon", "Tue"], "week": ["w1-w25", "w30"]},
+                        },
+                        {"recurrence": "None", "start": "2026-01-03T12:00:00+01:00", "duration": "P2D"},
+                    ],
+                    "timeZone": "Europe/Paris",
+                },
+            },
+            {"name": "d", "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": ["50"]}},
+        ],
+        "boolExp": "z & (t | d)",
+    },
+}
+
 
 def load_seed(name: str) -> dict[str, Any]:
     return json.loads((SEED_DIR / name).read_text(encoding="utf-8"))

@@ -26,59 +26,11 @@ from monitors.definition import (
 )
 from monitors.spec import RetryPolicy
 from telemetry.datakeys import DATA_KEY_ENUMS, DATA_KEY_OPS, DATA_KEYS, ValueKind
-from tests.monitors.factories import load_seed
+from tests.monitors.factories import FULL_DEFINITION, load_seed
 
 DELETE: Any = object()  # mutation value: remove the key / item
 
 
-BASE: dict[str, Any] = {
-    "label": "Paris zone, weekday afternoons, low battery",
-    "subscribeParam": {
-        "refreshEvent": 600,
-        "retryPolicy": {"policy": "Always", "retryNumber": 3, "retryDelay": 120},
-        "batchNotify": {"size": 10, "timeWindow": 300},
-        "callback": {
-            "webhook": {
-                "target": "https://my.post.callback/events",
-                "name": "My_Webhook",
-                "attributes": [
-                    {"type": "Header", "key": "X-Vehicle_Id", "value": "$vin"},
-                    {"type": "Query", "key": "fleet", "value": "$fleetID"},
-                    {"type": "Body", "key": "monitor", "value": "$monitorID"},
-                ],
-            }
-        },
-    },
-    "extendedEventParam": ["vehicle.alerts", "vehicle.status"],
-    "triggerParam": {
-        "triggers": [
-            {
-                "name": "z",
-                "zone": {
-                    "transition": "Out",
-                    "place": {"radius": 20, "center": {"latitude": 48.866667, "longitude": 2.333333}},
-                },
-            },
-            {
-                "name": "t",
-                "time": {
-                    "times": [
-                        {
-                            "recurrence": "Daily",
-                            "start": "PT14H30M",
-                            "duration": "PT04H30M",
-                            "occurence": {"day": ["Mon", "Tue"], "week": ["w1-w25", "w30"]},
-                        },
-                        {"recurrence": "None", "start": "2026-01-03T12:00:00+01:00", "duration": "P2D"},
-                    ],
-                    "timeZone": "Europe/Paris",
-                },
-            },
-            {"name": "d", "data": {"data": "vehicle.energy.electric.level", "op": "lowerThan", "value": ["50"]}},
-        ],
-        "boolExp": "z & (t | d)",
-    },
-}
 
 Z = "triggerParam.triggers[0]"
 T = "triggerParam.triggers[1]"
@@ -153,25 +105,25 @@ def canonical_of(raw: Any, **kwargs: Any) -> dict[str, Any]:
 
 
 def test_base_definition_is_valid_and_canonical() -> None:
-    definition = parse_monitor_definition(copy.deepcopy(BASE))
+    definition = parse_monitor_definition(copy.deepcopy(FULL_DEFINITION))
     assert isinstance(definition, MonitorDefinition)
-    assert definition.canonical == BASE  # the base is already in canonical form
+    assert definition.canonical == FULL_DEFINITION  # the base is already in canonical form
     assert definition.expression.names == ("z", "t", "d")
     assert definition.expression.source == "z & (t | d)"
     assert json.loads(json.dumps(definition.canonical)) == definition.canonical
 
 
 def test_input_is_not_mutated_and_canonical_is_a_copy() -> None:
-    raw = copy.deepcopy(BASE)
+    raw = copy.deepcopy(FULL_DEFINITION)
     definition = parse_monitor_definition(raw)
-    assert raw == BASE
+    assert raw == FULL_DEFINITION
     definition.canonical["triggerParam"]["triggers"][0]["zone"]["place"]["radius"] = 99
     assert raw["triggerParam"]["triggers"][0]["zone"]["place"]["radius"] == 20
 
 
 def test_definition_error_api() -> None:
     with pytest.raises(ValueError) as info:
-        parse_monitor_definition(mutate(BASE, {"label": DELETE, f"{Z}.zone.transition": "in"}))
+        parse_monitor_definition(mutate(FULL_DEFINITION, {"label": DELETE, f"{Z}.zone.transition": "in"}))
     error = info.value
     assert isinstance(error, DefinitionError)
     assert error.errors == [
@@ -955,7 +907,7 @@ BAD: list[Bad] = [
 
 @pytest.mark.parametrize("case", BAD, ids=[case.id for case in BAD])
 def test_invalid_definition_reports_exactly_one_error(case: Bad) -> None:
-    errors = errors_of(mutate(BASE, case.mutations), **case.kwargs)
+    errors = errors_of(mutate(FULL_DEFINITION, case.mutations), **case.kwargs)
     assert [error.field for error in errors] == [case.field], errors
     assert case.fragment in errors[0].message, errors[0].message
 
@@ -1084,7 +1036,7 @@ GOOD: list[Good] = [
         "triggerParam.triggers[4].name",
         "f",
     ),
-    Good("one trigger", {"triggerParam.triggers": [{"name": "z", "zone": BASE["triggerParam"]["triggers"][0]["zone"]}], "triggerParam.boolExp": "z"}, "triggerParam.boolExp", "z"),
+    Good("one trigger", {"triggerParam.triggers": [{"name": "z", "zone": FULL_DEFINITION["triggerParam"]["triggers"][0]["zone"]}], "triggerParam.boolExp": "z"}, "triggerParam.boolExp", "z"),
     Good("name with underscore and digits", {f"{Z}.name": "zone_12", "triggerParam.boolExp": "zone_12 & (t | d)"}, f"{Z}.name", "zone_12"),
     Good("name with dot and digit", {f"{Z}.name": "zone.1", "triggerParam.boolExp": "zone.1 & (t | d)"}, f"{Z}.name", "zone.1"),
     Good("name with digits", {f"{Z}.name": "abc12", "triggerParam.boolExp": "abc12 & (t | d)"}, f"{Z}.name", "abc12"),
@@ -1270,7 +1222,7 @@ GOOD: list[Good] = [
 
 @pytest.mark.parametrize("case", GOOD, ids=[case.id for case in GOOD])
 def test_valid_variant_is_accepted_and_canonicalised(case: Good) -> None:
-    canonical = canonical_of(mutate(BASE, case.mutations), **case.kwargs)
+    canonical = canonical_of(mutate(FULL_DEFINITION, case.mutations), **case.kwargs)
     if case.expected is ABSENT:
         *parent, last = _steps(case.path)
         container = canonical
@@ -1322,7 +1274,7 @@ UNKNOWN_FIELDS = [
 
 @pytest.mark.parametrize(("container", "key", "suggestion"), UNKNOWN_FIELDS, ids=[f"{c}.{k}" for c, k, _ in UNKNOWN_FIELDS])
 def test_unknown_fields_are_rejected_with_a_suggestion(container: str, key: str, suggestion: str | None) -> None:
-    raw = copy.deepcopy(BASE)
+    raw = copy.deepcopy(FULL_DEFINITION)
     (get_path(raw, container) if container else raw)[key] = 1
     errors = errors_of(raw)
     expected_path = f"{container}.{key}" if container else key
@@ -1331,14 +1283,14 @@ def test_unknown_fields_are_rejected_with_a_suggestion(container: str, key: str,
 
 
 def test_unknown_field_in_flat_callback() -> None:
-    raw = mutate(BASE, {f"{SUB}.callback": {"target": "https://h", "name": "n", "attributres": []}})
+    raw = mutate(FULL_DEFINITION, {f"{SUB}.callback": {"target": "https://h", "name": "n", "attributres": []}})
     assert errors_of(raw) == [
         FieldError(f"{SUB}.callback.attributres", "unknown field 'attributres'; did you mean 'attributes'?")
     ]
 
 
 def test_misspelt_webhook_level() -> None:
-    raw = mutate(BASE, {f"{SUB}.callback": {"webhok": {"target": "https://h", "name": "n"}}})
+    raw = mutate(FULL_DEFINITION, {f"{SUB}.callback": {"webhok": {"target": "https://h", "name": "n"}}})
     assert errors_of(raw) == [
         FieldError(f"{SUB}.callback.webhok", "unknown field 'webhok'; did you mean 'webhook'?"),
         FieldError(f"{SUB}.callback.webhook", "is required"),
@@ -1350,10 +1302,10 @@ def test_misspelt_webhook_level() -> None:
 
 def test_alias_and_canonical_both_given() -> None:
     raw = mutate(
-        BASE,
+        FULL_DEFINITION,
         {
             f"{SUB}.retryPolicy.maxRetryNumber": 5,
-            f"{Z}.zone.circle": BASE["triggerParam"]["triggers"][0]["zone"]["place"],
+            f"{Z}.zone.circle": FULL_DEFINITION["triggerParam"]["triggers"][0]["zone"]["place"],
             f"{ENTRY}.occurrence": {"day": ["Mon"]},
         },
     )
@@ -1371,20 +1323,20 @@ def test_alias_and_canonical_both_given() -> None:
 
 
 def test_alias_first_then_canonical_names_the_alias() -> None:
-    raw = mutate(BASE, {f"{SUB}.retryPolicy": {"policy": "Bounded", "maxRetryNumber": 5, "retryNumber": 4}})
+    raw = mutate(FULL_DEFINITION, {f"{SUB}.retryPolicy": {"policy": "Bounded", "maxRetryNumber": 5, "retryNumber": 4}})
     errors = errors_of(raw)
     assert [error.field for error in errors] == [f"{SUB}.retryPolicy.maxRetryNumber"]
 
 
 def test_flat_and_nested_callback_both_given() -> None:
-    raw = mutate(BASE, {f"{SUB}.callback.target": "https://x", f"{SUB}.callback.name": "n"})
+    raw = mutate(FULL_DEFINITION, {f"{SUB}.callback.target": "https://x", f"{SUB}.callback.name": "n"})
     errors = errors_of(raw)
     assert [error.field for error in errors] == [f"{SUB}.callback"]
     assert "'webhook'" in errors[0].message and "'target', 'name'" in errors[0].message
 
 
 def test_flat_callback_errors_use_flat_paths() -> None:
-    raw = mutate(BASE, {f"{SUB}.callback": {"target": "ftp://x", "attributes": [{"type": "Header", "key": "a b", "value": "$x"}]}})
+    raw = mutate(FULL_DEFINITION, {f"{SUB}.callback": {"target": "ftp://x", "attributes": [{"type": "Header", "key": "a b", "value": "$x"}]}})
     assert fields_of(raw) == [
         f"{SUB}.callback.target",
         f"{SUB}.callback.name",
@@ -1395,16 +1347,16 @@ def test_flat_callback_errors_use_flat_paths() -> None:
 
 def test_aliases_canonicalised_together() -> None:
     raw = mutate(
-        BASE,
+        FULL_DEFINITION,
         {
             f"{SUB}.retryPolicy": {"policy": "Always", "maxRetryNumber": 3, "retryDelay": 120},
-            f"{SUB}.callback": BASE["subscribeParam"]["callback"]["webhook"],
-            f"{Z}.zone": {"transition": "Out", "circle": BASE["triggerParam"]["triggers"][0]["zone"]["place"]},
+            f"{SUB}.callback": FULL_DEFINITION["subscribeParam"]["callback"]["webhook"],
+            f"{Z}.zone": {"transition": "Out", "circle": FULL_DEFINITION["triggerParam"]["triggers"][0]["zone"]["place"]},
             f"{ENTRY}.occurence": DELETE,
-            f"{ENTRY}.occurrence": BASE["triggerParam"]["triggers"][1]["time"]["times"][0]["occurence"],
+            f"{ENTRY}.occurrence": FULL_DEFINITION["triggerParam"]["triggers"][1]["time"]["times"][0]["occurence"],
         },
     )
-    assert canonical_of(raw) == BASE
+    assert canonical_of(raw) == FULL_DEFINITION
 
 
 # --------------------------------------------------------------------------- several errors at once
@@ -1412,7 +1364,7 @@ def test_aliases_canonicalised_together() -> None:
 
 def test_all_errors_are_collected() -> None:
     raw = mutate(
-        BASE,
+        FULL_DEFINITION,
         {
             "label": "",
             f"{SUB}.refreshEvent": 10,
@@ -1442,7 +1394,7 @@ def test_all_errors_are_collected() -> None:
 
 
 def test_several_unknown_variables_each_reported() -> None:
-    raw = mutate(BASE, {f"{WH}.attributes[0].value": "$a-$vin-$b-$a"})
+    raw = mutate(FULL_DEFINITION, {f"{WH}.attributes[0].value": "$a-$vin-$b-$a"})
     errors = errors_of(raw)
     assert [error.message for error in errors] == [
         "unknown variable '$a'; use $vin, $vid, $monitorID or $fleetID",
@@ -1451,7 +1403,7 @@ def test_several_unknown_variables_each_reported() -> None:
 
 
 def test_header_rules_only_apply_to_headers() -> None:
-    raw = mutate(BASE, {f"{WH}.attributes[1].key": "X Vehicle", f"{WH}.attributes[2].value": "a\r\nb"})
+    raw = mutate(FULL_DEFINITION, {f"{WH}.attributes[1].key": "X Vehicle", f"{WH}.attributes[2].value": "a\r\nb"})
     assert canonical_of(raw)["subscribeParam"]["callback"]["webhook"]["attributes"][1]["key"] == "X Vehicle"
 
 
@@ -1459,86 +1411,86 @@ def test_header_rules_only_apply_to_headers() -> None:
 
 
 def test_invalid_name_does_not_cascade_into_boolexp() -> None:
-    raw = mutate(BASE, {f"{Z}.name": "out-of-paris", "triggerParam.boolExp": "out-of-paris & (t | d)"})
+    raw = mutate(FULL_DEFINITION, {f"{Z}.name": "out-of-paris", "triggerParam.boolExp": "out-of-paris & (t | d)"})
     assert fields_of(raw) == [f"{Z}.name"]
 
 
 def test_invalid_name_does_not_hide_a_real_boolexp_error_and_keeps_columns() -> None:
-    raw = mutate(BASE, {f"{Z}.name": "1z", "triggerParam.boolExp": "1z & (t | d"})
+    raw = mutate(FULL_DEFINITION, {f"{Z}.name": "1z", "triggerParam.boolExp": "1z & (t | d"})
     errors = errors_of(raw)
     assert [error.field for error in errors] == [f"{Z}.name", "triggerParam.boolExp"]
     assert "unbalanced parenthesis" in errors[1].message and "column 6" in errors[1].message
 
 
 def test_invalid_name_placeholder_never_leaks_into_messages() -> None:
-    raw = mutate(BASE, {f"{Z}.name": "1z", "triggerParam.boolExp": "1z | !1z | t | d"})
+    raw = mutate(FULL_DEFINITION, {f"{Z}.name": "1z", "triggerParam.boolExp": "1z | !1z | t | d"})
     errors = errors_of(raw)
     assert [error.field for error in errors] == [f"{Z}.name", "triggerParam.boolExp"]
     assert "always true" in errors[1].message
 
 
 def test_valid_names_still_checked_when_another_is_invalid() -> None:
-    raw = mutate(BASE, {f"{Z}.name": "1z", "triggerParam.boolExp": "1z & t"})
+    raw = mutate(FULL_DEFINITION, {f"{Z}.name": "1z", "triggerParam.boolExp": "1z & t"})
     errors = errors_of(raw)
     assert [error.field for error in errors] == [f"{Z}.name", "triggerParam.boolExp"]
     assert "'d' is declared but not used" in errors[1].message
 
 
 def test_missing_name_does_not_cascade_into_unknown_trigger() -> None:
-    raw = mutate(BASE, {f"{Z}.name": DELETE})
+    raw = mutate(FULL_DEFINITION, {f"{Z}.name": DELETE})
     assert fields_of(raw) == [f"{Z}.name"]
 
 
 def test_missing_name_does_not_hide_syntax_errors() -> None:
-    raw = mutate(BASE, {f"{Z}.name": DELETE, "triggerParam.boolExp": "z & (t | d"})
+    raw = mutate(FULL_DEFINITION, {f"{Z}.name": DELETE, "triggerParam.boolExp": "z & (t | d"})
     assert fields_of(raw) == [f"{Z}.name", "triggerParam.boolExp"]
 
 
 def test_unused_malformed_name_does_not_cascade_into_unknown_trigger() -> None:
-    raw = mutate(BASE, {f"{Z}.name": "((z"})  # boolExp still says 'z'
+    raw = mutate(FULL_DEFINITION, {f"{Z}.name": "((z"})  # boolExp still says 'z'
     assert fields_of(raw) == [f"{Z}.name"]
-    raw = mutate(BASE, {f"{Z}.name": "1"})
+    raw = mutate(FULL_DEFINITION, {f"{Z}.name": "1"})
     assert fields_of(raw) == [f"{Z}.name"]
 
 
 def test_malformed_name_is_named_in_boolexp_messages() -> None:
-    raw = mutate(BASE, {f"{Z}.name": "a-b", "triggerParam.boolExp": "a-b & (t | d) & q"})
+    raw = mutate(FULL_DEFINITION, {f"{Z}.name": "a-b", "triggerParam.boolExp": "a-b & (t | d) & q"})
     errors = errors_of(raw)
     assert [error.field for error in errors] == [f"{Z}.name", "triggerParam.boolExp"]
     assert errors[1].message == "unknown trigger 'q' at column 17 (declared triggers: 't', 'd', 'a-b')"
 
 
 def test_duplicate_name_does_not_cascade_into_unknown_trigger() -> None:
-    raw = mutate(BASE, {f"{T}.name": "z"})  # boolExp still says 't'
+    raw = mutate(FULL_DEFINITION, {f"{T}.name": "z"})  # boolExp still says 't'
     assert fields_of(raw) == [f"{T}.name"]
 
 
 def test_unknown_trigger_reported_when_all_names_are_fine() -> None:
-    errors = errors_of(mutate(BASE, {"triggerParam.boolExp": "z & (t | dd) & d"}))
+    errors = errors_of(mutate(FULL_DEFINITION, {"triggerParam.boolExp": "z & (t | dd) & d"}))
     assert [error.field for error in errors] == ["triggerParam.boolExp"]
     assert "unknown trigger 'dd' at column 10" in errors[0].message
 
 
 def test_too_many_triggers_still_checks_boolexp_syntax() -> None:
     extra = {f"triggerParam.triggers[{index}]": {"name": name, "data": {"data": "stolen.state", "op": "onChange"}} for index, name in zip(range(3, 6), "efg", strict=True)}
-    errors = errors_of(mutate(BASE, {**extra, "triggerParam.boolExp": "z & (t | d | e | f | g"}))
+    errors = errors_of(mutate(FULL_DEFINITION, {**extra, "triggerParam.boolExp": "z & (t | d | e | f | g"}))
     assert [error.field for error in errors] == ["triggerParam.triggers", "triggerParam.boolExp"]
     assert "unbalanced parenthesis" in errors[1].message
 
 
 def test_unusable_triggers_do_not_cascade_into_boolexp() -> None:
-    assert fields_of(mutate(BASE, {"triggerParam.triggers": "z"})) == ["triggerParam.triggers"]
-    assert fields_of(mutate(BASE, {"triggerParam.triggers": []})) == ["triggerParam.triggers"]
+    assert fields_of(mutate(FULL_DEFINITION, {"triggerParam.triggers": "z"})) == ["triggerParam.triggers"]
+    assert fields_of(mutate(FULL_DEFINITION, {"triggerParam.triggers": []})) == ["triggerParam.triggers"]
 
 
 def test_broken_trigger_definition_still_lets_boolexp_be_checked() -> None:
-    raw = mutate(BASE, {f"{Z}.zone.transition": "Sideways", "triggerParam.boolExp": "z & t"})
+    raw = mutate(FULL_DEFINITION, {f"{Z}.zone.transition": "Sideways", "triggerParam.boolExp": "z & t"})
     errors = errors_of(raw)
     assert [error.field for error in errors] == [f"{Z}.zone.transition", "triggerParam.boolExp"]
 
 
 def test_expression_names_follow_trigger_order() -> None:
-    definition = parse_monitor_definition(mutate(BASE, {"triggerParam.boolExp": "d & (t | z)"}))
+    definition = parse_monitor_definition(mutate(FULL_DEFINITION, {"triggerParam.boolExp": "d & (t | z)"}))
     assert definition.expression.names == ("z", "t", "d")
     assert definition.expression.evaluate({"z": True, "d": True})
     assert not definition.expression.evaluate({"z": True, "t": True})
@@ -1548,7 +1500,7 @@ def test_expression_names_follow_trigger_order() -> None:
 
 
 def test_require_https_also_applies_to_flat_callback() -> None:
-    raw = mutate(BASE, {f"{SUB}.callback": {"target": "http://my.dn/cb", "name": "n"}})
+    raw = mutate(FULL_DEFINITION, {f"{SUB}.callback": {"target": "http://my.dn/cb", "name": "n"}})
     assert errors_of(raw, require_https=True) == [
         FieldError(f"{SUB}.callback.target", "must use https (FLEETMON_REQUIRE_HTTPS_WEBHOOKS is on)")
     ]
@@ -1690,8 +1642,8 @@ def test_seed_boolexp_names_only_reports_undefined_triggers() -> None:
 
 
 def _round_trip_inputs() -> list[Any]:
-    inputs: list[Any] = [BASE]
-    inputs += [mutate(BASE, case.mutations) for case in GOOD]
+    inputs: list[Any] = [FULL_DEFINITION]
+    inputs += [mutate(FULL_DEFINITION, case.mutations) for case in GOOD]
     autonomy = load_seed("autonomy.json")
     autonomy["triggerParam"]["boolExp"] = "outOfParis & (batteryIsLow | onMonday)"
     heatwave = load_seed("heatwave.json")
@@ -1721,7 +1673,7 @@ def _operand(key: str) -> str:
 
 def _data_trigger(key: str, op: str) -> dict[str, Any]:
     value = DELETE if op == "onChange" else [_operand(key)]
-    return mutate(BASE, {f"{D}.data.data": key, f"{D}.data.op": op, f"{D}.data.value": value})
+    return mutate(FULL_DEFINITION, {f"{D}.data.data": key, f"{D}.data.op": op, f"{D}.data.value": value})
 
 
 @pytest.mark.parametrize("key", sorted(DATA_KEYS))
@@ -1757,7 +1709,7 @@ _rings = st.lists(_closed_ring | st.lists(_position, max_size=6), min_size=1, ma
 def _outcome(polygon: Any) -> None:
     """Accepted, or refused with errors naming paths under the polygon: nothing else."""
     try:
-        parse_monitor_definition(mutate(BASE, {**AS_POLYGON, POLY: polygon}))
+        parse_monitor_definition(mutate(FULL_DEFINITION, {**AS_POLYGON, POLY: polygon}))
     except DefinitionError as exc:
         assert all(error.field.startswith(POLY) for error in exc.errors), exc.errors
 

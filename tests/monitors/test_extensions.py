@@ -11,7 +11,7 @@ from telemetry.reference import derive_data, derive_trip
 from telemetry.state import KeyRecord, LatestState, merge_point
 from tests.notifications.support import assert_extension_models, assert_monitor_events
 from tests.reference import assert_api_schema_without_links
-from tests.telemetry.test_reference import STATUS
+from tests.telemetry.reference_status import STATUS
 
 AT = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 STAMP = "2026-06-01T10:00:00.000Z"

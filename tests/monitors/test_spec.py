@@ -7,12 +7,12 @@ import copy
 from monitors.definition import parse_monitor_definition
 from monitors.models import Monitor
 from monitors.spec import BatchNotify, MonitorSpec, RetryPolicy, TriggerSpec, Webhook
-from tests.monitors.test_definition import BASE
+from tests.monitors.factories import FULL_DEFINITION
 
 
 def test_every_part_of_a_full_definition_reads_typed() -> None:
-    spec = parse_monitor_definition(copy.deepcopy(BASE)).spec
-    assert spec.label == BASE["label"]
+    spec = parse_monitor_definition(copy.deepcopy(FULL_DEFINITION)).spec
+    assert spec.label == FULL_DEFINITION["label"]
     assert spec.refresh_event == 600
     assert spec.retry_policy == RetryPolicy(policy="Always", retry_number=3, retry_delay=120)
     assert spec.batch_notify == BatchNotify(size=10, time_window=300)
@@ -68,7 +68,7 @@ def test_a_part_is_read_only_when_asked_for() -> None:
 
 
 def test_a_monitor_reads_its_definition_once_and_afresh_when_it_is_replaced() -> None:
-    first = parse_monitor_definition(copy.deepcopy(BASE)).canonical
+    first = parse_monitor_definition(copy.deepcopy(FULL_DEFINITION)).canonical
     monitor = Monitor(definition=first)
     assert monitor.spec is monitor.spec
     assert monitor.spec.refresh_event == 600

@@ -41,7 +41,7 @@ def test_extensions_built_from_a_received_status_go_out_as_the_api_models(fleet)
     from monitors.extensions import build_extensions
     from telemetry.reference import derive_data, derive_trip
     from telemetry.state import LatestState, merge_point
-    from tests.telemetry.test_reference import STATUS, VIN
+    from tests.telemetry.reference_status import STATUS, VIN
 
     state = LatestState()
     data = {**derive_data(STATUS), **derive_trip({"id": "T1", "done": False})}

@@ -213,7 +213,7 @@ def test_telemetry_requires_a_token(anonymous_api):
 
 
 def reference_point(**fields):
-    from tests.telemetry.test_reference import STATUS
+    from tests.telemetry.reference_status import STATUS
 
     body = {"vin": "VF3ABCDE0FG123456", "status": copy.deepcopy(STATUS)}
     body.update(fields)

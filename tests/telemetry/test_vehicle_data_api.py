@@ -429,7 +429,7 @@ def test_schema_bounds_telemetry_page_size_to_2000(operations):
 
 
 def test_what_a_reference_client_sends_it_reads_back_in_the_reference_shapes(api, vehicle, base):
-    from tests.telemetry.test_reference import STATUS
+    from tests.telemetry.reference_status import STATUS
 
     alert = {"id": "x", "type": "FuelLevelLow", "active": True, "createdAt": STATUS["createdAt"], "startedAt": STATUS["createdAt"]}
     body = {"vin": VIN, "status": STATUS, "alerts": [alert]}
