@@ -298,14 +298,18 @@ def _monitor_states_read(vehicle_ids: list[str], monitor_ids: list[str]) -> list
     with connection.cursor() as cursor:
         # One probe per vehicle of the chunk, as in _points_read: with both ids as arrays,
         # PostgreSQL read every state of the monitors (the whole fleet) and filtered the chunk's
-        # out of them, a cost growing with the fleet, not the chunk.
+        # out of them, a cost growing with the fleet, not the chunk. The monitors are joined to
+        # each probe's few rows, not inside it: with no statistics yet (no ANALYZE since the
+        # rows came), PostgreSQL intersected the vehicle's index with the monitors', reading
+        # every state of the monitors once per vehicle (28 ms a task at 1,000 vehicles).
         cursor.execute(
             f"""SELECT {columns} FROM unnest(%s::text[]) AS chunk(vehicle_id)
             CROSS JOIN LATERAL (
                 SELECT * FROM {MonitorVehicleState._meta.db_table} AS stored
-                WHERE stored.vehicle_id = chunk.vehicle_id AND stored.monitor_id = ANY(%s::text[])
+                WHERE stored.vehicle_id = chunk.vehicle_id
                 OFFSET 0
-            ) AS state""",
+            ) AS state
+            JOIN unnest(%s::text[]) AS wanted(monitor_id) ON wanted.monitor_id = state.monitor_id""",
             [vehicle_ids, monitor_ids],
         )
         rows = cursor.fetchall()

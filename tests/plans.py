@@ -57,3 +57,20 @@ def generic_plans() -> Iterator[list[str]]:
 def array_filters(plans: list[str]) -> list[str]:
     """The plans that filter rows by an array parameter."""
     return [plan for plan in plans if ARRAY_PARAMETER_FILTER.search(plan)]
+
+
+def rows_read(sql: str, table: str, *, index_entries: bool = False) -> int:
+    """Rows the plan's scans of `table` read, over all their loops (returned or filtered out),
+    by EXPLAIN ANALYZE; with `index_entries`, the entries its bitmap index scans read as well,
+    dead ones included (rows rolled back by earlier tests, say)."""
+    with connection.cursor() as cursor:
+        indexes = {name for name, info in connection.introspection.get_constraints(cursor, table).items() if info["index"]}
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        (plan,) = cursor.fetchone()[0]
+
+    def walk(node: dict) -> int:
+        scanned = node.get("Relation Name") == table or (index_entries and node.get("Index Name") in indexes)
+        read = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"] if scanned else 0
+        return read + sum(walk(child) for child in node.get("Plans", []))
+
+    return walk(plan["Plan"])

@@ -15,6 +15,7 @@ from monitors.signals import events_raised
 from notifications import services
 from notifications.models import Delivery, DeliveryState
 from tests.notifications.factories import EventFactory, delivery_for, raise_event, raise_events, webhook_monitor
+from tests.plans import rows_read
 from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -355,20 +356,6 @@ def test_a_new_batch_gets_one_flush_at_its_window_unless_the_broker_cannot_wait_
     assert flushes == [(Delivery.objects.get(monitor=short).pk, 30)]
 
 
-def _deliveries_read(sql: str) -> int:
-    """Rows the plan's scans read from the deliveries (returned or filtered out), by EXPLAIN ANALYZE."""
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
-        (plan,) = cursor.fetchone()[0]
-
-    def walk(node: dict) -> int:
-        scanned = node.get("Relation Name") == Delivery._meta.db_table
-        read = node["Actual Rows"] + node.get("Rows Removed by Filter", 0) if scanned else 0
-        return read + sum(walk(child) for child in node.get("Plans", []))
-
-    return walk(plan["Plan"])
-
-
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="plans of PostgreSQL's partial indexes")
 def test_a_sweep_reads_the_rows_it_acts_on_not_every_open_delivery(fleet, t0, settings):
     """A backlog of queued deliveries is due, but its messages are on their way: the sweeper's
@@ -399,7 +386,7 @@ def test_a_sweep_reads_the_rows_it_acts_on_not_every_open_delivery(fleet, t0, se
 
     assert sorted(result.requeued) == sorted(d.pk for d in lost)
     reads = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("SELECT")]
-    assert [_deliveries_read(sql) for sql in reads] == [0, 3]  # due batches, then deliveries to queue again
+    assert [rows_read(sql, Delivery._meta.db_table) for sql in reads] == [0, 3]  # due batches, then deliveries to queue again
 
 
 def test_a_due_delivery_waiting_behind_a_backlog_is_queued_again_after_one_two_four_leases(
