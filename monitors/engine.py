@@ -200,7 +200,8 @@ class _Watermark:
 
 # A point is received after the points of its vehicle stored before it: its batch claims its
 # number only once theirs committed. Only the clocks of several API hosts can disagree, by far
-# less than this; a point read short of this bound is read again without it.
+# less than this, among themselves or with PostgreSQL's; a point read short of these bounds is
+# read again without them.
 RECEIVED_AT_SLACK = timedelta(hours=1)
 
 # (eventDate, data, latitude, longitude)
@@ -209,15 +210,23 @@ _Point = tuple[datetime, dict, float | None, float | None]
 
 def _points_read(behind: Mapping[str, _Watermark], *, since: datetime | None) -> list[tuple]:
     """The points past each vehicle's watermark, in eventDate order: one index range per vehicle.
-    `since` bounds received_at, so that PostgreSQL reads only the recent days' partitions."""
+    `since` bounds received_at, so that PostgreSQL reads only the recent days' partitions; on
+    PostgreSQL, up to its own clock's hour ahead too, not the empty days retention prepared."""
     table = TelemetryPoint._meta.db_table
     if connection.vendor == "postgresql":
         # The watermarks as two arrays joined laterally: a plan of constant size whatever the
         # chunk, where an OR of one range per vehicle cost PostgreSQL more to plan than to run
         # (50 vehicles: 1.2 ms planning, 3.4 ms in all; this: 0.2 ms, 1.1 ms). OFFSET 0 keeps
         # the subquery from being flattened into a hash join over every point since the bound:
-        # each vehicle is one probe of the (vehicle_id, seq, received_at) index.
-        bound = "AND stored.received_at >= %s" if since is not None else ""
+        # each vehicle is one probe of the (vehicle_id, seq, received_at) index per partition
+        # left after pruning (without the upper bound, a week of empty partitions ahead and
+        # the DEFAULT one: nine probes a vehicle instead of one or two).
+        ahead = f"interval '{RECEIVED_AT_SLACK.total_seconds():.0f} seconds'"
+        bound = (
+            f"AND stored.received_at >= %s AND stored.received_at < statement_timestamp() + {ahead}"
+            if since is not None
+            else ""
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""SELECT point.vehicle_id, point.seq, point.received_at, point.event_date, point.data,
@@ -272,7 +281,7 @@ def _points_past_watermarks(
         if counts[vehicle_id] < due or counts[vehicle_id] != highest[vehicle_id] - mark.seq
     }
     if short and since is not None:
-        logger.warning("points received before their watermark's bound; read again", extra={"vehicles": len(short)})
+        logger.warning("points received outside their watermark's bounds; read again", extra={"vehicles": len(short)})
         rows = [row for row in rows if row[0] not in short] + _points_read(short, since=None)
         rows.sort(key=lambda row: (row[3], row[1]))
     for vehicle_id, seq, received_at, event_date, data, latitude, longitude in rows:

@@ -59,18 +59,33 @@ def array_filters(plans: list[str]) -> list[str]:
     return [plan for plan in plans if ARRAY_PARAMETER_FILTER.search(plan)]
 
 
+def _executed_plan(sql: str) -> list[dict]:
+    """The nodes of the plan PostgreSQL ran for `sql`, by EXPLAIN ANALYZE: partitions pruned
+    before it ran are not among them."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        (plan,) = cursor.fetchone()[0]
+    nodes, pending = [], [plan["Plan"]]
+    while pending:
+        node = pending.pop()
+        nodes.append(node)
+        pending.extend(node.get("Plans", []))
+    return nodes
+
+
 def rows_read(sql: str, table: str, *, index_entries: bool = False) -> int:
     """Rows the plan's scans of `table` read, over all their loops (returned or filtered out),
     by EXPLAIN ANALYZE; with `index_entries`, the entries its bitmap index scans read as well,
     dead ones included (rows rolled back by earlier tests, say)."""
     with connection.cursor() as cursor:
         indexes = {name for name, info in connection.introspection.get_constraints(cursor, table).items() if info["index"]}
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
-        (plan,) = cursor.fetchone()[0]
+    return sum(
+        (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+        for node in _executed_plan(sql)
+        if node.get("Relation Name") == table or (index_entries and node.get("Index Name") in indexes)
+    )
 
-    def walk(node: dict) -> int:
-        scanned = node.get("Relation Name") == table or (index_entries and node.get("Index Name") in indexes)
-        read = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"] if scanned else 0
-        return read + sum(walk(child) for child in node.get("Plans", []))
 
-    return walk(plan["Plan"])
+def relations_scanned(sql: str) -> set[str]:
+    """The tables (partitions one by one) the plan PostgreSQL ran for `sql` scans."""
+    return {node["Relation Name"] for node in _executed_plan(sql) if "Relation Name" in node}

@@ -14,9 +14,10 @@ from monitors import engine
 from monitors.deadletters import evaluation_failed
 from monitors.models import Monitor, MonitorStatus, MonitorVehicleState
 from telemetry.models import Vehicle, VehicleState
+from telemetry.retention import partition_name
 from tests.monitors.factories import MonitorFactory
-from tests.plans import rows_read
-from tests.telemetry.factories import FleetFactory, VehicleFactory, random_vin
+from tests.plans import relations_scanned, rows_read
+from tests.telemetry.factories import FleetFactory, VehicleFactory, random_vin, store_points
 
 pytestmark = [
     pytest.mark.django_db,
@@ -118,3 +119,20 @@ def test_the_states_read_probes_the_chunks_vehicles_not_the_fleets_states(fleet)
     assert len(read) == 500
     (sql,) = (query["sql"] for query in captured.captured_queries)
     assert rows_read(sql, MonitorVehicleState._meta.db_table, index_entries=True) <= 2 * len(read)
+
+
+def test_the_points_read_probes_the_partitions_of_the_hours_around_it_not_the_days_ahead(fleet):
+    """Retention keeps a week of empty daily partitions ahead, and the DEFAULT one: the bounded
+    read prunes them rather than probing each for every vehicle."""
+    vehicle = VehicleFactory(fleet=fleet)
+    first, second = store_points(vehicle, [{"event_date": datetime(2026, 6, 1, tzinfo=UTC)}] * 2)
+    mark = engine._Watermark(seq=1, received_at=first.received_at)
+
+    with CaptureQueriesContext(connection) as captured:
+        read = engine._points_read({vehicle.pk: mark}, since=first.received_at - engine.RECEIVED_AT_SLACK)
+
+    assert [row[1] for row in read] == [second.seq]
+    (sql,) = (query["sql"] for query in captured.captured_queries)
+    now, slack = timezone.now(), engine.RECEIVED_AT_SLACK
+    around = {partition_name(moment.date()) for moment in (now - slack, now, now + slack)}
+    assert relations_scanned(sql) <= around

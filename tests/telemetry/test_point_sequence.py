@@ -191,7 +191,23 @@ def test_a_point_received_before_its_watermarks_time_by_a_skewed_clock_is_still_
 
     state = VehicleState.objects.get(vehicle=vehicle)
     assert (state.applied_seq, state.applied_received_at) == (2, first.received_at - timedelta(hours=2))
-    assert "points received before their watermark's bound; read again" in caplog.text
+    assert "points received outside their watermark's bounds; read again" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_point_received_ahead_of_the_databases_clock_is_still_applied(fleet, caplog):
+    vehicle = VehicleFactory(fleet=fleet)
+    store_point(vehicle, event_date=T0)
+    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=T0)
+    # As stored by an API host whose clock runs two hours ahead of PostgreSQL's.
+    early = store_point(vehicle, event_date=T0 + timedelta(seconds=1))
+    TelemetryPoint.objects.filter(pk=early.pk).update(received_at=early.received_at + timedelta(hours=2))
+
+    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=T0)
+
+    assert VehicleState.objects.get(vehicle=vehicle).applied_seq == 2
+    reread = "points received outside their watermark's bounds; read again" in caplog.text
+    assert reread == (connection.vendor == "postgresql")  # the only one with a bound ahead
 
 
 @pytest.mark.django_db
