@@ -210,8 +210,9 @@ _Point = tuple[datetime, dict, float | None, float | None]
 
 def _points_read(behind: Mapping[str, _Watermark], *, since: datetime | None) -> list[tuple]:
     """The points past each vehicle's watermark, in eventDate order: one index range per vehicle.
-    `since` bounds received_at, so that PostgreSQL reads only the recent days' partitions; on
-    PostgreSQL, up to its own clock's hour ahead too, not the empty days retention prepared."""
+    With `since`, received_at is bounded below by it and, on PostgreSQL, above by an hour past the
+    server's clock: only the partitions of the days between are read, not the empty days ahead
+    that retention prepares."""
     table = TelemetryPoint._meta.db_table
     if connection.vendor == "postgresql":
         # The watermarks as two arrays joined laterally: a plan of constant size whatever the
