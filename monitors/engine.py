@@ -29,7 +29,7 @@ from monitors.evaluation import CompiledMonitor, Decision, Position, VehicleSnap
 from monitors.extensions import build_extensions
 from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
 from monitors.signals import events_raised
-from telemetry.models import TelemetryPoint, Vehicle, VehicleState
+from telemetry.models import RECEIVED_AT_SLACK, TelemetryPoint, Vehicle, VehicleState
 from telemetry.selectors import vehicles_with_points_pending
 from telemetry.state import LatestState, decode_records, encode_records, merge_point
 
@@ -197,12 +197,6 @@ class _Watermark:
     seq: int
     received_at: datetime | None
 
-
-# A point is received after the points of its vehicle stored before it: its batch claims its
-# number only once theirs committed. Only the clocks of several API hosts can disagree, by far
-# less than this, among themselves or with PostgreSQL's; a point read short of these bounds is
-# read again without them.
-RECEIVED_AT_SLACK = timedelta(hours=1)
 
 # (eventDate, data, latitude, longitude)
 _Point = tuple[datetime, dict, float | None, float | None]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -88,6 +89,14 @@ class TelemetryPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} @ {self.event_date.isoformat()}"
+
+
+# A point is received after the points of its vehicle stored before it: its batch claims its
+# number only once theirs committed. Only the clocks of several API hosts can disagree, by far
+# less than this, among themselves or with PostgreSQL's. Reads that bound received_at by it, so
+# as to probe only the partitions of the days around the points they want, read again without
+# bounds whatever falls short of them.
+RECEIVED_AT_SLACK = timedelta(hours=1)
 
 
 class VehicleState(models.Model):

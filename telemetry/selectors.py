@@ -11,12 +11,12 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.json import KeyTransform
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 from django.http import Http404
 
 from fleetmon_project.timeranges import TimeRange
 from telemetry.alerts import ALERT_KEY, Alert, AlertPoint, alert_vehicle_id, derive_alerts
-from telemetry.models import ApiClient, Fleet, TelemetryPoint, Vehicle, VehicleState
+from telemetry.models import RECEIVED_AT_SLACK, ApiClient, Fleet, TelemetryPoint, Vehicle, VehicleState
 from telemetry.reference import POSITION_KEY, ROWS, SECTIONS
 from telemetry.state import LatestState, state_from_row
 
@@ -29,21 +29,33 @@ def vehicles_with_points_pending() -> QuerySet[Vehicle]:
     )
 
 
-def _first_pending_point() -> QuerySet[TelemetryPoint]:
-    """The oldest point of the outer vehicles_with_points_pending() row not yet applied."""
+def _first_pending_received_at() -> Coalesce:
+    """When the oldest point of the outer vehicles_with_points_pending() row not yet applied was
+    received. First probed only in the partitions of the hours around its watermark's and now
+    (RECEIVED_AT_SLACK), not in every day kept and prepared ahead; then, if that finds nothing
+    (a vehicle never evaluated, a host's clock far off), everywhere: the answer is exact, as
+    retention relies on it."""
     # Not OuterRef("applied_seq"): inside an aggregate() it compiles to the state row's bare
     # column, NULL for a vehicle never evaluated, instead of the annotation's COALESCE.
-    return TelemetryPoint.objects.filter(
+    first = TelemetryPoint.objects.filter(
         vehicle_id=OuterRef("pk"), seq=Coalesce(OuterRef("state__applied_seq"), Value(0)) + 1
     )
+    recent = first.filter(
+        received_at__gte=OuterRef("state__applied_received_at") - RECEIVED_AT_SLACK,
+        received_at__lt=Now() + RECEIVED_AT_SLACK,
+    )
+    return Coalesce(Subquery(recent.values("received_at")[:1]), Subquery(first.values("received_at")[:1]))
 
 
 def vehicles_pending_since(*, cutoff: datetime) -> QuerySet[Vehicle]:
     """Vehicles whose oldest point not yet applied was received by `cutoff`. A scalar subquery,
     one index probe per vehicle behind: as EXISTS, PostgreSQL may plan a semi-join over every
     point received by the cutoff, which under a backlog made the rescue sweep take seconds."""
-    first_received = Subquery(_first_pending_point().values("received_at")[:1])
-    return vehicles_with_points_pending().annotate(first_received=first_received).filter(first_received__lte=cutoff)
+    return (
+        vehicles_with_points_pending()
+        .annotate(first_received=_first_pending_received_at())
+        .filter(first_received__lte=cutoff)
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,7 @@ def points_pending_summary() -> PendingPoints:
     """How many points are stored but not applied, and when the oldest of them arrived."""
     summary = vehicles_with_points_pending().aggregate(
         count=Sum(F("points_stored") - F("applied_seq")),
-        oldest=Min(Subquery(_first_pending_point().values("received_at")[:1])),
+        oldest=Min(_first_pending_received_at()),
     )
     return PendingPoints(count=summary["count"] or 0, oldest_received_at=summary["oldest"])
 

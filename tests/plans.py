@@ -87,5 +87,6 @@ def rows_read(sql: str, table: str, *, index_entries: bool = False) -> int:
 
 
 def relations_scanned(sql: str) -> set[str]:
-    """The tables (partitions one by one) the plan PostgreSQL ran for `sql` scans."""
-    return {node["Relation Name"] for node in _executed_plan(sql) if "Relation Name" in node}
+    """The tables (partitions one by one) that the plan PostgreSQL ran for `sql` scanned: not
+    those pruned, nor those under a node that never ran."""
+    return {node["Relation Name"] for node in _executed_plan(sql) if "Relation Name" in node and node["Actual Loops"]}

@@ -13,7 +13,7 @@ from django.utils import timezone
 from monitors import engine
 from monitors.deadletters import evaluation_failed
 from monitors.models import Monitor, MonitorStatus, MonitorVehicleState
-from telemetry.models import Vehicle, VehicleState
+from telemetry.models import RECEIVED_AT_SLACK, Vehicle, VehicleState
 from telemetry.retention import partition_name
 from tests.monitors.factories import MonitorFactory
 from tests.plans import relations_scanned, rows_read
@@ -129,10 +129,10 @@ def test_the_points_read_probes_the_partitions_of_the_hours_around_it_not_the_da
     mark = engine._Watermark(seq=1, received_at=first.received_at)
 
     with CaptureQueriesContext(connection) as captured:
-        read = engine._points_read({vehicle.pk: mark}, since=first.received_at - engine.RECEIVED_AT_SLACK)
+        read = engine._points_read({vehicle.pk: mark}, since=first.received_at - RECEIVED_AT_SLACK)
 
     assert [row[1] for row in read] == [second.seq]
     (sql,) = (query["sql"] for query in captured.captured_queries)
-    now, slack = timezone.now(), engine.RECEIVED_AT_SLACK
+    now, slack = timezone.now(), RECEIVED_AT_SLACK
     around = {partition_name(moment.date()) for moment in (now - slack, now, now + slack)}
     assert relations_scanned(sql) <= around

@@ -8,12 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from monitors import engine
 from telemetry.ingestion import ValidPoint
-from telemetry.models import TelemetryPoint, Vehicle, VehicleState
-from telemetry.selectors import points_pending, points_pending_summary
+from telemetry.models import RECEIVED_AT_SLACK, TelemetryPoint, Vehicle, VehicleState
+from telemetry.retention import partition_name
+from telemetry.selectors import points_pending, points_pending_summary, vehicles_pending_since
 from telemetry.services import points_store
+from tests.plans import relations_scanned
 from tests.telemetry.factories import VehicleFactory, point, store_point, store_points
 
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
@@ -175,6 +179,41 @@ def test_the_oldest_pending_point_of_a_vehicle_never_evaluated_counts(fleet):
 
     assert not VehicleState.objects.filter(vehicle=never).exists()
     assert points_pending_summary().oldest_received_at == first.received_at
+
+
+@pytest.mark.django_db
+def test_the_oldest_pending_point_received_by_a_skewed_clock_still_counts(fleet):
+    vehicle = VehicleFactory(fleet=fleet)
+    first = store_point(vehicle, event_date=T0)
+    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=T0)
+    # As stored by an API host whose clock runs two hours late: outside the probe's bounds.
+    late = store_point(vehicle, event_date=T0 + timedelta(seconds=1))
+    late_received = first.received_at - timedelta(hours=2)
+    TelemetryPoint.objects.filter(pk=late.pk).update(received_at=late_received)
+
+    assert points_pending_summary().oldest_received_at == late_received
+    assert list(vehicles_pending_since(cutoff=late_received).values_list("pk", flat=True)) == [vehicle.pk]
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_the_oldest_pending_point_is_found_in_the_partitions_of_the_hours_around_it(fleet):
+    """Retention keeps the days past and a week ahead: the probe for the first point past each
+    watermark reads the partitions around now, not every day kept."""
+    vehicle = VehicleFactory(fleet=fleet)
+    store_point(vehicle, event_date=T0)
+    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=T0)
+    second = store_point(vehicle, event_date=T0 + timedelta(seconds=1))
+
+    with CaptureQueriesContext(connection) as captured:
+        assert points_pending_summary().oldest_received_at == second.received_at
+
+    (sql,) = (query["sql"] for query in captured.captured_queries)
+    now = timezone.now()
+    around = {partition_name(moment.date()) for moment in (now - RECEIVED_AT_SLACK, now, now + RECEIVED_AT_SLACK)}
+    scanned = relations_scanned(sql)
+    assert partition_name(second.received_at.date()) in scanned
+    assert scanned - {Vehicle._meta.db_table, VehicleState._meta.db_table} <= around
 
 
 @pytest.mark.django_db
