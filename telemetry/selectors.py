@@ -37,9 +37,12 @@ def _first_pending_received_at() -> Coalesce:
     retention relies on it."""
     # Not OuterRef("applied_seq"): inside an aggregate() it compiles to the state row's bare
     # column, NULL for a vehicle never evaluated, instead of the annotation's COALESCE.
+    # No ordering: the point is one by (vehicle, seq), and the model's (eventDate, id) had
+    # PostgreSQL walk every point of the vehicle by its eventDate index, then sort them, to
+    # find it: under a backlog, thousands per vehicle.
     first = TelemetryPoint.objects.filter(
         vehicle_id=OuterRef("pk"), seq=Coalesce(OuterRef("state__applied_seq"), Value(0)) + 1
-    )
+    ).order_by()
     recent = first.filter(
         received_at__gte=OuterRef("state__applied_received_at") - RECEIVED_AT_SLACK,
         received_at__lt=Now() + RECEIVED_AT_SLACK,

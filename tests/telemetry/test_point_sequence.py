@@ -15,9 +15,9 @@ from monitors import engine
 from telemetry.ingestion import ValidPoint
 from telemetry.models import RECEIVED_AT_SLACK, TelemetryPoint, Vehicle, VehicleState
 from telemetry.retention import partition_name
-from telemetry.selectors import points_pending, points_pending_summary, vehicles_pending_since
+from telemetry.selectors import PendingPoints, points_pending, points_pending_summary, vehicles_pending_since
 from telemetry.services import points_store
-from tests.plans import relations_scanned
+from tests.plans import relations_scanned, rows_read
 from tests.telemetry.factories import VehicleFactory, point, store_point, store_points
 
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
@@ -214,6 +214,21 @@ def test_the_oldest_pending_point_is_found_in_the_partitions_of_the_hours_around
     scanned = relations_scanned(sql)
     assert partition_name(second.received_at.date()) in scanned
     assert scanned - {Vehicle._meta.db_table, VehicleState._meta.db_table} <= around
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_the_oldest_pending_point_is_probed_by_its_number_not_sought_among_the_backlog(fleet):
+    vehicle = VehicleFactory(fleet=fleet)
+    store_point(vehicle, event_date=T0)
+    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk], now=T0)
+    backlog = store_points(vehicle, [{"event_date": T0 + timedelta(seconds=n)} for n in range(1, 201)])
+
+    with CaptureQueriesContext(connection) as captured:
+        assert points_pending_summary() == PendingPoints(count=200, oldest_received_at=backlog[0].received_at)
+
+    (sql,) = (query["sql"] for query in captured.captured_queries)
+    assert rows_read(sql, partition_name(backlog[0].received_at.date())) == 1
 
 
 @pytest.mark.django_db
