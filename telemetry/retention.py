@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from telemetry.models import TelemetryPoint
+from telemetry.models import RECEIVED_AT_SLACK, TelemetryPoint
 from telemetry.selectors import points_pending_summary
 
 logger = logging.getLogger(__name__)
@@ -200,12 +200,14 @@ def points_retention_apply(
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.FLEETMON_TELEMETRY_RETENTION)
     oldest_pending = points_pending_summary().oldest_received_at
-    if oldest_pending is not None and oldest_pending < cutoff:
+    # The points after the oldest pending one were received after it, give or take the API
+    # hosts' clocks: a later point of its vehicle can bear an earlier time, on the day before.
+    if oldest_pending is not None and oldest_pending - RECEIVED_AT_SLACK < cutoff:
         logger.warning(
             "points received since %s are not applied yet (a vehicle held by a dead letter?): kept past the retention",
             oldest_pending.isoformat(),
         )
-        cutoff = oldest_pending
+        cutoff = oldest_pending - RECEIVED_AT_SLACK
     run = RetentionRun(cutoff=cutoff)
     table = POINTS_TABLE
     if connection.vendor == "postgresql":

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 
 from fleetmon_project.celery import app
 from telemetry import retention
-from telemetry.models import TelemetryPoint, Vehicle, VehicleState
+from telemetry.models import RECEIVED_AT_SLACK, TelemetryPoint, Vehicle, VehicleState
 from telemetry.retention import DEFAULT_PARTITION, partition_name, points_retention_apply
 from telemetry.tasks import sweep_telemetry_retention
 from tests.telemetry.factories import VehicleFactory, store_points
@@ -178,11 +178,24 @@ def test_retention_keeps_points_not_applied_yet_and_says_so(fleet, caplog):
     with caplog.at_level(logging.WARNING, logger="telemetry.retention"):
         run = points_retention_apply(now=NOW)
 
-    assert run.cutoff == datetime(2026, 5, 1, tzinfo=UTC)
+    assert run.cutoff == datetime(2026, 5, 1, tzinfo=UTC) - RECEIVED_AT_SLACK
     assert received_ats() == [
         datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 5, 1, 12, tzinfo=UTC), datetime(2026, 5, 2, tzinfo=UTC)
     ]
     assert "not applied yet" in caplog.text
+
+
+@pytest.mark.django_db
+def test_retention_keeps_a_later_pending_point_stamped_earlier_by_a_late_clock(fleet):
+    held = VehicleFactory(fleet=fleet)
+    # The second point came through an API host whose clock ran 30 minutes late: it bears
+    # the day before its vehicle's oldest pending point.
+    store_received(held, datetime(2026, 5, 1, 0, 20, tzinfo=UTC), datetime(2026, 4, 30, 23, 50, tzinfo=UTC), applied=False)
+
+    run = points_retention_apply(now=NOW)
+
+    assert run.cutoff == datetime(2026, 5, 1, 0, 20, tzinfo=UTC) - RECEIVED_AT_SLACK
+    assert received_ats() == [datetime(2026, 4, 30, 23, 50, tzinfo=UTC), datetime(2026, 5, 1, 0, 20, tzinfo=UTC)]
 
 
 @contextmanager
