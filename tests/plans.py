@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+
+from telemetry.retention import PARTITION_DAYS_AHEAD, partition_name
 
 # `col = ANY($n)` as a filter: the array is a parameter, which PostgreSQL cannot hash, so each
 # row scanned is compared with every element (an index condition probes per element instead).
@@ -90,3 +93,8 @@ def relations_scanned(sql: str) -> set[str]:
     """The tables (partitions one by one) that the plan PostgreSQL ran for `sql` scanned: not
     those pruned, nor those under a node that never ran."""
     return {node["Relation Name"] for node in _executed_plan(sql) if "Relation Name" in node and node["Actual Loops"]}
+
+
+def partitions_after(day: date) -> set[str]:
+    """The points' daily partitions retention prepares past `day`."""
+    return {partition_name(day + timedelta(days=n)) for n in range(1, PARTITION_DAYS_AHEAD + 2)}
