@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import transaction
 from django.db.models import (
+    Count,
     DateTimeField,
     DurationField,
     ExpressionWrapper,
@@ -32,7 +33,6 @@ from django.db.models import (
 )
 
 from monitors.models import Event, Monitor
-from monitors.spec import BatchNotify
 from notifications import payloads, signals, templating
 from notifications.models import Delivery, DeliveryEvent, DeliveryState
 from notifications.services import common
@@ -167,40 +167,79 @@ def _batch_key(event: Event) -> str:
     return event.vehicle_public_id if per_vehicle else ""
 
 
-def _open_batch(*, event: Event, time_window: int, now: datetime) -> Delivery:
-    """The monitor's (or vehicle's) batch collecting events, opened if there is none.
+def _open_batches_lock(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[Delivery, int]]:
+    """Per (monitor id, batch key): the oldest open batch nobody else holds, row-locked so a
+    flush cannot seal it while events are added, and how many events it holds.
 
-    Row-locked, so a flush cannot seal it while we add to it. SKIP LOCKED rather than
-    waiting: the engine raises events in no particular monitor order, and two evaluations
-    waiting on each other's batches would deadlock. When another evaluation holds the open
-    batch, this event starts a second one for the same key; both go out at their size or
-    time window.
-    """
-    batch_key = _batch_key(event)
-    batch = (
+    SKIP LOCKED rather than waiting: the engine raises events in no particular monitor
+    order, and two evaluations waiting on each other's batches would deadlock. A key whose
+    batch another evaluation holds gets a second batch; both go out at their size or time
+    window. The events are counted by a statement of their own, after the lock: one that
+    the locking statement's snapshot missed, added by a transaction that committed before
+    the lock was granted, must count towards the size."""
+    if not keys:
+        return {}
+    wanted = Q()
+    for monitor_id, batch_key in keys:
+        wanted |= Q(monitor_id=monitor_id, batch_key=batch_key)
+    oldest: dict[tuple[str, str], Delivery] = {}
+    for batch in (
         Delivery.objects.select_for_update(skip_locked=True)
-        .filter(monitor=event.monitor, batch_key=batch_key, state=DeliveryState.BATCHING)
+        .filter(wanted, state=DeliveryState.BATCHING)
         .order_by("created_at", "id")
-        .first()
+    ):
+        oldest.setdefault((batch.monitor_id, batch.batch_key), batch)
+    if not oldest:
+        return {}
+    counts = dict(
+        DeliveryEvent.objects.filter(delivery__in=[batch.pk for batch in oldest.values()])
+        .values("delivery")
+        .annotate(events=Count("id"))
+        .values_list("delivery", "events")
     )
-    if batch is None:
-        batch = delivery_new(
-            monitor=event.monitor,
-            raised_at=event.created_at,
-            batch_key=batch_key,
-            next_attempt_at=now + timedelta(seconds=time_window),
-        )
-        batch.save()
-        signals.batch_opened.send(sender=Delivery, delivery_id=batch.pk, countdown=time_window)
-    return batch
+    return {key: (batch, counts.get(batch.pk, 0)) for key, batch in oldest.items()}
 
 
-def _delivery_add_to_batch(*, event: Event, batch_notify: BatchNotify, now: datetime) -> Delivery:
-    delivery = _open_batch(event=event, time_window=batch_notify.time_window, now=now)
-    DeliveryEvent.objects.create(delivery=delivery, event=event)
-    if delivery.delivery_events.count() >= batch_notify.size:
-        _deliveries_seal([delivery], now=now)
-    return delivery
+def _deliveries_add_to_batches(events: Sequence[Event], *, now: datetime) -> list[Delivery]:
+    """Add batchNotify events to their monitor's (or vehicle's) open batch, opening one where
+    there is none, and seal the batches that reach their size: a fixed handful of statements
+    however many events an evaluation raised. Returns each event's batch."""
+    by_key: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    for event in events:
+        by_key[event.monitor_id, _batch_key(event)].append(event)
+    open_batches = _open_batches_lock(list(by_key))
+    batch_of: dict[int, Delivery] = {}
+    opened: list[tuple[Delivery, int]] = []  # with its timeWindow
+    full: list[Delivery] = []
+    links = []
+    for key, same_key in by_key.items():
+        monitor = same_key[0].monitor
+        batch_notify = monitor.spec.batch_notify
+        assert batch_notify is not None
+        batch, count = open_batches.get(key, (None, 0))
+        if batch is not None:
+            batch.monitor = monitor  # the events' own instance: sealing reads it no more
+        for event in same_key:
+            if batch is None:
+                window = batch_notify.time_window
+                batch = delivery_new(
+                    monitor=monitor, raised_at=event.created_at, batch_key=key[1], next_attempt_at=now + timedelta(seconds=window)
+                )
+                count = 0
+                opened.append((batch, window))
+            links.append(DeliveryEvent(delivery=batch, event=event))
+            batch_of[id(event)] = batch
+            count += 1
+            if count >= batch_notify.size:
+                full.append(batch)
+                batch = None
+    Delivery.objects.bulk_create([batch for batch, _ in opened])
+    DeliveryEvent.objects.bulk_create(links)
+    for batch, window in opened:
+        if batch not in full:  # a batch full at once needs no flush at its window
+            signals.batch_opened.send(sender=Delivery, delivery_id=batch.pk, countdown=window)
+    _deliveries_seal(full, now=now)
+    return [batch_of[id(event)] for event in events]
 
 
 def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | None = None) -> list[Delivery]:
@@ -227,12 +266,8 @@ def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | Non
     DeliveryEvent.objects.bulk_create(links)
     for group in groups:
         announce_queued(group)
-
-    for event in events:
-        batch_notify = event.monitor.spec.batch_notify
-        if batch_notify is not None:
-            deliveries.append(_delivery_add_to_batch(event=event, batch_notify=batch_notify, now=now))
-    return deliveries
+    batched = [event for event in events if event.monitor.spec.batch_notify is not None]
+    return deliveries + (_deliveries_add_to_batches(batched, now=now) if batched else [])
 
 
 @transaction.atomic

@@ -417,3 +417,59 @@ def test_a_delivery_waiting_for_days_is_queued_again_at_least_every_eight_leases
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert services.delivery_sweep(now=t0).requeued == [delivery.pk]
+
+
+def test_batched_events_of_one_evaluation_fill_their_batches_in_order_and_seal_the_full_ones(
+    fleet, t0, monkeypatch, django_capture_on_commit_callbacks
+):
+    from notifications import tasks
+
+    flushes = []
+    monkeypatch.setattr(
+        tasks.flush_batch, "apply_async", lambda args, countdown=None, **options: flushes.append((*args, countdown))
+    )
+    monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 3, "timeWindow": 30})
+    earlier = EventFactory(monitor=monitor)
+    with django_capture_on_commit_callbacks(execute=True):
+        (open_batch,) = services.deliveries_create_for_events(events=[earlier], now=t0)
+    flushes.clear()
+    events = [EventFactory(monitor=monitor) for _ in range(6)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        batches = services.deliveries_create_for_events(events=events, now=t0 + timedelta(seconds=1))
+
+    # The open batch takes two more and is full; the next three fill a new one; the last
+    # opens a third, the only one left collecting, and the only one with a flush to come.
+    assert [batch.pk for batch in batches[:2]] == [open_batch.pk] * 2
+    assert len({batch.pk for batch in batches[2:5]}) == 1 and batches[2].pk != open_batch.pk
+    last = batches[5]
+    assert last.pk not in (open_batch.pk, batches[2].pk)
+    states = dict(Delivery.objects.values_list("pk", "state"))
+    assert states == {
+        open_batch.pk: DeliveryState.PENDING,
+        batches[2].pk: DeliveryState.PENDING,
+        last.pk: DeliveryState.BATCHING,
+    }
+    sent = body_of(Delivery.objects.get(pk=open_batch.pk))["events"]
+    assert sorted(e["vin"] for e in sent) == sorted([earlier.vin, events[0].vin, events[1].vin])
+    assert len(body_of(Delivery.objects.get(pk=batches[2].pk))["events"]) == 3
+    assert flushes == [(last.pk, 30)]
+
+
+def test_batched_events_of_one_evaluation_take_the_same_statements_however_many(fleet, t0, django_assert_num_queries):
+    def events(monitors: int, per_monitor: int) -> list[Event]:
+        batching = [
+            webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 100, "timeWindow": 30}) for _ in range(monitors)
+        ]
+        return [EventFactory(monitor=monitor) for monitor in batching for _ in range(per_monitor)]
+
+    first = events(1, 1)
+    services.deliveries_create_for_events(events=first, now=t0)  # opens a batch
+    one_more = [EventFactory(monitor=first[0].monitor) for _ in range(2)]
+    many = events(5, 4)
+    # The open batches locked, then their events counted or new batches inserted, then the
+    # events linked. Before, three or four statements per event.
+    with django_assert_num_queries(3):
+        services.deliveries_create_for_events(events=one_more, now=t0)
+    with django_assert_num_queries(3):
+        services.deliveries_create_for_events(events=many, now=t0)
