@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from fleetmon_project.metrics import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
-from fleetmon_project.rows import model_columns, model_from_row
+from fleetmon_project.rows import model_columns, models_read
 from monitors.compiled import compiled_monitor
 from monitors.deadletters import evaluation_failed, held_vehicles
 from monitors.dwell import DwellState
@@ -286,43 +286,37 @@ def _points_past_watermarks(
     return points, last
 
 
-def _monitor_states_read_orm(vehicle_ids: list[str]) -> list[MonitorState]:
-    rows = MonitorVehicleState.objects.filter(
-        vehicle_id__in=vehicle_ids, monitor_id__in=Monitor.objects.active().values("pk")
-    )
-    return [MonitorState(*values) for values in rows.values_list(*_STATE_FIELDS)]
-
-
-def _monitor_states_sql(vehicle_ids: list[str]) -> tuple[str, list]:
-    """The (monitor, vehicle) states of a chunk, of active monitors: hundreds of rows (monitors ×
-    vehicles). By hand, where the ORM's compilation, its IN lists bound in Python and its
-    per-row conversions cost a seventh of a task; an empty dwell (nearly every row) is not decoded
-    (_monitor_states_from_rows).
-
-    One probe per vehicle of the chunk, as in _points_read: with both ids as arrays, PostgreSQL
-    read every state of the monitors (the whole fleet) and filtered the chunk's out of them, a
-    cost growing with the fleet, not the chunk. The monitors are joined to each probe's few
-    rows, not inside it: with no statistics yet (no ANALYZE since the rows came), PostgreSQL
-    intersected the vehicle's index with the monitors', reading every state of the monitors
-    once per vehicle (28 ms a task at 1,000 vehicles)."""
+def _monitor_states_read(vehicle_ids: list[str], monitor_ids: list[str]) -> list[MonitorState]:
+    """The (monitor, vehicle) states of a chunk: hundreds of rows (monitors × vehicles). On
+    PostgreSQL by hand, where the ORM's compilation, its IN lists bound in Python and its
+    per-row conversions cost a seventh of a task; an empty dwell (nearly every row) is not decoded."""
+    if not vehicle_ids or not monitor_ids:
+        return []
+    if connection.vendor != "postgresql":
+        rows = MonitorVehicleState.objects.filter(vehicle_id__in=vehicle_ids, monitor_id__in=monitor_ids)
+        return [MonitorState(*values) for values in rows.values_list(*_STATE_FIELDS)]
     columns = ", ".join(
         "NULLIF(state.dwell, '{}'::jsonb)" if name == "dwell" else f"state.{name}" for name in _STATE_FIELDS
     )
-    active_sql, active_params = _active_monitors_sql(vehicle_ids, columns="monitor.id")
-    return (
-        f"""SELECT {columns} FROM unnest(%s::text[]) AS chunk(vehicle_id)
-        CROSS JOIN LATERAL (
-            SELECT * FROM {MonitorVehicleState._meta.db_table} AS stored
-            WHERE stored.vehicle_id = chunk.vehicle_id
-            OFFSET 0
-        ) AS state
-        JOIN unnest(ARRAY({active_sql})) AS wanted(monitor_id) ON wanted.monitor_id = state.monitor_id""",
-        [vehicle_ids, *active_params],
-    )
-
-
-def _monitor_states_from_rows(rows: list[tuple]) -> list[MonitorState]:
     dwell = _STATE_FIELDS.index("dwell")
+    with connection.cursor() as cursor:
+        # One probe per vehicle of the chunk, as in _points_read: with both ids as arrays,
+        # PostgreSQL read every state of the monitors (the whole fleet) and filtered the chunk's
+        # out of them, a cost growing with the fleet, not the chunk. The monitors are joined to
+        # each probe's few rows, not inside it: with no statistics yet (no ANALYZE since the
+        # rows came), PostgreSQL intersected the vehicle's index with the monitors', reading
+        # every state of the monitors once per vehicle (28 ms a task at 1,000 vehicles).
+        cursor.execute(
+            f"""SELECT {columns} FROM unnest(%s::text[]) AS chunk(vehicle_id)
+            CROSS JOIN LATERAL (
+                SELECT * FROM {MonitorVehicleState._meta.db_table} AS stored
+                WHERE stored.vehicle_id = chunk.vehicle_id
+                OFFSET 0
+            ) AS state
+            JOIN unnest(%s::text[]) AS wanted(monitor_id) ON wanted.monitor_id = state.monitor_id""",
+            [vehicle_ids, monitor_ids],
+        )
+        rows = cursor.fetchall()
     states = []
     for row in rows:
         values = list(row)
@@ -376,93 +370,53 @@ def _vehicles_pending_read(ids: list[str], *, retry_id: int | None) -> dict[str,
         return dict(cursor.fetchall())
 
 
-def _vehicle_states_lock_orm(ids: list[str], *, retry_id: int | None) -> list[tuple]:
-    return list(
-        VehicleState.objects.select_for_update(of=("self",))
-        .filter(vehicle_id__in=ids)
-        .exclude(vehicle_id__in=held_vehicles(retrying=retry_id))
-        .order_by("vehicle_id")
-        .values_list(
-            "vehicle_id", "vehicle__fleet_id", "vehicle__vin", "data", "latitude", "longitude", "position_at",
-            "last_seen_at", "applied_seq", "applied_received_at", "vehicle__points_stored",
-        )
-    )
-
-
-def _vehicle_states_lock_sql(ids: list[str], *, retry_id: int | None) -> tuple[str, list]:
+def _vehicle_states_lock(ids: list[str], *, retry_id: int | None) -> list[tuple]:
     """Lock the VehicleState rows of `ids` not held by a dead letter, in id order (overlapping
     chunks on other workers wait instead of deadlocking), and read them with their vehicle's
     fleet, VIN and point counter: (vehicle_id, fleet_id, vin, data, latitude, longitude,
     position_at, last_seen_at, applied_seq, applied_received_at, points_stored). Plain values
     rather than model instances: a chunk reads hundreds of rows, and building instances used
     to cost more than the evaluation itself."""
-    held, held_params = _held_subquery(retry_id)
-    return (
-        f"""SELECT state.vehicle_id, vehicle.fleet_id, vehicle.vin, state.data, state.latitude, state.longitude,
-            state.position_at, state.last_seen_at, state.applied_seq, state.applied_received_at,
-            vehicle.points_stored
-        FROM {VehicleState._meta.db_table} AS state
-        JOIN {Vehicle._meta.db_table} AS vehicle ON vehicle.id = state.vehicle_id
-        WHERE state.vehicle_id = ANY(%s::text[]) AND state.vehicle_id NOT IN ({held})
-        ORDER BY state.vehicle_id
-        FOR UPDATE OF state""",
-        [ids, *held_params],
-    )
-
-
-def _active_monitors_read_orm(vehicle_ids: list[str]) -> list[Monitor]:
-    fleets = Vehicle.objects.filter(pk__in=vehicle_ids).values("fleet_id")
-    return list(Monitor.objects.active().filter(fleet_id__in=fleets).order_by("created_at", "id"))
-
-
-def _active_monitors_sql(vehicle_ids: list[str], *, columns: str | None = None) -> tuple[str, list]:
-    """The active monitors (Monitor.objects.active()) of the vehicles' fleets, oldest first:
-    `columns` of them, by default all (model_columns)."""
-    return (
-        f"""SELECT {columns or model_columns(Monitor, "monitor")} FROM {Monitor._meta.db_table} AS monitor
-        WHERE monitor.fleet_id IN (
-            SELECT vehicle.fleet_id FROM unnest(%s::text[]) AS wanted(id)
-            JOIN {Vehicle._meta.db_table} AS vehicle ON vehicle.id = wanted.id
-        ) AND monitor.deleted_at IS NULL AND monitor.status = ANY(%s::text[])
-        ORDER BY monitor.created_at, monitor.id""",
-        [vehicle_ids, [status.value for status in ACTIVE_STATUSES]],
-    )
-
-
-def _chunk_read(ids: list[str], *, retry_id: int | None) -> tuple[list[tuple], list[Monitor], list[MonitorState]]:
-    """The chunk's VehicleState rows, locked (_vehicle_states_lock_sql); the active monitors of
-    its vehicles' fleets; and the vehicles' states of those monitors.
-
-    On PostgreSQL the three statements travel together, with the transaction's BEGIN, in one
-    round trip (psycopg's pipeline) instead of four: under load each round trip cost an
-    evaluation task a few milliseconds of waiting. The server still runs them in order, each
-    in a snapshot of its own, so the monitors and the states are read once the locks are
-    granted, as when each waited for the one before. They select by the chunk's ids rather
-    than by what the lock returned: a vehicle held by a dead letter adds a few rows nobody
-    evaluates."""
     if connection.vendor != "postgresql":
-        return (
-            _vehicle_states_lock_orm(ids, retry_id=retry_id),
-            _active_monitors_read_orm(ids),
-            _monitor_states_read_orm(ids),
+        return list(
+            VehicleState.objects.select_for_update(of=("self",))
+            .filter(vehicle_id__in=ids)
+            .exclude(vehicle_id__in=held_vehicles(retrying=retry_id))
+            .order_by("vehicle_id")
+            .values_list(
+                "vehicle_id", "vehicle__fleet_id", "vehicle__vin", "data", "latitude", "longitude", "position_at",
+                "last_seen_at", "applied_seq", "applied_received_at", "vehicle__points_stored",
+            )
         )
-    # The cursors first: opening one checks the connection's health, which must not happen
-    # inside the pipeline.
-    with (
-        connection.cursor() as lock,
-        connection.cursor() as monitors,
-        connection.cursor() as states,
-        connection.connection.pipeline(),
-    ):
-        lock.execute(*_vehicle_states_lock_sql(ids, retry_id=retry_id))
-        monitors.execute(*_active_monitors_sql(ids))
-        states.execute(*_monitor_states_sql(ids))
-        locked = [(*row[:3], json.loads(row[3]), *row[4:]) for row in lock.fetchall()]
-        return (
-            locked,
-            [model_from_row(row, Monitor) for row in monitors.fetchall()],
-            _monitor_states_from_rows(states.fetchall()),
+    held, held_params = _held_subquery(retry_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT state.vehicle_id, vehicle.fleet_id, vehicle.vin, state.data, state.latitude, state.longitude,
+                state.position_at, state.last_seen_at, state.applied_seq, state.applied_received_at,
+                vehicle.points_stored
+            FROM {VehicleState._meta.db_table} AS state
+            JOIN {Vehicle._meta.db_table} AS vehicle ON vehicle.id = state.vehicle_id
+            WHERE state.vehicle_id = ANY(%s::text[]) AND state.vehicle_id NOT IN ({held})
+            ORDER BY state.vehicle_id
+            FOR UPDATE OF state""",
+            [ids, *held_params],
         )
+        return [(*row[:3], json.loads(row[3]), *row[4:]) for row in cursor.fetchall()]
+
+
+def _active_monitors_read(fleet_ids: list[str]) -> list[Monitor]:
+    """The fleets' active monitors (Monitor.objects.active()), oldest first."""
+    if not fleet_ids:
+        return []
+    if connection.vendor != "postgresql":
+        return list(Monitor.objects.active().filter(fleet_id__in=fleet_ids).order_by("created_at", "id"))
+    return models_read(
+        Monitor,
+        f"""SELECT {model_columns(Monitor, "monitor")} FROM {Monitor._meta.db_table} AS monitor
+        WHERE fleet_id = ANY(%s::text[]) AND deleted_at IS NULL AND status = ANY(%s::text[])
+        ORDER BY created_at, id""",
+        [fleet_ids, [status.value for status in ACTIVE_STATUSES]],
+    )
 
 
 def _monitor_states_save(states: list[MonitorState]) -> None:
@@ -760,15 +714,17 @@ def _evaluate(
             .values_list("pk", flat=True)
         )
         VehicleState.objects.bulk_create([VehicleState(vehicle_id=vid) for vid in existing], ignore_conflicts=True)
-    rows, monitors, monitor_states = _chunk_read(ids, retry_id=retry_id)
+    rows = _vehicle_states_lock(ids, retry_id=retry_id)
+    locked = [row[0] for row in rows]
     points_by_vehicle, watermarks = _points_past_watermarks(
         {row[0]: (_Watermark(seq=row[8], received_at=row[9]), row[10] - row[8]) for row in rows if row[10] > row[8]}
     )
+    monitors = _active_monitors_read(sorted({row[1] for row in rows}))
     plans_by_fleet: dict[str, list[MonitorPlan]] = defaultdict(list)
     for plan in monitor_plans(monitors):
         plans_by_fleet[plan.monitor.fleet_id].append(plan)
     states: dict[str, dict[str, MonitorState]] = defaultdict(dict)
-    for state in monitor_states:
+    for state in _monitor_states_read(locked, [plan.id for plans in plans_by_fleet.values() for plan in plans]):
         states[state.vehicle_id][state.monitor_id] = state
 
     changed_rows: list[tuple[str, LatestState, _Watermark]] = []

@@ -3,11 +3,10 @@ if a queryset's condition changes, these fail until the SQL follows."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -58,13 +57,11 @@ def test_the_locking_read_skips_held_vehicles_and_decodes_the_state(fleet):
     held = _vehicle(fleet, stored=1, applied=0)
     evaluation_failed(vehicle_id=held.pk, at=None, monitor_ids=None, error=RuntimeError("x"), now=timezone.now())
     VehicleState.objects.filter(vehicle=free).update(data={"k": {"value": 1}}, last_seen_at=datetime(2026, 1, 1, tzinfo=UTC))
-    ids = sorted([free.pk, held.pk])
 
-    (row,), _, _ = engine._chunk_read(ids, retry_id=None)
+    (row,) = engine._vehicle_states_lock(sorted([free.pk, held.pk]), retry_id=None)
 
     assert row == (free.pk, fleet.pk, free.vin, {"k": {"value": 1}}, None, None, None,
                    datetime(2026, 1, 1, tzinfo=UTC), 0, None, 1)
-    assert [row] == [tuple(values) for values in engine._vehicle_states_lock_orm(ids, retry_id=None)]
 
 
 def test_the_monitors_read_answers_as_the_orm(fleet):
@@ -73,36 +70,34 @@ def test_the_monitors_read_answers_as_the_orm(fleet):
     Monitor.objects.filter(pk=paused.pk).update(status=MonitorStatus.PAUSED)
     Monitor.objects.filter(pk=deleted.pk).update(deleted_at=timezone.now())
     MonitorFactory(fleet=FleetFactory(owner=fleet.owner))  # another fleet's
-    ids = [_vehicle(fleet, stored=1, applied=0).pk]
 
-    _, read, _ = engine._chunk_read(ids, retry_id=None)
+    read = [monitor.pk for monitor in engine._active_monitors_read([fleet.pk])]
 
-    expected = engine._active_monitors_read_orm(ids)
-    assert [monitor.pk for monitor in read] == [monitor.pk for monitor in expected] == [running.pk, failed.pk]
+    expected = Monitor.objects.active().filter(fleet_id__in=[fleet.pk]).order_by("created_at", "id")
+    assert read == [monitor.pk for monitor in expected] == [running.pk, failed.pk]
 
 
 def test_the_states_read_answers_as_the_orm(fleet):
-    first, second, paused = (MonitorFactory(fleet=fleet) for _ in range(3))
-    Monitor.objects.filter(pk=paused.pk).update(status=MonitorStatus.PAUSED)
-    chunk = [_vehicle(fleet, stored=1, applied=0) for _ in range(2)]
+    first, second, other = (MonitorFactory(fleet=fleet) for _ in range(3))
+    chunk = [VehicleFactory(fleet=fleet) for _ in range(2)]
     outside = VehicleFactory(fleet=fleet)
     since = datetime(2026, 1, 1, tzinfo=UTC)
-    for monitor in (first, second, paused):
+    for monitor in (first, second, other):
         for vehicle in (*chunk, outside):
             MonitorVehicleState.objects.create(
                 monitor=monitor, vehicle=vehicle, generation=1, value=True, since=since,
                 dwell={"started": {"d": "2026-01-01T00:00:00+00:00"}} if monitor is second else {},
             )
-    vehicle_ids = sorted(v.pk for v in chunk)
+    vehicle_ids, monitor_ids = sorted(v.pk for v in chunk), [first.pk, second.pk]
 
-    _, _, read = engine._chunk_read(vehicle_ids, retry_id=None)
+    read = engine._monitor_states_read(vehicle_ids, monitor_ids)
 
-    def ordered(states):
-        return sorted(states, key=lambda s: (s.monitor_id, s.vehicle_id))
-
-    assert ordered(read) == ordered(engine._monitor_states_read_orm(vehicle_ids))
+    expected = MonitorVehicleState.objects.filter(vehicle_id__in=vehicle_ids, monitor_id__in=monitor_ids)
+    assert sorted(read, key=lambda s: (s.monitor_id, s.vehicle_id)) == sorted(
+        (engine.MonitorState(*values) for values in expected.values_list(*engine._STATE_FIELDS)),
+        key=lambda s: (s.monitor_id, s.vehicle_id),
+    )
     assert len(read) == 4 and {state.vehicle_id for state in read} == set(vehicle_ids)
-    assert {state.monitor_id for state in read} == {first.pk, second.pk}
 
 
 def test_the_states_read_probes_the_chunks_vehicles_not_the_fleets_states(fleet):
@@ -119,42 +114,11 @@ def test_the_states_read_probes_the_chunks_vehicles_not_the_fleets_states(fleet)
     chunk = [vehicle.pk for vehicle in vehicles[::20]]
 
     with CaptureQueriesContext(connection) as captured:
-        _, _, read = engine._chunk_read(chunk, retry_id=None)
+        read = engine._monitor_states_read(chunk, [monitor.pk for monitor in monitors])
 
     assert len(read) == 500
-    table = MonitorVehicleState._meta.db_table
-    (sql,) = (query["sql"] for query in captured.captured_queries if table in query["sql"])
-    assert rows_read(sql, table, index_entries=True) <= 2 * len(read)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_chunk_reads_its_monitor_states_once_its_locks_are_granted(fleet):
-    """The three reads go out together, but the server runs them in order: states written by
-    the evaluation that held a vehicle's lock are the ones read once it commits."""
-    vehicle = _vehicle(fleet, stored=1, applied=0)
-    monitor = MonitorFactory(fleet=fleet)
-    MonitorVehicleState.objects.create(monitor=monitor, vehicle=vehicle, generation=1, value=False)
-    holding, release = threading.Event(), threading.Event()
-
-    def evaluate_elsewhere() -> None:
-        with transaction.atomic():
-            VehicleState.objects.select_for_update().get(pk=vehicle.pk)
-            holding.set()
-            release.wait(10)
-            MonitorVehicleState.objects.filter(monitor=monitor, vehicle=vehicle).update(value=True)
-        connection.close()
-
-    other = threading.Thread(target=evaluate_elsewhere)
-    other.start()
-    try:
-        assert holding.wait(10)
-        threading.Timer(0.5, release.set).start()
-        with transaction.atomic():
-            (row,), _, (state,) = engine._chunk_read([vehicle.pk], retry_id=None)
-    finally:
-        release.set()
-        other.join()
-    assert row[0] == vehicle.pk and state.value is True
+    (sql,) = (query["sql"] for query in captured.captured_queries)
+    assert rows_read(sql, MonitorVehicleState._meta.db_table, index_entries=True) <= 2 * len(read)
 
 
 def test_the_points_read_probes_the_partitions_of_the_hours_around_it_not_the_days_ahead(fleet):
