@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     Count,
     DateTimeField,
@@ -32,6 +32,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
+from fleetmon_project.rows import model_columns, models_read
 from monitors.models import Event, Monitor
 from notifications import payloads, signals, templating
 from notifications.models import Delivery, DeliveryEvent, DeliveryState
@@ -174,25 +175,41 @@ def _open_batches_lock(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str],
     SKIP LOCKED rather than waiting: the engine raises events in no particular monitor
     order, and two evaluations waiting on each other's batches would deadlock. A key whose
     batch another evaluation holds gets a second batch; both go out at their size or time
-    window. The events are counted by a statement of their own, after the lock: one that
-    the locking statement's snapshot missed, added by a transaction that committed before
-    the lock was granted, must count towards the size."""
+    window. Only that one batch of each key is locked: an evaluation holding every open batch
+    of a key would send a concurrent one's events to new batches. The events are counted by a
+    statement of their own, after the lock: one that the locking statement's snapshot missed,
+    added by a transaction that committed before the lock was granted, must count towards
+    the size."""
     if not keys:
         return {}
-    wanted = Q()
-    for monitor_id, batch_key in keys:
-        wanted |= Q(monitor_id=monitor_id, batch_key=batch_key)
+    if connection.vendor == "postgresql":
+        found = models_read(
+            Delivery,
+            f"""SELECT {model_columns(Delivery, "batch")}
+            FROM unnest(%s::text[], %s::text[]) AS wanted(monitor_id, batch_key)
+            CROSS JOIN LATERAL (
+                SELECT * FROM {Delivery._meta.db_table} AS open
+                WHERE open.monitor_id = wanted.monitor_id AND open.batch_key = wanted.batch_key AND open.state = %s
+                ORDER BY open.created_at, open.id
+                LIMIT 1
+                FOR UPDATE SKIP LOCKED
+            ) AS batch""",
+            [[monitor_id for monitor_id, _ in keys], [batch_key for _, batch_key in keys], DeliveryState.BATCHING],
+        )
+    else:
+        # No row locks to take (SQLite serialises writers whole): the oldest of each key.
+        wanted = Q()
+        for monitor_id, batch_key in keys:
+            wanted |= Q(monitor_id=monitor_id, batch_key=batch_key)
+        found = list(Delivery.objects.filter(wanted, state=DeliveryState.BATCHING).order_by("created_at", "id"))
     oldest: dict[tuple[str, str], Delivery] = {}
-    for batch in (
-        Delivery.objects.select_for_update(skip_locked=True)
-        .filter(wanted, state=DeliveryState.BATCHING)
-        .order_by("created_at", "id")
-    ):
+    for batch in found:
         oldest.setdefault((batch.monitor_id, batch.batch_key), batch)
     if not oldest:
         return {}
     counts = dict(
         DeliveryEvent.objects.filter(delivery__in=[batch.pk for batch in oldest.values()])
+        .order_by()
         .values("delivery")
         .annotate(events=Count("id"))
         .values_list("delivery", "events")

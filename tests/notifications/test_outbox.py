@@ -14,6 +14,7 @@ from monitors.models import Event
 from monitors.signals import events_raised
 from notifications import services
 from notifications.models import Delivery, DeliveryState
+from notifications.services.outbox import delivery_new
 from tests.notifications.factories import EventFactory, delivery_for, raise_event, raise_events, webhook_monitor
 from tests.plans import rows_read
 from tests.telemetry.factories import VehicleFactory
@@ -334,6 +335,38 @@ def test_a_batch_held_by_another_evaluation_is_not_waited_for(fleet, t0, enqueue
     assert other.pk != held.pk and other.state == DeliveryState.BATCHING
     # Once free again, the first batch takes the next event.
     assert add_event().pk == held.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_evaluation_holds_only_the_batch_it_fills(fleet, t0, enqueued):
+    """Two open batches of one monitor (left by evaluations that raced): an evaluation adding
+    to the older one leaves the other free for a concurrent evaluation, instead of making it
+    open a third."""
+    monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 60})
+    older, newer = (delivery_new(monitor=monitor, raised_at=t0, next_attempt_at=t0 + timedelta(seconds=60)) for _ in range(2))
+    older.save()
+    newer.save()
+    adding, release = threading.Event(), threading.Event()
+
+    def evaluate_elsewhere() -> None:
+        with transaction.atomic():
+            (batch,) = services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0)
+            assert batch.pk == older.pk
+            adding.set()
+            release.wait(10)
+        connection.close()
+
+    other = threading.Thread(target=evaluate_elsewhere)
+    other.start()
+    try:
+        assert adding.wait(10)
+        with transaction.atomic():
+            (batch,) = services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0)
+    finally:
+        release.set()
+        other.join()
+    assert batch.pk == newer.pk
+    assert Delivery.objects.filter(monitor=monitor).count() == 2
 
 
 def test_a_new_batch_gets_one_flush_at_its_window_unless_the_broker_cannot_wait_that_long(
