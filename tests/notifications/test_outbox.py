@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import threading
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -25,6 +28,29 @@ TARGET = "http://127.0.0.1:9/hook"
 
 def body_of(delivery: Delivery) -> dict:
     return json.loads(delivery.body)
+
+
+@contextlib.contextmanager
+def held_elsewhere(work: Callable[[], None]) -> Iterator[None]:
+    """`work` done in a transaction of another thread (its own connection), kept open, its locks
+    held, for the duration of the block."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic():
+            work()
+            holding.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join()
 
 
 def test_event_gets_its_delivery_in_the_same_transaction(fleet):
@@ -280,24 +306,9 @@ def test_sweeper_skips_rows_locked_by_someone_else(fleet, t0, enqueued):
     Delivery.objects.update(in_flight_until=None, enqueued_at=None, next_attempt_at=t0)
     enqueued.clear()  # the messages sent when they were created (this test commits)
 
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        with transaction.atomic():
-            Delivery.objects.select_for_update().get(pk=locked.pk)
-            holding.set()
-            release.wait(10)
-        connection.close()
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with held_elsewhere(lambda: Delivery.objects.select_for_update().get(pk=locked.pk)):
         # Does not wait for the locked row (SKIP LOCKED), takes the free one.
         assert services.delivery_sweep(now=t0 + timedelta(seconds=1)).requeued == [free.pk]
-    finally:
-        release.set()
-        holder.join()
     assert [delivery_id for delivery_id, _ in enqueued] == [free.pk]
     assert services.delivery_sweep(now=t0 + timedelta(seconds=1)).requeued == [locked.pk]
 
@@ -315,23 +326,8 @@ def test_a_batch_held_by_another_evaluation_is_not_waited_for(fleet, t0, enqueue
 
     held = add_event()
 
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        with transaction.atomic():
-            Delivery.objects.select_for_update().get(pk=held.pk)
-            holding.set()
-            release.wait(10)
-        connection.close()
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with held_elsewhere(lambda: Delivery.objects.select_for_update().get(pk=held.pk)):
         other = add_event()
-    finally:
-        release.set()
-        holder.join()
     assert other.pk != held.pk and other.state == DeliveryState.BATCHING
     # Once free again, the first batch takes the next event.
     assert add_event().pk == held.pk
@@ -343,28 +339,17 @@ def test_an_evaluation_holds_only_the_batch_it_fills(fleet, t0, enqueued):
     to the older one leaves the other free for a concurrent evaluation, instead of making it
     open a third."""
     monitor = webhook_monitor(fleet=fleet, target=TARGET, batch={"size": 10, "timeWindow": 60})
-    older, newer = (delivery_new(monitor=monitor, raised_at=t0, next_attempt_at=t0 + timedelta(seconds=60)) for _ in range(2))
+    window_end = t0 + timedelta(seconds=60)
+    older, newer = (delivery_new(monitor=monitor, raised_at=t0, next_attempt_at=window_end) for _ in range(2))
     older.save()
     newer.save()
-    adding, release = threading.Event(), threading.Event()
+    taken_elsewhere: list[Delivery] = []
+    add = functools.partial(services.deliveries_create_for_events, now=t0)
 
-    def evaluate_elsewhere() -> None:
-        with transaction.atomic():
-            (batch,) = services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0)
-            assert batch.pk == older.pk
-            adding.set()
-            release.wait(10)
-        connection.close()
-
-    other = threading.Thread(target=evaluate_elsewhere)
-    other.start()
-    try:
-        assert adding.wait(10)
-        with transaction.atomic():
-            (batch,) = services.deliveries_create_for_events(events=[EventFactory(monitor=monitor)], now=t0)
-    finally:
-        release.set()
-        other.join()
+    elsewhere = held_elsewhere(lambda: taken_elsewhere.extend(add(events=[EventFactory(monitor=monitor)])))
+    with elsewhere, transaction.atomic():  # the engine's transaction
+        (batch,) = add(events=[EventFactory(monitor=monitor)])
+    assert [taken.pk for taken in taken_elsewhere] == [older.pk]
     assert batch.pk == newer.pk
     assert Delivery.objects.filter(monitor=monitor).count() == 2
 
