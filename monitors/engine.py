@@ -201,6 +201,9 @@ class _Watermark:
 # (eventDate, data, latitude, longitude)
 _Point = tuple[datetime, dict, float | None, float | None]
 
+# RECEIVED_AT_SLACK as SQL, written once rather than for every evaluation task.
+_SLACK_INTERVAL = f"interval '{RECEIVED_AT_SLACK.total_seconds():.0f} seconds'"
+
 
 def _points_read(behind: Mapping[str, _Watermark], *, since: datetime | None) -> list[tuple]:
     """The points past each vehicle's watermark, in eventDate order: one index range per vehicle.
@@ -216,9 +219,8 @@ def _points_read(behind: Mapping[str, _Watermark], *, since: datetime | None) ->
         # each vehicle is one probe of the (vehicle_id, seq, received_at) index per partition
         # left after pruning (without the upper bound, a week of empty partitions ahead and
         # the DEFAULT one: nine probes a vehicle instead of one or two).
-        ahead = f"interval '{RECEIVED_AT_SLACK.total_seconds():.0f} seconds'"
         bound = (
-            f"AND stored.received_at >= %s AND stored.received_at < statement_timestamp() + {ahead}"
+            f"AND stored.received_at >= %s AND stored.received_at < statement_timestamp() + {_SLACK_INTERVAL}"
             if since is not None
             else ""
         )
