@@ -284,7 +284,7 @@ def deliveries_create_for_events(*, events: Sequence[Event], now: datetime | Non
     for group in groups:
         announce_queued(group)
     batched = [event for event in events if event.monitor.spec.batch_notify is not None]
-    return deliveries + (_deliveries_add_to_batches(batched, now=now) if batched else [])
+    return deliveries + _deliveries_add_to_batches(batched, now=now)
 
 
 @transaction.atomic
