@@ -16,7 +16,7 @@ import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -124,6 +124,9 @@ class _PolygonZoneTrigger:
         return inside == self.wants_inside
 
 
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class _TimeTrigger:
     spec: TimeTriggerSpec
@@ -145,9 +148,13 @@ class _TimeTrigger:
             return span[2]
         within = is_within(self.spec, instant)
         until = next_boundary(self.spec, instant)
+        if until is None and not self.spec.daily:
+            # Past the last edge of its absolute windows (one open-ended, say) nothing changes
+            # any more: without a span, every point paid for the arithmetic again.
+            self._span[0] = (instant, _END_OF_TIME, within)
         # Daily windows count only from DAILY_FIRST_INSTANT to DAILY_LAST_INSTANT, which are
         # no boundaries: a span must not straddle them.
-        if until is not None and instant >= DAILY_FIRST_INSTANT and until <= DAILY_LAST_INSTANT:
+        elif until is not None and instant >= DAILY_FIRST_INSTANT and until <= DAILY_LAST_INSTANT:
             self._span[0] = (instant, until, within)
         return within
 

@@ -510,6 +510,40 @@ def test_a_time_trigger_answers_as_its_windows_whatever_order_instants_come_in(i
         assert compiled.evaluate(moving, instant).result is timewindows.is_within(spec, instant)
 
 
+ABSOLUTE_WINDOWS = {
+    "times": [
+        {"recurrence": "None", "start": "2026-03-01T00:00:00Z", "duration": "PT6H"},
+        {"recurrence": "None", "start": "2026-03-10T12:00:00Z"},
+    ],
+}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    instants=st.lists(
+        st.datetimes(min_value=datetime(2026, 2, 25), max_value=datetime(2026, 3, 20), timezones=st.just(UTC)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_absolute_windows_answer_as_themselves_whatever_order_instants_come_in(instants):
+    compiled = time_monitor(ABSOLUTE_WINDOWS)
+    spec = timewindows.parse_time_trigger(ABSOLUTE_WINDOWS)
+    moving = snapshot({MOVING_KEY: reported(True)})
+    for instant in instants:
+        assert compiled.evaluate(moving, instant).result is timewindows.is_within(spec, instant)
+
+
+def test_past_the_last_edge_of_absolute_windows_the_calendar_is_not_worked_out_again():
+    compiled = time_monitor(ABSOLUTE_WINDOWS)
+    moving = snapshot({MOVING_KEY: reported(True)})
+    later = datetime(2026, 5, 4, tzinfo=UTC)
+    with mock.patch.object(evaluation, "next_boundary", wraps=timewindows.next_boundary) as worked_out:
+        results = [compiled.evaluate(moving, later + timedelta(seconds=s)).result for s in (5, 1, 9, 3, 86400 * 365)]
+    assert results == [True] * 5
+    assert worked_out.call_count == 2  # the first instant, then the one before it; none after
+
+
 def test_a_time_trigger_near_the_limits_of_datetime_answers_as_its_windows():
     always = {"timeZone": "Pacific/Kiritimati", "times": [{"recurrence": "Daily", "start": "PT0S", "duration": "P7D"}]}
     compiled = time_monitor(always)
