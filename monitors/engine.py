@@ -28,6 +28,7 @@ from monitors.dwell import DwellState
 from monitors.evaluation import CompiledMonitor, Decision, Position, VehicleSnapshot
 from monitors.extensions import build_extensions
 from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
+from monitors.queued import evaluation_marks_clear
 from monitors.signals import events_raised
 from telemetry.models import RECEIVED_AT_SLACK, TelemetryPoint, Vehicle, VehicleState
 from telemetry.selectors import vehicles_with_points_pending
@@ -851,8 +852,11 @@ def vehicles_evaluate(
     if at is None:
         # Telemetry-driven: only vehicles with points left to apply. Under a backlog, the task
         # of an earlier request often applied this one's points already; then this is the
-        # only query. A point stored after this read comes with its own task. It also tells
-        # which vehicles have no state row yet, so the evaluation creates only theirs.
+        # only query. It also tells which vehicles have no state row yet, so the evaluation
+        # creates only theirs. The vehicles' queued marks are cleared first (monitors.queued):
+        # a point whose POST found its vehicle marked is read here, and a POST from now on
+        # queues an evaluation of its own.
+        evaluation_marks_clear(vehicle_ids=ids)
         found = _vehicles_pending_read(ids, retry_id=retry_id)
         ids = sorted(found)
         stateless = [vehicle_id for vehicle_id in ids if not found[vehicle_id]]

@@ -7,9 +7,28 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from celery import shared_task
+from django.db import transaction
 
 from monitors import engine, sweeps
+from monitors.queued import evaluation_marks_claim, evaluation_marks_clear
 from monitors.sweeps import vehicle_chunks
+
+
+def enqueue_points_evaluation(*, vehicle_ids: list[str]) -> None:
+    """Once the points are committed, an evaluation of each of their vehicles that has none
+    queued (monitors.queued)."""
+    transaction.on_commit(lambda: _points_evaluation_send(vehicle_ids))
+
+
+def _points_evaluation_send(vehicle_ids: list[str]) -> None:
+    chunks = vehicle_chunks(evaluation_marks_claim(vehicle_ids=vehicle_ids))
+    for position, chunk in enumerate(chunks):
+        try:
+            evaluate_vehicles.delay(chunk, None, None, None)
+        except Exception:
+            # Not queued: the next POST for these vehicles must queue their evaluation.
+            evaluation_marks_clear(vehicle_ids=[vehicle_id for unsent in chunks[position:] for vehicle_id in unsent])
+            raise
 
 
 def enqueue_evaluation(
