@@ -25,20 +25,25 @@ def row_fields_update(instance: Model, *, fields: Sequence[str]) -> None:
     HTTP request. `fields` are attnames (`monitor_id`, not `monitor`) of the model's own table
     (no multi-table inheritance). Sends no pre_save/post_save signal: for models nothing
     listens to."""
-    meta = instance._meta
+    sql, written = _update_statement(type(instance), tuple(fields), connection.vendor)
+    values = [field.get_db_prep_save(field.pre_save(instance, add=False), connection) for field in written]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, instance.pk])
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"{instance._meta.label} {instance.pk} was not updated: the row is gone")
+
+
+# The statements are built once per process: quoting every column again cost an attempt more
+# than a tenth of its instructions. By vendor, as quoting is the backend's.
+@functools.cache
+def _update_statement(model: type[Model], fields: tuple[str, ...], vendor: str) -> tuple[str, list[Field[Any, Any]]]:
+    meta = model._meta
     by_name = {field.attname: field for field in meta.concrete_fields}
     written = [by_name[name] for name in fields]
-    values = [field.get_db_prep_save(field.pre_save(instance, add=False), connection) for field in written]
     assignments = ", ".join(f"{_column(field)} = %s" for field in written)
     assert meta.pk is not None  # every model has a primary key
     key = _column(by_name[meta.pk.attname])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {assignments} WHERE {key} = %s",
-            [*values, instance.pk],
-        )
-        if cursor.rowcount != 1:
-            raise DatabaseError(f"{meta.label} {instance.pk} was not updated: the row is gone")
+    return f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {assignments} WHERE {key} = %s", written
 
 
 def row_insert(instance: Model) -> None:
@@ -50,15 +55,10 @@ def row_insert(instance: Model) -> None:
     meta = instance._meta
     assert meta.pk is not None  # every model has a primary key
     generated = meta.pk.db_returning and getattr(instance, meta.pk.attname) is None
-    written = [field for field in meta.concrete_fields if not (generated and field is meta.pk)]
+    sql, written, returns = _insert_statement(type(instance), generated, connection.vendor)
     values = [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in written]
-    table = connection.ops.quote_name(meta.db_table)
-    columns = ", ".join(_column(field) for field in written)
-    placeholders = ", ".join(["%s"] * len(written))
-    returns = generated and connection.features.can_return_columns_from_insert
-    returning = f" RETURNING {_column(meta.pk)}" if returns else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders}){returning}", values)
+        cursor.execute(sql, values)
         if returns:
             setattr(instance, meta.pk.attname, cursor.fetchone()[0])
         elif generated:
@@ -68,8 +68,25 @@ def row_insert(instance: Model) -> None:
     instance._state.db = connection.alias
 
 
+@functools.cache
+def _insert_statement(model: type[Model], generated: bool, vendor: str) -> tuple[str, list[Field[Any, Any]], bool]:
+    meta = model._meta
+    assert meta.pk is not None  # every model has a primary key
+    written = [field for field in meta.concrete_fields if not (generated and field is meta.pk)]
+    columns = ", ".join(_column(field) for field in written)
+    placeholders = ", ".join(["%s"] * len(written))
+    returns = generated and connection.features.can_return_columns_from_insert
+    returning = f" RETURNING {_column(meta.pk)}" if returns else ""
+    return f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders}){returning}", written, returns
+
+
 def model_columns(model: type[Model], alias: str) -> str:
     """The model's concrete columns, qualified by `alias`, in the order models_from_row reads them."""
+    return _columns(model, alias, connection.vendor)
+
+
+@functools.cache
+def _columns(model: type[Model], alias: str, vendor: str) -> str:
     return ", ".join(f"{alias}.{_column(field)}" for field in model._meta.concrete_fields)
 
 

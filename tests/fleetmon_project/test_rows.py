@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection
 
+from fleetmon_project import rows
 from fleetmon_project.rows import model_columns, models_from_row, row_fields_update, row_insert
 from monitors.models import Monitor
 from notifications.models import DeliveryAttempt
@@ -37,6 +38,21 @@ def test_an_auto_now_field_is_stamped_on_the_row_and_the_instance():
 
     assert fleet.updated_at > before
     assert Fleet.objects.get(pk=fleet.pk).updated_at == fleet.updated_at
+
+
+def test_each_write_builds_its_statement_once_per_process_and_stamps_every_time():
+    rows._update_statement.cache_clear()
+    fleet = FleetFactory()
+    stamps = []
+    for label in ("first", "second"):
+        fleet.label = label
+        row_fields_update(fleet, fields=("label", "updated_at"))
+        stamps.append(fleet.updated_at)
+    row_fields_update(fleet, fields=("label",))
+
+    assert rows._update_statement.cache_info().misses == 2  # one per set of fields
+    assert stamps[1] > stamps[0]
+    assert Fleet.objects.get(pk=fleet.pk).label == "second"
 
 
 def test_a_row_gone_is_an_error_not_a_silent_no_op():
