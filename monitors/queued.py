@@ -33,6 +33,8 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from fleetmon_project.brokers import is_redis
+
 logger = logging.getLogger(__name__)
 
 KEY = "fleetmon:evaluation-queued:{}"
@@ -52,7 +54,7 @@ _paused_until = 0.0
 
 def _client() -> redis.Redis | None:
     url = settings.CACHE_URL
-    if not url.startswith(("redis://", "rediss://")):
+    if not is_redis(url):
         return None  # a mark in one process's memory would not be seen by the others
     if time.monotonic() < _paused_until:
         return None

@@ -31,13 +31,15 @@ def marks(settings):
         pytest.skip("needs the Redis of `make test` (tests.backends)")
     settings.CACHE_URL = url
     client = redis.Redis.from_url(url)
-    stale = client.keys(KEY.format("*"))
-    if stale:
-        client.delete(*stale)
+    _drop_marks(client)
     yield client
-    left = client.keys(KEY.format("*"))
-    if left:
-        client.delete(*left)
+    _drop_marks(client)
+
+
+def _drop_marks(client: redis.Redis) -> None:
+    found = client.keys(KEY.format("*"))
+    if found:
+        client.delete(*found)
 
 
 def test_a_vehicle_whose_evaluation_is_queued_is_not_queued_again(marks):
