@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleetmon_project.media import MAX_JSON_DEPTH, exceeds_depth
 from tests.monitors.factories import MonitorFactory
@@ -80,3 +82,25 @@ def test_depth_check_needs_no_recursion():
     assert exceeds_depth(deep, MAX_JSON_DEPTH)
     assert not exceeds_depth({"a": [{"b": 1}], "c": []}, 3)
     assert exceeds_depth({"a": [{"b": []}]}, 3)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        value = list(value.values())
+    if not isinstance(value, list):
+        return 0
+    return 1 + max(map(_depth, value), default=0)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3), children, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(value=st.lists(_json_values, max_size=4) | st.dictionaries(st.text(max_size=2), _json_values, max_size=4))
+def test_depth_check_agrees_with_the_nesting_depth(value):
+    depth = _depth(value)
+    assert not exceeds_depth(value, depth)
+    assert exceeds_depth(value, depth - 1)
