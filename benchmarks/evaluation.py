@@ -134,24 +134,28 @@ def _evaluate(vehicle_ids: list[str], points: int) -> tuple[float, int]:
     return points / (time.perf_counter() - started), Event.objects.count() - events_before
 
 
-def _evaluate_in_memory(monitors: list, cold_batches: list[list[dict]], steady_batches: list[list[dict]]) -> float:
-    """Points/s of the evaluation alone, in the steady state: the engine's evaluator over each
-    point, with no database, no Celery and no event stored. The floor of any evaluation of
-    these monitors in one Python process."""
-    from telemetry.state import LatestState
+class InMemoryEvaluation:
+    """The engine's evaluator over posted points, with no database, no Celery and no event
+    stored: the floor of any evaluation of these monitors in one Python process. Each vehicle
+    keeps its state from one `apply` to the next, as the database runs do."""
 
-    now = datetime.now(UTC)
-    plans = engine.monitor_plans(monitors)
-    evaluators: dict[str, tuple[engine.VehicleEvaluator, LatestState]] = {}
+    def __init__(self, monitors: list) -> None:
+        from telemetry.state import LatestState
 
-    def apply(batches: list[list[dict]]) -> None:
+        self._now = datetime.now(UTC)
+        self._plans = engine.monitor_plans(monitors)
+        self._new_state = LatestState
+        self._vehicles: dict[str, tuple[engine.VehicleEvaluator, LatestState]] = {}
+
+    def apply(self, batches: list[list[dict]]) -> None:
         for batch in batches:
             for point in batch:
                 vin = point["vin"]
-                if vin not in evaluators:
+                if vin not in self._vehicles:
                     vehicle = engine.VehicleRef(id=vin, fleet_id="bench", vin=vin)
-                    evaluators[vin] = (engine.VehicleEvaluator(vehicle, plans, {}, now=now), LatestState())
-                evaluator, latest = evaluators[vin]
+                    evaluator = engine.VehicleEvaluator(vehicle, self._plans, {}, now=self._now)
+                    self._vehicles[vin] = (evaluator, self._new_state())
+                evaluator, latest = self._vehicles[vin]
                 evaluator.apply_point(
                     latest,
                     event_date=datetime.fromisoformat(point["eventDate"]),
@@ -160,9 +164,13 @@ def _evaluate_in_memory(monitors: list, cold_batches: list[list[dict]], steady_b
                     longitude=point["position"]["longitude"],
                 )
 
-    apply(cold_batches)  # the first evaluation of every vehicle, as in the database runs
+
+def _evaluate_in_memory(monitors: list, cold_batches: list[list[dict]], steady_batches: list[list[dict]]) -> float:
+    """Points/s of the evaluation alone (InMemoryEvaluation), in the steady state."""
+    evaluation = InMemoryEvaluation(monitors)
+    evaluation.apply(cold_batches)  # the first evaluation of every vehicle, as in the database runs
     started = time.perf_counter()
-    apply(steady_batches)
+    evaluation.apply(steady_batches)
     return sum(map(len, steady_batches)) / (time.perf_counter() - started)
 
 
