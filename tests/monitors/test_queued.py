@@ -91,8 +91,15 @@ def test_an_unexpected_error_still_queues_every_vehicle(marks, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("not what redis-py raises")
 
-    monkeypatch.setattr(marks.__class__, "pipeline", broken)
+    monkeypatch.setattr(marks.__class__, "evalsha", broken)
     assert evaluation_marks_claim(vehicle_ids=["a", "b"]) == ["a", "b"]
+    assert not marks.exists(KEY.format("a"))
+
+
+def test_a_redis_that_lost_the_claim_script_is_sent_it_again(marks):
+    assert evaluation_marks_claim(vehicle_ids=["a"]) == ["a"]
+    marks.script_flush()  # as after a restart
+    assert evaluation_marks_claim(vehicle_ids=["a", "b"]) == ["b"]
 
 
 @pytest.mark.django_db
