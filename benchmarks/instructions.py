@@ -12,8 +12,11 @@ engine's chunks, applies the same points once more to the engine's evaluator in 
 (benchmarks/evaluation.py's InMemoryEvaluation: no database, no Celery; the part of an
 evaluation that remains however the rest is tuned), then makes the attempts of the deliveries
 that raised; callgrind counts only the measured rounds, each part on its own. Counted:
-FleetMon's process (Django, DRF, psycopg's client side, the HTTP client); not PostgreSQL, not
-the receiver, not a broker (in-memory). Prints figures; asserts nothing.
+FleetMon's process (Django, DRF, psycopg's client side, redis-py's, the HTTP client); not
+PostgreSQL, not Redis, not the receiver, not a broker (in-memory). Redis is the production
+profile's shared cache (CACHE_URL, default db 13 of the local server, flushed at the start):
+the POST marks its vehicles' queued evaluations there and the evaluation clears them
+(monitors.queued), and the throttles count there. Prints figures; asserts nothing.
 
 PostgreSQL's side is not counted in instructions; when the server runs on this machine, the
 CPU time its backend spent serving each part is read from /proc/<pid>/schedstat (nanoseconds
@@ -44,6 +47,7 @@ sys.path.insert(0, str(REPO))
 INNER = "FLEETMON_INSTRUCTIONS_DUMPS"  # set in the process under valgrind: where its dump order goes
 BATCH = 250
 PARTS = ("bare", "post", "evaluate", "deliver", "memory")
+CACHE_URL = "redis://127.0.0.1:6379/13"
 
 
 def _outer(args: argparse.Namespace) -> int:
@@ -152,6 +156,10 @@ def _inner(args: argparse.Namespace) -> int:
     import random
     from datetime import UTC, datetime, timedelta
 
+    import redis
+
+    os.environ.setdefault("CACHE_URL", CACHE_URL)
+    redis.Redis.from_url(os.environ["CACHE_URL"]).flushdb()
     from benchmarks.evaluation import Drive, InMemoryEvaluation, definitions  # configures Django as that benchmark does
 
     # isort: split
