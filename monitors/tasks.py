@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import transaction
 
 from monitors import engine, sweeps
@@ -48,7 +49,20 @@ def enqueue_evaluation(
         )
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+class _VehicleChunkTask(Task):
+    """Its messages name their vehicles by count and range in `argsrepr` (what monitoring tools
+    show of a message), instead of Celery's repr of every id: building that for a chunk of 50
+    ids cost a fifth of publishing the message, five messages a 250-point POST."""
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:  # type: ignore[override]  # celery-types spells out every option; all are passed on
+        if args and args[0] and "argsrepr" not in options:
+            ids, *rest = args
+            listed = f"[{len(ids)} vehicles: {ids[0]!r}..{ids[-1]!r}]"
+            options["argsrepr"] = f"({', '.join([listed, *map(repr, rest)])})"
+        return super().apply_async(args, kwargs, **options)
+
+
+@shared_task(base=_VehicleChunkTask, acks_late=True, reject_on_worker_lost=True)
 def evaluate_vehicles(
     vehicle_ids: list[str],
     at: str | None = None,
