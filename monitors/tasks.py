@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.db import transaction
 
 from monitors import engine, sweeps
@@ -44,12 +45,10 @@ def enqueue_evaluation(
     # previous release understand, so a rolling upgrade loses none.
     extra = {"expiries": True} if expiries else {}
     for chunk in vehicle_chunks(vehicle_ids):
-        evaluate_vehicles.delay_on_commit(  # type: ignore[attr-defined]  # Celery 5.4; celery-types predates it
-            chunk, at.isoformat() if at else None, monitor_ids, boundary_id, **extra
-        )
+        evaluate_vehicles.delay_on_commit(chunk, at.isoformat() if at else None, monitor_ids, boundary_id, **extra)
 
 
-class _VehicleChunkTask(Task):
+class _VehicleChunkTask(DjangoTask):  # the app's task class, with delay_on_commit
     """Its messages name their vehicles by count and range in `argsrepr` (what monitoring tools
     show of a message), instead of Celery's repr of every id: building that for a chunk of 50
     ids cost a fifth of publishing the message, five messages a 250-point POST."""
