@@ -14,7 +14,7 @@ evaluation that remains however the rest is tuned), then makes the attempts of t
 that raised; callgrind counts only the measured rounds, each part on its own. Counted:
 FleetMon's process (Django, DRF, psycopg's client side, redis-py's, the HTTP client); not
 PostgreSQL, not Redis, not the receiver, not a broker (in-memory). Redis is the production
-profile's shared cache (CACHE_URL, default db 13 of the local server, flushed at the start):
+profile's shared cache (CACHE_URL, default db 14 of the local server, flushed at the start):
 the POST marks its vehicles' queued evaluations there and the evaluation clears them
 (monitors.queued), and the throttles count there. Prints figures; asserts nothing.
 
@@ -47,7 +47,8 @@ sys.path.insert(0, str(REPO))
 INNER = "FLEETMON_INSTRUCTIONS_DUMPS"  # set in the process under valgrind: where its dump order goes
 BATCH = 250
 PARTS = ("bare", "post", "evaluate", "deliver", "memory")
-CACHE_URL = "redis://127.0.0.1:6379/13"
+# The benchmarks' Redis db, as benchmarks/e2e.py's: test runs claim the others (tests/backends.py).
+CACHE_URL = "redis://127.0.0.1:6379/14"
 
 
 def _outer(args: argparse.Namespace) -> int:
