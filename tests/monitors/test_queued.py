@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
+from fleetmon_project.sharedredis import REDIS_TIMEOUT
 from monitors import engine, queued, tasks
 from monitors.queued import KEY, MARK_SECONDS, evaluation_marks_claim, evaluation_marks_clear
 from monitors.sweeps import unevaluated_points_sweep
@@ -20,7 +21,7 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture(autouse=True)
 def redis_not_paused(monkeypatch):
-    monkeypatch.setattr(queued, "_paused_until", 0.0)
+    monkeypatch.setattr(queued._pause, "until", 0.0)
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_when_redis_refuses_every_vehicle_is_queued(settings, caplog, monkeypatc
     settings.CACHE_URL = "redis://127.0.0.1:1/0"  # nothing listens on loopback port 1
     assert evaluation_marks_claim(vehicle_ids=["a", "b"]) == ["a", "b"]
     assert "evaluation marks unavailable" in caplog.text
-    monkeypatch.setattr(queued, "_paused_until", 0.0)
+    monkeypatch.setattr(queued._pause, "until", 0.0)
     evaluation_marks_clear(vehicle_ids=["a"])  # logged, not raised
     assert "not cleared" in caplog.text
 
@@ -77,11 +78,11 @@ def test_a_redis_that_hangs_costs_one_timeout_then_is_left_alone_for_a_while(set
     try:
         started = time.monotonic()
         assert evaluation_marks_claim(vehicle_ids=["a"]) == ["a"]
-        assert time.monotonic() - started < 3 * queued.REDIS_TIMEOUT
+        assert time.monotonic() - started < 3 * REDIS_TIMEOUT
         started = time.monotonic()
         assert evaluation_marks_claim(vehicle_ids=["a"]) == ["a"]
         evaluation_marks_clear(vehicle_ids=["a"])
-        assert time.monotonic() - started < queued.REDIS_TIMEOUT / 5
+        assert time.monotonic() - started < REDIS_TIMEOUT / 5
     finally:
         silent.close()
     assert caplog.text.count("evaluation marks") == 1
