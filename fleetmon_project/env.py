@@ -79,3 +79,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# DRF reads a period by its first letter alone: these spellings, and no others, are meant.
+_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit as `<requests>/<period>` (DRF's format), at least one request a period."""
+    raw = os.environ.get(name, default)
+    count, _, period = raw.strip().partition("/")
+    if not (count.isascii() and count.isdigit() and int(count) >= 1 and period in _RATE_PERIODS):
+        raise ImproperlyConfigured(f"{name}={raw!r}: use <requests>/<period>, at least 1 request per s, min, h or day")
+    return f"{int(count)}/{period}"

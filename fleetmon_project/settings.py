@@ -10,7 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from fleetmon_project.brokers import is_amqp, transport_options
-from fleetmon_project.env import env_bool, env_duration, env_float, env_int, env_list, env_str
+from fleetmon_project.env import env_bool, env_duration, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("FLEETMON_DATA_DIR", str(BASE_DIR / "var")))
@@ -170,8 +170,8 @@ AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
 # compact; Django's 2.5 MiB default left under 1 KB a point for extension objects, or for
 # pretty-printing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-API_THROTTLE_RATE = env_str("FLEETMON_API_THROTTLE_RATE", "6000/min")
-TELEMETRY_THROTTLE_RATE = env_str("FLEETMON_TELEMETRY_THROTTLE_RATE", "20000/min")
+API_THROTTLE_RATE = env_rate("FLEETMON_API_THROTTLE_RATE", "6000/min")
+TELEMETRY_THROTTLE_RATE = env_rate("FLEETMON_TELEMETRY_THROTTLE_RATE", "20000/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

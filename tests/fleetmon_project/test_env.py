@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from fleetmon_project.env import env_duration, env_int
+from fleetmon_project.env import env_duration, env_int, env_rate
 
 NAME = "FLEETMON_TEST_DURATION"
 
@@ -52,3 +52,21 @@ def test_an_integer_within_its_bounds_is_read(monkeypatch):
     monkeypatch.setenv(NAME, " 1000 ")
 
     assert env_int(NAME, 50, minimum=1, maximum=1000) == 1000
+
+
+RATE = "FLEETMON_TEST_RATE"
+
+
+@pytest.mark.parametrize(("raw", "rate"), [("6000/min", "6000/min"), (" 10/s ", "10/s"), ("020/hour", "20/hour")])
+def test_a_rate_is_read_as_requests_per_period(monkeypatch, raw, rate):
+    monkeypatch.setenv(RATE, raw)
+
+    assert env_rate(RATE, "1/day") == rate
+
+
+@pytest.mark.parametrize("raw", ["6000", "0/min", "-5/min", "5/mango", "5/", "/min", "1.5/s", "٥/min", "5/min/s"])
+def test_a_malformed_rate_names_the_variable(monkeypatch, raw):
+    monkeypatch.setenv(RATE, raw)
+
+    with pytest.raises(ImproperlyConfigured, match=RATE):
+        env_rate(RATE, "1/day")
