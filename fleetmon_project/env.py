@@ -82,7 +82,10 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 # DRF reads a period by its first letter alone: these spellings, and no others, are meant.
-_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+_RATE_PERIODS = {
+    *("s", "sec", "second", "seconds", "m", "min", "minute", "minutes"),
+    *("h", "hour", "hours", "d", "day", "days"),
+}
 
 
 def env_rate(name: str, default: str) -> str:

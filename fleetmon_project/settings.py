@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import redis
 from django.core.exceptions import ImproperlyConfigured
 
 from fleetmon_project.brokers import is_amqp, transport_options
@@ -120,6 +121,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (throttling counters must be shared by every web process in production) ----
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://")):
+    try:  # parsed, not connected: a malformed URL would otherwise fail every request
+        redis.ConnectionPool.from_url(CACHE_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: {exc}") from None
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 elif CACHE_URL in ("", "locmem://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

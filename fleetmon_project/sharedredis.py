@@ -20,8 +20,6 @@ from redis.retry import Retry
 
 from fleetmon_project.brokers import is_redis
 
-logger = logging.getLogger(__name__)
-
 # Each Redis call waits this long at most to connect, and as long for its reply.
 REDIS_TIMEOUT = 0.5
 PAUSE_AFTER_ERROR = 5.0
@@ -69,10 +67,12 @@ def _client(url: str) -> redis.Redis:
 
 
 class Pause:
-    """One user of the shared Redis, left alone for PAUSE_AFTER_ERROR after an error."""
+    """One user of the shared Redis, left alone for PAUSE_AFTER_ERROR after an error, which it
+    logs under its own logger."""
 
-    def __init__(self, user: str) -> None:
+    def __init__(self, user: str, logger: logging.Logger) -> None:
         self.user = user
+        self.logger = logger
         self.until = 0.0
 
     @property
@@ -81,4 +81,4 @@ class Pause:
 
     def start(self, consequence: str, exc: Exception) -> None:
         self.until = time.monotonic() + PAUSE_AFTER_ERROR
-        logger.warning("%s %s, left alone for %.0f s: %r", self.user, consequence, PAUSE_AFTER_ERROR, exc)
+        self.logger.warning("%s %s, left alone for %.0f s: %r", self.user, consequence, PAUSE_AFTER_ERROR, exc)

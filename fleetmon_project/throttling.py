@@ -21,6 +21,7 @@ Without Redis (a development setup) each process counts in its own memory.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -59,7 +60,8 @@ class Counted:
         if self.current + 1 > self.limit:
             # Not in this window: in the next one, this window's count weighs as the previous.
             return left + self.period * (1 - (self.limit - 1) / self.current)
-        if self.previous * _weight(self.elapsed, self.period) + self.current + 1 <= self.limit:
+        weight = _weight(self.elapsed, self.period)
+        if _admits(previous=self.previous, current=self.current + 1, weight=weight, limit=self.limit):
             return 0.0
         return max(0.0, self.period * (1 - (self.limit - self.current - 1) / self.previous) - self.elapsed)
 
@@ -84,7 +86,7 @@ def _weight(elapsed: float, period: int) -> float:
 
 
 def _admits(*, previous: int, current: int, weight: float, limit: int) -> bool:
-    # The same test as _COUNT's, for the counters kept in a process's own memory.
+    # _COUNT's test, computed in the same order: a refused request must never be told to wait 0 s.
     return previous * weight + current <= limit
 
 
@@ -102,7 +104,7 @@ end
 return {1, current, previous}
 """
 
-_pause = Pause("rate limits")
+_pause = Pause("rate limits", logging.getLogger(__name__))
 _local = threading.Lock()
 
 

@@ -21,6 +21,7 @@ its evaluation until that evaluation starts:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from fleetmon_project.sharedredis import Pause, shared_client, shared_script
@@ -42,7 +43,7 @@ end
 return claimed
 """
 
-_pause = Pause("evaluation marks")
+_pause = Pause("evaluation marks", logging.getLogger(__name__))
 
 
 def evaluation_marks_claim(*, vehicle_ids: Sequence[str]) -> list[str]:

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -57,16 +62,34 @@ def test_an_integer_within_its_bounds_is_read(monkeypatch):
 RATE = "FLEETMON_TEST_RATE"
 
 
-@pytest.mark.parametrize(("raw", "rate"), [("6000/min", "6000/min"), (" 10/s ", "10/s"), ("020/hour", "20/hour")])
+@pytest.mark.parametrize(("raw", "rate"), [("6000/min", "6000/min"), (" 10/s ", "10/s"), ("020/hour", "20/hour"), ("5/days", "5/days")])
 def test_a_rate_is_read_as_requests_per_period(monkeypatch, raw, rate):
     monkeypatch.setenv(RATE, raw)
 
     assert env_rate(RATE, "1/day") == rate
 
 
-@pytest.mark.parametrize("raw", ["6000", "0/min", "-5/min", "5/mango", "5/", "/min", "1.5/s", "٥/min", "5/min/s"])
+@pytest.mark.parametrize("raw", ["6000", "0/min", "-5/min", "5/mango", "5/Min", "5/", "/min", "1.5/s", "٥/min", "5/min/s"])
 def test_a_malformed_rate_names_the_variable(monkeypatch, raw):
     monkeypatch.setenv(RATE, raw)
 
     with pytest.raises(ImproperlyConfigured, match=RATE):
         env_rate(RATE, "1/day")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("CACHE_URL", "redis://127.0.0.1:notaport/1"), ("FLEETMON_TELEMETRY_THROTTLE_RATE", "100/mango")]
+)
+def test_the_service_refuses_to_start_with_a_malformed_setting(name, value):
+    environment = {**os.environ, name: value, "DJANGO_SETTINGS_MODULE": "fleetmon_project.settings"}
+    started = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=environment,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert started.returncode != 0
+    assert f"ImproperlyConfigured: {name}=" in started.stderr

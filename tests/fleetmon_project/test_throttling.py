@@ -63,11 +63,13 @@ def test_rate_headers_say_what_is_left_and_when_all_of_it_is_back():
     assert counted.headers() == {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "4", "X-RateLimit-Reset": "105"}
 
 
-def test_only_the_previous_windows_requests_left_weigh_until_this_one_ends():
-    counted = Counted(limit=10, period=60, elapsed=59.5, current=0, previous=10, allowed=False)
+def test_refused_by_the_previous_windows_requests_alone():
+    counted = Counted(limit=10, period=60, elapsed=1.0, current=0, previous=10, allowed=False)
 
-    assert counted.remaining == 9
-    assert counted.reset == 0.5
+    # They weigh 10 x 59/60: one more request fits once they weigh 9, 5 s later; none once this window ends.
+    assert counted.remaining == 0
+    assert counted.wait == pytest.approx(5.0)
+    assert counted.reset == 59.0
 
 
 @pytest.fixture
@@ -156,8 +158,16 @@ def test_concurrent_requests_never_exceed_the_limit(store, bucket):
 def test_a_windows_counter_outlives_the_next_window_and_no_more(shared_redis, bucket):
     request_count(bucket=bucket, limit=5, period=60, now=time.time())
 
-    (key,) = shared_redis.keys("fleetmon:throttle:*")
+    (key,) = shared_redis.keys(f"fleetmon:throttle:{{{bucket}}}:*")
     assert 60_000 < shared_redis.pttl(key) <= 120_000
+
+
+def test_a_redis_that_lost_the_script_is_sent_it_again(shared_redis, bucket):
+    assert request_count(bucket=bucket, limit=2, period=60, now=T0).allowed
+    shared_redis.script_flush()  # as after a restart
+
+    assert request_count(bucket=bucket, limit=2, period=60, now=T0).remaining == 0
+    assert not request_count(bucket=bucket, limit=2, period=60, now=T0).allowed
 
 
 @pytest.fixture
@@ -206,5 +216,22 @@ def test_api_requests_are_counted_in_the_shared_redis(api, shared_redis, monkeyp
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"token": "2/min", "telemetry": "2/min"})
     assert api.get("/api/v1/fleets")["X-RateLimit-Remaining"] == "1"
     assert api.get("/api/v1/fleets")["X-RateLimit-Remaining"] == "0"
-    assert api.get("/api/v1/fleets").status_code == 429
+    refused = api.get("/api/v1/fleets")
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 120  # at most until the end of the next window
     assert shared_redis.keys("fleetmon:throttle:*")
+
+
+@pytest.mark.django_db
+def test_retry_after_is_the_wait_until_one_more_request_is_allowed(api, store, monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"token": "2/min", "telemetry": "2/min"})
+    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: T0 + 50.2))
+    api.get("/api/v1/fleets")
+    api.get("/api/v1/fleets")
+
+    refused = api.get("/api/v1/fleets")
+    # This minute's 2 weigh 2 x (1 - t/60) into the next one: 1 once t = 30, 39.8 s from now.
+    assert refused["Retry-After"] == "40"
+    assert refused["X-RateLimit-Reset"] == "70"
