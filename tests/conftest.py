@@ -16,6 +16,35 @@ def _isolated_cache():
 
 
 @pytest.fixture
+def shared_redis(settings):
+    """The run's Redis (its broker database) as the cache every process shares, as in
+    production: the evaluation marks and the rate limits count there."""
+    import os
+
+    import redis
+
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis"):
+        pytest.skip("needs the Redis of `make test` (tests.backends)")
+    settings.CACHE_URL = url
+    return redis.Redis.from_url(url)
+
+
+@pytest.fixture
+def hung_redis(settings):
+    """A shared cache whose connections complete (in a listening socket's backlog) and that
+    never answers."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    settings.CACHE_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    yield
+    silent.close()
+
+
+@pytest.fixture
 def user(db):
     from tests.telemetry.factories import UserFactory
 

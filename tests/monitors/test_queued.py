@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -25,16 +24,10 @@ def redis_not_paused(monkeypatch):
 
 
 @pytest.fixture
-def marks(settings):
-    """Redis shared by the processes, as in production: the test run's broker database."""
-    url = os.environ.get("CELERY_BROKER_URL", "")
-    if not url.startswith("redis"):
-        pytest.skip("needs the Redis of `make test` (tests.backends)")
-    settings.CACHE_URL = url
-    client = redis.Redis.from_url(url)
-    _drop_marks(client)
-    yield client
-    _drop_marks(client)
+def marks(shared_redis):
+    _drop_marks(shared_redis)
+    yield shared_redis
+    _drop_marks(shared_redis)
 
 
 def _drop_marks(client: redis.Redis) -> None:
@@ -70,21 +63,14 @@ def test_when_redis_refuses_every_vehicle_is_queued(settings, caplog, monkeypatc
     assert "not cleared" in caplog.text
 
 
-def test_a_redis_that_hangs_costs_one_timeout_then_is_left_alone_for_a_while(settings, caplog):
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen()  # connections complete in the backlog; nothing ever answers
-    settings.CACHE_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
-    try:
-        started = time.monotonic()
-        assert evaluation_marks_claim(vehicle_ids=["a"]) == ["a"]
-        assert time.monotonic() - started < 3 * REDIS_TIMEOUT
-        started = time.monotonic()
-        assert evaluation_marks_claim(vehicle_ids=["a"]) == ["a"]
-        evaluation_marks_clear(vehicle_ids=["a"])
-        assert time.monotonic() - started < REDIS_TIMEOUT / 5
-    finally:
-        silent.close()
+def test_a_redis_that_hangs_costs_one_timeout_then_is_left_alone_for_a_while(hung_redis, caplog):
+    started = time.monotonic()
+    assert evaluation_marks_claim(vehicle_ids=["a"]) == ["a"]
+    assert time.monotonic() - started < 3 * REDIS_TIMEOUT
+    started = time.monotonic()
+    assert evaluation_marks_claim(vehicle_ids=["a"]) == ["a"]
+    evaluation_marks_clear(vehicle_ids=["a"])
+    assert time.monotonic() - started < REDIS_TIMEOUT / 5
     assert caplog.text.count("evaluation marks") == 1
 
 
