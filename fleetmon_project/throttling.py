@@ -8,9 +8,9 @@ fixed window of the period, and the previous window's count weighs on the curren
 proportion to the part of the previous window still inside the sliding one. A request is
 allowed while that estimate, this request included, is at most N. Two counters per credential
 and one Redis command per request, whatever the rate: DRF's `SimpleRateThrottle` kept every
-request's timestamp in one cache entry that each request read and wrote back whole (1.1 ms of
-the API's CPU per request at the telemetry limit of 20,000 a minute), and two concurrent
-requests could each write back a history without the other's.
+request's timestamp in one cache entry that each request read and wrote back whole (1 to 3 ms
+of the API's CPU per request, the more the nearer the limit: docs/performance.md), and two
+concurrent requests could each write back a history without the other's.
 
 The counters live in the shared Redis (CACHE_URL), counted and checked by one script, so that
 every process and every host agree. While Redis is unavailable, requests are let through
