@@ -52,9 +52,10 @@ def _client(url: str) -> redis.Redis:
     if client is None:
         pool = redis.ConnectionPool.from_url(url)
         # Ours whatever the URL's query says: a script sent again after a timeout would find
-        # its own writes (a mark set, a request counted twice); and a request must not wait on
-        # Redis for long.
+        # its own writes (a mark set, a request counted twice); a request must not wait on
+        # Redis for long; and the callers decode the replies they read.
         pool.connection_kwargs.update(
+            decode_responses=False,
             socket_timeout=REDIS_TIMEOUT,
             socket_connect_timeout=REDIS_TIMEOUT,
             retry=Retry(NoBackoff(), 0),

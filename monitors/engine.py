@@ -28,7 +28,7 @@ from monitors.dwell import DwellState
 from monitors.evaluation import CompiledMonitor, Decision, Position, VehicleSnapshot
 from monitors.extensions import build_extensions
 from monitors.models import ACTIVE_STATUSES, BoundaryEvaluation, DeadLetter, Event, Monitor, MonitorVehicleState
-from monitors.queued import evaluation_marks_clear
+from monitors.queued import evaluation_chunk_release, evaluation_chunk_take
 from monitors.signals import events_raised
 from telemetry.models import RECEIVED_AT_SLACK, TelemetryPoint, Vehicle, VehicleState
 from telemetry.selectors import vehicles_with_points_pending
@@ -832,6 +832,7 @@ def vehicles_evaluate(
     monitor_ids: Sequence[str] | None = None,
     boundary_id: int | None = None,
     retry_id: int | None = None,
+    chunk_id: str | None = None,
     now: datetime | None = None,
 ) -> int:
     """Apply the vehicles' unevaluated points in eventDate order, evaluating monitors at each
@@ -843,26 +844,32 @@ def vehicles_evaluate(
     The whole chunk is one transaction with set-based reads and bulk writes: the per-vehicle
     cost is the evaluation itself, not database round trips. `boundary_id` is the
     BoundaryEvaluation row this evaluation completes (deleted in the same commit);
-    `retry_id` the DeadLetter it retries (deleted on success). Vehicles held by another dead
+    `retry_id` the DeadLetter it retries (deleted on success); `chunk_id` the chunk of queued
+    vehicles this evaluation takes (monitors.queued). Vehicles held by another dead
     letter are left alone: their points wait, in order, for the retry or a replay. If the
     chunk fails, its vehicles are evaluated one by one and those that fail are held."""
     now = now or timezone.now()
     ids = sorted(set(vehicle_ids))
     stateless = None
+    joined: list[str] = []
     if at is None:
         # Telemetry-driven: only vehicles with points left to apply. Under a backlog, the task
         # of an earlier request often applied this one's points already; then this is the
         # only query. It also tells which vehicles have no state row yet, so the evaluation
-        # creates only theirs. The vehicles' queued marks are cleared first (monitors.queued):
-        # a point whose POST found its vehicle marked is read here, and a POST from now on
-        # queues an evaluation of its own.
-        evaluation_marks_clear(vehicle_ids=ids)
+        # creates only theirs. The chunk is taken and the vehicles' queued marks cleared first
+        # (monitors.queued): a point whose POST found its vehicle marked is read here, and a
+        # POST from now on queues an evaluation of its own.
+        joined = evaluation_chunk_take(chunk_id=chunk_id, vehicle_ids=ids)
+        if joined:
+            ids = sorted({*ids, *joined})
         found = _vehicles_pending_read(ids, retry_id=retry_id)
         ids = sorted(found)
         stateless = [vehicle_id for vehicle_id in ids if not found[vehicle_id]]
         if not ids:
             if retry_id is not None:
                 DeadLetter.objects.filter(pk=retry_id).delete()  # nothing left to retry
+            if joined:
+                evaluation_chunk_release(chunk_id=chunk_id)
             return 0
     try:
         with transaction.atomic():
@@ -877,6 +884,8 @@ def vehicles_evaluate(
         outcome = _one_by_one(
             ids, at=at, expiries=expiries, monitor_ids=monitor_ids, boundary_id=boundary_id, retry_id=retry_id, now=now
         )
+    if joined:
+        evaluation_chunk_release(chunk_id=chunk_id)
     MONITOR_EVALUATIONS.inc(outcome.evaluations)
     for event in outcome.stored:
         EVENTS_RAISED.labels(monitor_type(event.monitor.spec.trigger_kinds), str(event.refresh).lower()).inc()

@@ -12,24 +12,28 @@ from celery.contrib.django.task import DjangoTask
 from django.db import transaction
 
 from monitors import engine, sweeps
-from monitors.queued import evaluation_marks_claim, evaluation_marks_clear
+from monitors.queued import evaluation_chunk_release, evaluation_chunk_take, evaluation_chunks_claim
 from monitors.sweeps import vehicle_chunks
 
 
 def enqueue_points_evaluation(*, vehicle_ids: list[str]) -> None:
     """Once the points are committed, an evaluation of each of their vehicles that has none
-    queued (monitors.queued)."""
+    queued, in the open chunk or in chunks of their own (monitors.queued)."""
     transaction.on_commit(lambda: _points_evaluation_send(vehicle_ids))
 
 
 def _points_evaluation_send(vehicle_ids: list[str]) -> None:
-    chunks = vehicle_chunks(evaluation_marks_claim(vehicle_ids=vehicle_ids))
+    chunks = evaluation_chunks_claim(vehicle_ids=vehicle_ids)
     for position, chunk in enumerate(chunks):
         try:
-            evaluate_vehicles.delay(chunk, None, None, None)
+            evaluate_vehicles.apply_async((chunk.vehicle_ids, None, None, None), task_id=chunk.id)
         except Exception:
-            # Not queued: the next POST for these vehicles must queue their evaluation.
-            evaluation_marks_clear(vehicle_ids=[vehicle_id for unsent in chunks[position:] for vehicle_id in unsent])
+            # Not queued: the next POST for these vehicles, and for those that joined their
+            # chunks meanwhile, must queue their evaluation; the sweeper rescues the points
+            # already stored.
+            for unsent in chunks[position:]:
+                evaluation_chunk_take(chunk_id=unsent.id, vehicle_ids=unsent.vehicle_ids)
+                evaluation_chunk_release(chunk_id=unsent.id)
             raise
 
 
@@ -61,8 +65,9 @@ class _VehicleChunkTask(DjangoTask):  # the app's task class, with delay_on_comm
         return super().apply_async(args, kwargs, **options)
 
 
-@shared_task(base=_VehicleChunkTask, acks_late=True, reject_on_worker_lost=True)
+@shared_task(base=_VehicleChunkTask, bind=True, acks_late=True, reject_on_worker_lost=True)
 def evaluate_vehicles(
+    self: _VehicleChunkTask,
     vehicle_ids: list[str],
     at: str | None = None,
     monitor_ids: list[str] | None = None,
@@ -75,6 +80,7 @@ def evaluate_vehicles(
         expiries=expiries,
         monitor_ids=monitor_ids,
         boundary_id=boundary_id,
+        chunk_id=self.request.id,
     )
 
 

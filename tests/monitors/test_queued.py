@@ -9,7 +9,16 @@ import redis
 
 from fleetmon_project.sharedredis import REDIS_TIMEOUT
 from monitors import engine, queued, tasks
-from monitors.queued import KEY, MARK_SECONDS, evaluation_marks_claim, evaluation_marks_clear
+from monitors.queued import (
+    CHUNK_KEY,
+    CHUNK_SECONDS,
+    KEY,
+    MARK_SECONDS,
+    OPEN_KEY,
+    evaluation_chunk_release,
+    evaluation_chunk_take,
+    evaluation_chunks_claim,
+)
 from monitors.sweeps import unevaluated_points_sweep
 from telemetry.selectors import points_pending
 from tests.e2e_support import wait_for
@@ -31,47 +40,115 @@ def marks(shared_redis):
 
 
 def _drop_marks(client: redis.Redis) -> None:
-    found = client.keys(KEY.format("*"))
-    if found:
-        client.delete(*found)
+    client.delete(OPEN_KEY, *client.keys(KEY.format("*")), *client.keys(CHUNK_KEY.format("*")))
+
+
+def _claim(*vehicle_ids: str) -> list[tuple[str | None, list[str]]]:
+    return [(chunk.id, chunk.vehicle_ids) for chunk in evaluation_chunks_claim(vehicle_ids=vehicle_ids)]
 
 
 def test_a_vehicle_whose_evaluation_is_queued_is_not_queued_again(marks):
-    assert evaluation_marks_claim(vehicle_ids=["a", "b"]) == ["a", "b"]
-    assert evaluation_marks_claim(vehicle_ids=["b", "c"]) == ["c"]
-    evaluation_marks_clear(vehicle_ids=["b"])
-    assert evaluation_marks_claim(vehicle_ids=["a", "b"]) == ["b"]
+    ((first, named),) = _claim("b", "a")
+    assert named == ["a", "b"]
+    assert _claim("b", "c") == []  # c joins the open chunk, whose message is on its way
+    assert evaluation_chunk_take(chunk_id=first, vehicle_ids=named) == ["a", "b", "c"]
+    assert [named for _, named in _claim("a", "b", "c", "d")] == [["a", "b", "c", "d"]]
 
 
-def test_a_mark_expires_in_seconds(marks):
-    evaluation_marks_claim(vehicle_ids=["a"])
+def test_a_taken_chunk_is_closed_and_the_next_vehicles_open_another(marks):
+    ((first, _),) = _claim("a")
+    evaluation_chunk_take(chunk_id=first, vehicle_ids=["a"])
+    ((second, named),) = _claim("b")
+    assert second != first
+    assert named == ["b"]
+    assert evaluation_chunk_take(chunk_id=second, vehicle_ids=named) == ["b"]
+
+
+def test_vehicles_fill_the_open_chunk_then_open_chunks_of_their_own(marks, settings):
+    settings.FLEETMON_EVALUATION_CHUNK = 3
+    ((first, _),) = _claim("a")
+    opened = _claim("b", "c", "d", "e", "f", "g")
+    assert [named for _, named in opened] == [["d", "e", "f"], ["g"]]
+    assert evaluation_chunk_take(chunk_id=first, vehicle_ids=["a"]) == ["a", "b", "c"]
+    assert evaluation_chunk_take(chunk_id=opened[0][0], vehicle_ids=["d", "e", "f"]) == ["d", "e", "f"]
+    assert _claim("h") == []  # the last chunk opened has room
+    assert evaluation_chunk_take(chunk_id=opened[1][0], vehicle_ids=["g"]) == ["g", "h"]
+
+
+def test_a_mark_and_an_open_chunk_expire_in_seconds_a_chunk_in_an_hour(marks):
+    ((chunk_id, _),) = _claim("a")
     assert MARK_SECONDS - 1 <= marks.ttl(KEY.format("a")) <= MARK_SECONDS
+    assert MARK_SECONDS - 1 <= marks.ttl(OPEN_KEY) <= MARK_SECONDS
+    assert CHUNK_SECONDS - 1 <= marks.pttl(CHUNK_KEY.format(chunk_id)) / 1000 <= CHUNK_SECONDS
+
+
+def test_vehicles_joining_a_chunk_do_not_keep_it_open_longer(marks):
+    _claim("a")
+    time.sleep(1.1)
+    assert _claim("b") == []
+    assert marks.pttl(OPEN_KEY) <= (MARK_SECONDS - 1) * 1000
+
+
+def test_a_redis_url_asking_for_decoded_replies_gets_bytes_all_the_same(marks, settings):
+    settings.CACHE_URL += "?decode_responses=true"
+    ((chunk_id, named),) = _claim("a")
+    assert evaluation_chunk_take(chunk_id=chunk_id, vehicle_ids=named) == ["a"]
+
+
+def test_a_chunk_is_read_again_until_it_is_released(marks):
+    ((chunk_id, named),) = _claim("a")
+    _claim("b")
+    assert evaluation_chunk_take(chunk_id=chunk_id, vehicle_ids=named) == ["a", "b"]
+    # the message delivered again, its worker killed mid-evaluation
+    assert evaluation_chunk_take(chunk_id=chunk_id, vehicle_ids=named) == ["a", "b"]
+    evaluation_chunk_release(chunk_id=chunk_id)
+    assert evaluation_chunk_take(chunk_id=chunk_id, vehicle_ids=named) == []
+    assert marks.keys(CHUNK_KEY.format("*")) == []
+
+
+def test_a_message_without_a_chunk_clears_the_marks_of_the_vehicles_it_names(marks):
+    _claim("a", "b")
+    assert evaluation_chunk_take(chunk_id=None, vehicle_ids=["a"]) == []  # a sweep's, say
+    assert (marks.exists(KEY.format("a")), marks.exists(KEY.format("b"))) == (0, 1)
 
 
 def test_without_a_shared_cache_every_vehicle_is_queued_each_time(settings):
     settings.CACHE_URL = ""
-    assert evaluation_marks_claim(vehicle_ids=["a", "b"]) == ["a", "b"]
-    assert evaluation_marks_claim(vehicle_ids=["a", "b"]) == ["a", "b"]
+    settings.FLEETMON_EVALUATION_CHUNK = 2
+    assert _claim("a", "b", "c") == [(None, ["a", "b"]), (None, ["c"])]
+    assert _claim("a", "b", "c") == [(None, ["a", "b"]), (None, ["c"])]
+    assert evaluation_chunk_take(chunk_id="x", vehicle_ids=["a"]) == []
 
 
 def test_when_redis_refuses_every_vehicle_is_queued(settings, caplog, monkeypatch):
     settings.CACHE_URL = "redis://127.0.0.1:1/0"  # nothing listens on loopback port 1
-    assert evaluation_marks_claim(vehicle_ids=["a", "b"]) == ["a", "b"]
+    assert _claim("a", "b") == [(None, ["a", "b"])]
     assert "evaluation marks unavailable" in caplog.text
     monkeypatch.setattr(queued._pause, "until", 0.0)
-    evaluation_marks_clear(vehicle_ids=["a"])  # logged, not raised
+    assert evaluation_chunk_take(chunk_id="x", vehicle_ids=["a"]) == []  # logged, not raised
     assert "not cleared" in caplog.text
+    monkeypatch.setattr(queued._pause, "until", 0.0)
+    evaluation_chunk_release(chunk_id="x")
+    assert "chunk not released" in caplog.text
 
 
 def test_a_redis_that_hangs_costs_one_timeout_then_is_left_alone_for_a_while(hung_redis, caplog):
     started = time.monotonic()
-    assert evaluation_marks_claim(vehicle_ids=["a"]) == ["a"]
+    assert _claim("a") == [(None, ["a"])]
     assert time.monotonic() - started < 3 * REDIS_TIMEOUT
     started = time.monotonic()
-    assert evaluation_marks_claim(vehicle_ids=["a"]) == ["a"]
-    evaluation_marks_clear(vehicle_ids=["a"])
+    assert _claim("a") == [(None, ["a"])]
+    evaluation_chunk_take(chunk_id=None, vehicle_ids=["a"])
+    evaluation_chunk_release(chunk_id="x")
     assert time.monotonic() - started < REDIS_TIMEOUT / 5
     assert caplog.text.count("evaluation marks") == 1
+
+
+def test_a_worker_takes_its_chunk_even_while_redis_errors_pause_the_marks(marks, monkeypatch):
+    ((chunk_id, named),) = _claim("a")
+    _claim("b")
+    monkeypatch.setattr(queued._pause, "until", time.monotonic() + 60)
+    assert evaluation_chunk_take(chunk_id=chunk_id, vehicle_ids=named) == ["a", "b"]
 
 
 def test_an_unexpected_error_still_queues_every_vehicle(marks, monkeypatch):
@@ -79,45 +156,58 @@ def test_an_unexpected_error_still_queues_every_vehicle(marks, monkeypatch):
         raise ValueError("not what redis-py raises")
 
     monkeypatch.setattr(marks.__class__, "evalsha", broken)
-    assert evaluation_marks_claim(vehicle_ids=["a", "b"]) == ["a", "b"]
+    assert _claim("a", "b") == [(None, ["a", "b"])]
     assert not marks.exists(KEY.format("a"))
 
 
-def test_a_redis_that_lost_the_claim_script_is_sent_it_again(marks):
-    assert evaluation_marks_claim(vehicle_ids=["a"]) == ["a"]
+def test_a_redis_that_lost_the_scripts_is_sent_them_again(marks):
+    ((chunk_id, _),) = _claim("a")
     marks.script_flush()  # as after a restart
-    assert evaluation_marks_claim(vehicle_ids=["a", "b"]) == ["b"]
+    assert _claim("a", "b") == []
+    marks.script_flush()
+    assert evaluation_chunk_take(chunk_id=chunk_id, vehicle_ids=["a"]) == ["a", "b"]
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The evaluation messages POSTs publish, as (vehicles named, task id), not sent."""
+    sent: list[tuple[list[str], str | None]] = []
+    monkeypatch.setattr(
+        tasks.evaluate_vehicles, "apply_async", lambda args, task_id=None: sent.append((args[0], task_id))
+    )
+    return sent
+
+
+@pytest.fixture
+def post(api, django_capture_on_commit_callbacks):
+    def post(*vehicles, at=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            body = [point(vin=vehicle.vin, eventDate=(at or NOW).isoformat()) for vehicle in vehicles]
+            assert api.post("/api/v1/telemetry", body, format="json").status_code == 202
+
+    return post
 
 
 @pytest.mark.django_db
-def test_a_post_finding_an_evaluation_queued_leaves_its_points_to_it(
-    marks, api, fleet, django_capture_on_commit_callbacks, monkeypatch
-):
+def test_posts_finding_an_evaluation_queued_leave_their_points_to_it(marks, fleet, published, post):
     first, second = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
-    queued = []
-    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: queued.append(args[0]))
-
-    def post(*vehicles, at):
-        with django_capture_on_commit_callbacks(execute=True):
-            body = [point(vin=vehicle.vin, eventDate=at.isoformat()) for vehicle in vehicles]
-            assert api.post("/api/v1/telemetry", body, format="json").status_code == 202
-
     post(first, at=NOW - timedelta(seconds=3))
-    post(first, second, at=NOW - timedelta(seconds=2))
-    assert queued == [[first.pk], [second.pk]]
+    post(first, second, at=NOW - timedelta(seconds=2))  # second joins the open chunk
+    ((named, chunk_id),) = published
+    assert named == [first.pk]
 
-    engine.vehicles_evaluate(vehicle_ids=queued[0])  # the first POST's evaluation applies the second's point too
-    assert sorted(p.vehicle_id for p in points_pending()) == [second.pk]
+    engine.vehicles_evaluate(vehicle_ids=named, chunk_id=chunk_id)  # applies both POSTs' points
+    assert not points_pending().exists()
+    assert marks.keys(CHUNK_KEY.format("*")) == []  # released once evaluated
     post(first, at=NOW - timedelta(seconds=1))
-    assert queued[2:] == [[first.pk]]  # started, it no longer covers what comes next
+    assert [named for named, _ in published[1:]] == [[first.pk]]  # started, it no longer covers what comes next
 
 
 @pytest.mark.django_db
 def test_a_vehicle_is_marked_only_once_its_points_are_committed(
-    marks, api, fleet, django_capture_on_commit_callbacks, monkeypatch
+    marks, api, fleet, django_capture_on_commit_callbacks, published
 ):
     vehicle = VehicleFactory(fleet=fleet)
-    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: None)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert api.post("/api/v1/telemetry", point(vin=vehicle.vin), format="json").status_code == 202
     assert marks.exists(KEY.format(vehicle.pk)) == 0
@@ -127,66 +217,106 @@ def test_a_vehicle_is_marked_only_once_its_points_are_committed(
 
 
 @pytest.mark.django_db
-def test_an_evaluation_clears_its_vehicles_marks_before_it_reads_what_is_pending(
-    marks, api, fleet, django_capture_on_commit_callbacks, monkeypatch
+def test_an_evaluation_clears_its_chunks_marks_before_it_reads_what_is_pending(
+    marks, fleet, published, post, monkeypatch
 ):
-    vehicle = VehicleFactory(fleet=fleet)
-    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: None)
-    with django_capture_on_commit_callbacks(execute=True):
-        api.post("/api/v1/telemetry", point(vin=vehicle.vin), format="json")
+    opener, joiner = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
+    post(opener)
+    post(joiner)
     marked_when_read = []
     read = engine._vehicles_pending_read
 
     def observed(ids, **kwargs):
-        marked_when_read.append(marks.exists(KEY.format(vehicle.pk)))
+        marked_when_read.append(marks.exists(KEY.format(opener.pk), KEY.format(joiner.pk)))
         return read(ids, **kwargs)
 
     monkeypatch.setattr(engine, "_vehicles_pending_read", observed)
-    engine.vehicles_evaluate(vehicle_ids=[vehicle.pk])
+    ((named, chunk_id),) = published
+    engine.vehicles_evaluate(vehicle_ids=named, chunk_id=chunk_id)
     assert marked_when_read == [0]
     assert not points_pending().exists()
 
 
 @pytest.mark.django_db
-def test_points_left_behind_a_lost_message_are_rescued_by_the_sweeper(
-    marks, api, fleet, django_capture_on_commit_callbacks, monkeypatch, settings
-):
-    vehicle = VehicleFactory(fleet=fleet)
-    lost = []
-    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: lost.append(args))
-    for seconds in (2, 1):
-        with django_capture_on_commit_callbacks(execute=True):
-            body = point(vin=vehicle.vin, eventDate=(NOW - timedelta(seconds=seconds)).isoformat())
-            api.post("/api/v1/telemetry", body, format="json")
-    assert len(lost) == 1  # the second POST relied on the first's message
+def test_a_message_naming_a_chunk_redis_lost_still_evaluates_its_own_vehicles(marks, fleet, published, post):
+    opener, joiner = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
+    post(opener)
+    post(joiner)
+    ((named, chunk_id),) = published
+    marks.delete(CHUNK_KEY.format(chunk_id))  # or a worker of the previous release, which ignores it
+    engine.vehicles_evaluate(vehicle_ids=named, chunk_id=chunk_id)
+    assert [p.vehicle_id for p in points_pending()] == [joiner.pk]  # the joiner's wait, as after a lost mark
+
+
+@pytest.mark.django_db
+def test_a_chunk_whose_evaluation_failed_is_left_to_a_copy_of_its_message(marks, fleet, published, post, monkeypatch):
+    opener, joiner = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
+    post(opener)
+    post(joiner)
+    ((named, chunk_id),) = published
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("database gone")
+
+    working = engine._evaluate, engine._one_by_one
+    monkeypatch.setattr(engine, "_evaluate", broken)
+    monkeypatch.setattr(engine, "_one_by_one", broken)
+    with pytest.raises(ConnectionError):
+        engine.vehicles_evaluate(vehicle_ids=named, chunk_id=chunk_id)
+    monkeypatch.setattr(engine, "_evaluate", working[0])
+    monkeypatch.setattr(engine, "_one_by_one", working[1])
+    engine.vehicles_evaluate(vehicle_ids=named, chunk_id=chunk_id)  # the copy
+    assert not points_pending().exists()
+    assert marks.keys(CHUNK_KEY.format("*")) == []
+
+
+@pytest.mark.django_db
+def test_a_chunk_whose_points_another_evaluation_applied_is_released(marks, fleet, published, post):
+    opener, joiner = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
+    post(opener)
+    post(joiner)
+    ((named, chunk_id),) = published
+    engine.vehicles_evaluate(vehicle_ids=[opener.pk, joiner.pk])  # the sweeper's, say
+    assert engine.vehicles_evaluate(vehicle_ids=named, chunk_id=chunk_id) == 0
+    assert marks.keys(CHUNK_KEY.format("*")) == []
+
+
+@pytest.mark.django_db
+def test_points_left_behind_a_lost_message_are_rescued_by_the_sweeper(marks, fleet, published, post, settings):
+    vehicle, joiner = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
+    post(vehicle, at=NOW - timedelta(seconds=2))
+    post(vehicle, joiner, at=NOW - timedelta(seconds=1))
+    assert len(published) == 1  # the second POST relied on the first's message, which is lost
 
     later = datetime.now(UTC) + timedelta(seconds=settings.FLEETMON_POINT_RESCUE_AFTER + 1)
     (rescue,) = unevaluated_points_sweep(now=later)
-    assert rescue.vehicle_ids == [vehicle.pk]
+    assert sorted(rescue.vehicle_ids) == sorted([vehicle.pk, joiner.pk])
     engine.vehicles_evaluate(vehicle_ids=rescue.vehicle_ids)
     assert not points_pending().exists()
-    assert marks.exists(KEY.format(vehicle.pk)) == 0
+    assert marks.exists(KEY.format(vehicle.pk), KEY.format(joiner.pk)) == 0
 
 
 @pytest.mark.django_db
 def test_evaluations_the_broker_refused_are_not_left_marked(
     marks, api, fleet, settings, django_capture_on_commit_callbacks, monkeypatch
 ):
-    settings.FLEETMON_EVALUATION_CHUNK = 1
-    vehicles = [VehicleFactory(fleet=fleet) for _ in range(3)]
+    settings.FLEETMON_EVALUATION_CHUNK = 2
+    vehicles = sorted((VehicleFactory(fleet=fleet) for _ in range(4)), key=lambda vehicle: vehicle.pk)
+    ids = [vehicle.pk for vehicle in vehicles]
     sent = []
 
-    def send(chunk, *args):
+    def send(args, task_id=None):
         if sent:
+            assert _claim(ids[3]) == []  # another POST's vehicle joins the chunk meanwhile
             raise ConnectionError("broker down")
-        sent.append(chunk)
+        sent.append(args[0])
 
-    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", send)
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", send)
     with pytest.raises(ConnectionError), django_capture_on_commit_callbacks(execute=True):
-        api.post("/api/v1/telemetry", [point(vin=vehicle.vin) for vehicle in vehicles], format="json")
-    assert len(sent) == 1
-    ids = sorted(vehicle.pk for vehicle in vehicles)
-    assert evaluation_marks_claim(vehicle_ids=ids) == ids[1:]  # only the one queued stays marked
+        api.post("/api/v1/telemetry", [point(vin=vehicle.vin) for vehicle in vehicles[:3]], format="json")
+    assert sent == [ids[:2]]
+    # only the chunk queued stays marked, and the refused one is not left open
+    assert [named for _, named in _claim(*ids)] == [ids[2:]]
 
 
 @pytest.mark.e2e
@@ -197,16 +327,25 @@ def test_posts_while_an_evaluation_waits_in_the_queue_share_its_message(
     from tests.monitors.test_engine_e2e import INSIDE, OUTSIDE, create_monitor, event_dates, send
 
     VehicleFactory(fleet=fleet, vin="VF3ABCDE0FG123456")
+    others = [VehicleFactory(fleet=fleet) for _ in range(3)]
     monitor_id = create_monitor(api, fleet, webhook_receiver)
     sent = []
-    send_for_real = tasks.evaluate_vehicles.delay
-    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: sent.append(args) or send_for_real(*args))
+    send_for_real = tasks.evaluate_vehicles.apply_async
+    monkeypatch.setattr(
+        tasks.evaluate_vehicles,
+        "apply_async",
+        lambda *args, **kwargs: sent.append(args) or send_for_real(*args, **kwargs),
+    )
     start = datetime.now(UTC) - timedelta(minutes=10)
     for offset, position in ((0, INSIDE), (60, OUTSIDE), (120, INSIDE), (180, OUTSIDE)):
         send(api, start, (offset, position, None))  # no worker yet: the first POST's message waits
+    for other in others:  # one point per POST, from vehicles of their own
+        body = {"vin": other.vin, "eventDate": (start + timedelta(seconds=30)).isoformat(), "position": INSIDE}
+        assert api.post("/api/v1/telemetry", body, format="json").status_code == 202
     assert len(sent) == 1
 
     live_celery.worker(CACHE_URL=os.environ["CELERY_BROKER_URL"])
     wait_for(lambda: not points_pending().exists(), message="points evaluated")
     assert event_dates(monitor_id) == [start + timedelta(seconds=60), start + timedelta(seconds=180)]
-    assert marks.keys(KEY.format("*")) == []  # started, the evaluation cleared its vehicle's mark
+    assert marks.keys(KEY.format("*")) == []  # started, the evaluation cleared its vehicles' marks
+    wait_for(lambda: marks.keys(CHUNK_KEY.format("*")) == [], message="chunk released")

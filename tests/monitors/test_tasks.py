@@ -34,3 +34,10 @@ def test_an_evaluation_queued_on_commit_gets_the_short_argsrepr_too(published, d
 def test_an_explicit_argsrepr_is_kept(published):
     tasks.evaluate_vehicles.apply_async((["a"], None, None, None), argsrepr="mine")
     assert [options for _, options in published] == [{"argsrepr": "mine"}]
+
+
+def test_an_evaluation_takes_the_chunk_its_task_id_names(monkeypatch):
+    calls = []
+    monkeypatch.setattr(tasks.engine, "vehicles_evaluate", lambda **kwargs: calls.append(kwargs) or 0)
+    tasks.evaluate_vehicles.apply((["a"], None, None, None), task_id="the-chunk")
+    assert [call["chunk_id"] for call in calls] == ["the-chunk"]

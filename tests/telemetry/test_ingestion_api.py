@@ -42,7 +42,7 @@ def test_batch_is_stored_and_evaluation_enqueued_after_commit(api, vehicle, djan
     enqueued = []
     from monitors import tasks
 
-    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: enqueued.append(args))
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", lambda args, **options: enqueued.append(args))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = api.post("/api/v1/telemetry", [point(), point(eventDate=iso(NOW))], format="json")
     assert response.json() == {"accepted": 2}
@@ -60,7 +60,7 @@ def test_a_batch_is_enqueued_in_chunks_of_the_configured_size(
     enqueued = []
     from monitors import tasks
 
-    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: enqueued.append(args[0]))
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", lambda args, **options: enqueued.append(args[0]))
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post("/api/v1/telemetry", [point(vin=v.vin) for v in vehicles], format="json")
 
@@ -73,7 +73,7 @@ def test_a_batch_is_enqueued_in_chunks_of_the_configured_size(
 def test_a_batch_is_stored_in_one_transaction_without_savepoints(api, vehicle, monkeypatch):
     from monitors import tasks
 
-    monkeypatch.setattr(tasks.evaluate_vehicles, "delay", lambda *args: None)  # its queries are not the POST's
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", lambda *args, **options: None)  # its queries are not the POST's
     transactions = []
 
     def record(**_):
