@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from monitors.queued import (
     evaluation_chunks_claim,
 )
 from monitors.sweeps import unevaluated_points_sweep
+from telemetry.models import Vehicle
 from telemetry.selectors import points_pending
 from tests.e2e_support import wait_for
 from tests.telemetry.factories import VehicleFactory, point
@@ -188,6 +190,24 @@ def post(api, django_capture_on_commit_callbacks):
     return post
 
 
+@dataclass(frozen=True)
+class JoinedChunk:
+    opener: Vehicle
+    joiner: Vehicle
+    named: list[str]  # the vehicles its message names
+    chunk_id: str | None
+
+
+@pytest.fixture
+def joined_chunk(marks, fleet, published, post) -> JoinedChunk:
+    """A chunk one vehicle's POST opened and another's joined, its message published."""
+    opener, joiner = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
+    post(opener)
+    post(joiner)
+    ((named, chunk_id),) = published
+    return JoinedChunk(opener, joiner, named, chunk_id)
+
+
 @pytest.mark.django_db
 def test_posts_finding_an_evaluation_queued_leave_their_points_to_it(marks, fleet, published, post):
     first, second = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
@@ -217,43 +237,31 @@ def test_a_vehicle_is_marked_only_once_its_points_are_committed(
 
 
 @pytest.mark.django_db
-def test_an_evaluation_clears_its_chunks_marks_before_it_reads_what_is_pending(
-    marks, fleet, published, post, monkeypatch
-):
-    opener, joiner = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
-    post(opener)
-    post(joiner)
+def test_an_evaluation_clears_its_chunks_marks_before_it_reads_what_is_pending(marks, joined_chunk, monkeypatch):
     marked_when_read = []
     read = engine._vehicles_pending_read
 
     def observed(ids, **kwargs):
-        marked_when_read.append(marks.exists(KEY.format(opener.pk), KEY.format(joiner.pk)))
+        marked_when_read.append(marks.exists(KEY.format(joined_chunk.opener.pk), KEY.format(joined_chunk.joiner.pk)))
         return read(ids, **kwargs)
 
     monkeypatch.setattr(engine, "_vehicles_pending_read", observed)
-    ((named, chunk_id),) = published
-    engine.vehicles_evaluate(vehicle_ids=named, chunk_id=chunk_id)
+    engine.vehicles_evaluate(vehicle_ids=joined_chunk.named, chunk_id=joined_chunk.chunk_id)
     assert marked_when_read == [0]
     assert not points_pending().exists()
 
 
 @pytest.mark.django_db
-def test_a_message_naming_a_chunk_redis_lost_still_evaluates_its_own_vehicles(marks, fleet, published, post):
-    opener, joiner = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
-    post(opener)
-    post(joiner)
-    ((named, chunk_id),) = published
-    marks.delete(CHUNK_KEY.format(chunk_id))  # or a worker of the previous release, which ignores it
-    engine.vehicles_evaluate(vehicle_ids=named, chunk_id=chunk_id)
-    assert [p.vehicle_id for p in points_pending()] == [joiner.pk]  # the joiner's wait, as after a lost mark
+def test_a_message_naming_a_chunk_redis_lost_still_evaluates_its_own_vehicles(marks, joined_chunk):
+    marks.delete(CHUNK_KEY.format(joined_chunk.chunk_id))  # or a worker of the previous release ignores it
+    engine.vehicles_evaluate(vehicle_ids=joined_chunk.named, chunk_id=joined_chunk.chunk_id)
+    # the joiner waits, as after a lost mark
+    assert [p.vehicle_id for p in points_pending()] == [joined_chunk.joiner.pk]
 
 
 @pytest.mark.django_db
-def test_a_chunk_whose_evaluation_failed_is_left_to_a_copy_of_its_message(marks, fleet, published, post, monkeypatch):
-    opener, joiner = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
-    post(opener)
-    post(joiner)
-    ((named, chunk_id),) = published
+def test_a_chunk_whose_evaluation_failed_is_left_to_a_copy_of_its_message(marks, joined_chunk, monkeypatch):
+    named, chunk_id = joined_chunk.named, joined_chunk.chunk_id
 
     def broken(*args, **kwargs):
         raise ConnectionError("database gone")
@@ -271,13 +279,9 @@ def test_a_chunk_whose_evaluation_failed_is_left_to_a_copy_of_its_message(marks,
 
 
 @pytest.mark.django_db
-def test_a_chunk_whose_points_another_evaluation_applied_is_released(marks, fleet, published, post):
-    opener, joiner = VehicleFactory(fleet=fleet), VehicleFactory(fleet=fleet)
-    post(opener)
-    post(joiner)
-    ((named, chunk_id),) = published
-    engine.vehicles_evaluate(vehicle_ids=[opener.pk, joiner.pk])  # the sweeper's, say
-    assert engine.vehicles_evaluate(vehicle_ids=named, chunk_id=chunk_id) == 0
+def test_a_chunk_whose_points_another_evaluation_applied_is_released(marks, joined_chunk):
+    engine.vehicles_evaluate(vehicle_ids=[joined_chunk.opener.pk, joined_chunk.joiner.pk])  # the sweeper's, say
+    assert engine.vehicles_evaluate(vehicle_ids=joined_chunk.named, chunk_id=joined_chunk.chunk_id) == 0
     assert marks.keys(CHUNK_KEY.format("*")) == []
 
 
