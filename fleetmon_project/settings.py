@@ -104,11 +104,8 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     _database["CONN_MAX_AGE"] = 0
 else:
     # A persistent connection is checked before reuse, so one broken by a database restart is
-    # replaced instead of failing the next request or task; checked without a round trip
-    # while it is quiet (fleetmon_project/pgbackend).
+    # replaced instead of failing the next request or task.
     _database["CONN_HEALTH_CHECKS"] = True
-    if _database["ENGINE"] == "django.db.backends.postgresql":
-        _database["ENGINE"] = "fleetmon_project.pgbackend"
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         # The hot path sends the same few statements thousands of times a second. Bound on the
         # server, psycopg prepares a statement once it has run it five times on a connection,
