@@ -56,10 +56,9 @@ class Counted:
     @property
     def wait(self) -> float:
         """Seconds until one more request would be allowed."""
-        left = self.period - self.elapsed
         if self.current + 1 > self.limit:
             # Not in this window: in the next one, this window's count weighs as the previous.
-            return left + self.period * (1 - (self.limit - 1) / self.current)
+            return self.period - self.elapsed + self.period * (1 - (self.limit - 1) / self.current)
         weight = _weight(self.elapsed, self.period)
         if _admits(previous=self.previous, current=self.current + 1, weight=weight, limit=self.limit):
             return 0.0
