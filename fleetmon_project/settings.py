@@ -106,13 +106,26 @@ else:
     # A persistent connection is checked before reuse, so one broken by a database restart is
     # replaced instead of failing the next request or task.
     _database["CONN_HEALTH_CHECKS"] = True
+    options = _database.setdefault("OPTIONS", {})
+    # A database host that vanishes without closing its connections (an address moved by a
+    # failover, a NAT that lost its state) would hang a query, the health check's SELECT 1
+    # included, until the kernel gives up on the socket: about 15 minutes. Keepalives and
+    # tcp_user_timeout bound that to about a minute; a query parameter of DATABASE_URL wins.
+    for option, value in {
+        "connect_timeout": 10,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 60_000,
+    }.items():
+        options.setdefault(option, value)
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         # The hot path sends the same few statements thousands of times a second. Bound on the
         # server, psycopg prepares a statement once it has run it five times on a connection,
         # and PostgreSQL can then reuse its plan instead of planning every execution: a third
         # of its CPU per task was planning. Off behind a PgBouncer in transaction mode, which
         # cannot keep a prepared statement for a client.
-        options = _database.setdefault("OPTIONS", {})
         options.setdefault("server_side_binding", True)
         options.setdefault("prepare_threshold", 5)
 DATABASES = {"default": _database}

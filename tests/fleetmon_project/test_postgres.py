@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -85,17 +86,46 @@ def test_a_repeated_statement_is_prepared_on_the_server_with_its_parameters_boun
     assert "SELECT count(*) FROM telemetry_vehicle WHERE vin = $1" in _prepared_statements_in_session()
 
 
-@pytest.mark.parametrize(("setting", "options"), [
-    ("true", "{'server_side_binding': True, 'prepare_threshold': 5}"),
-    ("false", "{}"),
-])
-def test_prepared_statements_follow_their_setting(setting: str, options: str) -> None:
+def _database_options(**env: str) -> dict[str, object]:
     code = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}))"
-    env = {
+    environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "fleetmon_project.settings",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
-        "DATABASE_PREPARED_STATEMENTS": setting,
+        **env,
     }
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == options
+    done = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
+    options: dict[str, object] = ast.literal_eval(done.stdout.strip())
+    return options
+
+
+@pytest.mark.parametrize(("setting", "prepared"), [
+    ("true", {"server_side_binding": True, "prepare_threshold": 5}),
+    ("false", {}),
+])
+def test_prepared_statements_follow_their_setting(setting: str, prepared: dict[str, object]) -> None:
+    options = _database_options(DATABASE_PREPARED_STATEMENTS=setting)
+    assert {key: options[key] for key in ("server_side_binding", "prepare_threshold") if key in options} == prepared
+
+
+def test_a_silent_database_host_is_given_up_on_within_about_a_minute() -> None:
+    options = _database_options()
+    # Probes start after 30 s idle, three 10 s apart; unacknowledged writes fail after 60 s.
+    assert options["keepalives"] == 1
+    assert (options["keepalives_idle"], options["keepalives_interval"], options["keepalives_count"]) == (30, 10, 3)
+    assert options["tcp_user_timeout"] == 60_000
+    assert options["connect_timeout"] == 10
+
+
+def test_connection_options_in_the_database_url_override_the_defaults() -> None:
+    url = "postgres://postgres@127.0.0.1:5432/unused?keepalives_idle=5&connect_timeout=3"
+    options = _database_options(DATABASE_URL=url)
+    assert (int(str(options["keepalives_idle"])), int(str(options["connect_timeout"]))) == (5, 3)
+    assert options["keepalives_count"] == 3
+
+
+def test_connections_to_postgresql_carry_the_keepalive_options() -> None:
+    connection.ensure_connection()
+    dsn = connection.connection.info.dsn
+    assert "keepalives_idle=30" in dsn
+    assert "tcp_user_timeout=60000" in dsn
