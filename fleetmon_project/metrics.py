@@ -28,6 +28,12 @@ WEBHOOK_ATTEMPT_SECONDS = Histogram(
     "Duration of webhook attempts",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
 )
+EVALUATION_TASK_VEHICLES = Histogram(
+    "fleetmon_evaluation_task_vehicles",
+    "Vehicles given to a telemetry-driven evaluation task: those its message names and those whose POSTs"
+    " joined its chunk (a message's arguments name only the first)",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
 DELIVERIES_FINISHED = Counter("fleetmon_deliveries", "Deliveries finished", ["outcome"])
 WEBHOOK_ENDPOINTS_DISABLED = Counter(
     "fleetmon_webhook_endpoints_disabled",
@@ -40,6 +46,7 @@ ALL_COUNTERS = (
     EVALUATION_ERRORS,
     DEAD_LETTERS,
     EVENTS_RAISED,
+    EVALUATION_TASK_VEHICLES,
     WEBHOOK_ATTEMPTS,
     WEBHOOK_ATTEMPT_SECONDS,
     DELIVERIES_FINISHED,

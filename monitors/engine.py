@@ -20,7 +20,13 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from fleetmon_project.metrics import EVALUATION_ERRORS, EVENTS_RAISED, MONITOR_EVALUATIONS, monitor_type
+from fleetmon_project.metrics import (
+    EVALUATION_ERRORS,
+    EVALUATION_TASK_VEHICLES,
+    EVENTS_RAISED,
+    MONITOR_EVALUATIONS,
+    monitor_type,
+)
 from fleetmon_project.rows import model_columns, models_read
 from monitors.compiled import compiled_monitor
 from monitors.deadletters import evaluation_failed, held_vehicles
@@ -862,6 +868,7 @@ def vehicles_evaluate(
         joined = evaluation_chunk_take(chunk_id=chunk_id, vehicle_ids=ids)
         if joined:
             ids = sorted({*ids, *joined})
+        EVALUATION_TASK_VEHICLES.observe(len(ids))
         found = _vehicles_pending_read(ids, retry_id=retry_id)
         ids = sorted(found)
         stateless = [vehicle_id for vehicle_id in ids if not found[vehicle_id]]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from fleetmon_project.sharedredis import REDIS_TIMEOUT
 from monitors import engine, queued, tasks
@@ -249,6 +250,18 @@ def test_an_evaluation_clears_its_chunks_marks_before_it_reads_what_is_pending(m
     engine.vehicles_evaluate(vehicle_ids=joined_chunk.named, chunk_id=joined_chunk.chunk_id)
     assert marked_when_read == [0]
     assert not points_pending().exists()
+
+
+@pytest.mark.django_db
+def test_the_task_vehicles_metric_counts_those_that_joined_the_chunk(joined_chunk):
+    def observed() -> tuple[float, float]:
+        sample = REGISTRY.get_sample_value
+        return sample("fleetmon_evaluation_task_vehicles_count") or 0.0, sample("fleetmon_evaluation_task_vehicles_sum") or 0.0
+
+    before = observed()
+    engine.vehicles_evaluate(vehicle_ids=joined_chunk.named, chunk_id=joined_chunk.chunk_id)
+    assert len(joined_chunk.named) == 1
+    assert observed() == (before[0] + 1, before[1] + 2)
 
 
 @pytest.mark.django_db
