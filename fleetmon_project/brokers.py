@@ -8,6 +8,8 @@ from typing import Any, cast
 
 from fleetmon_project.processes import QUEUES
 
+REDIS_SOCKET_TIMEOUT = 10.0  # seconds a Redis broker command or connection may take
+
 
 def is_redis(url: str) -> bool:
     return url.startswith(("redis://", "rediss://"))
@@ -27,7 +29,15 @@ def transport_options(url: str, *, visibility_timeout: int) -> dict[str, object]
         # nothing from quorum replication. A killed worker's unacknowledged messages come back
         # as soon as its connection drops: RabbitMQ has no visibility timeout to set.
         return {"confirm_publish": True}
-    return {"visibility_timeout": visibility_timeout}
+    # kombu sets no socket timeout on Redis: a broker host that vanishes without closing its
+    # connections (a failover moving its address, a NAT losing its state) would hang a publish,
+    # and the POST or task making it, for good. Longer than the consumer's 1 s BRPOP, which
+    # kombu's own health check watches.
+    return {
+        "visibility_timeout": visibility_timeout,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    }
 
 
 def queue_depths(url: str, *, timeout: float = 2.0) -> dict[str, int] | None:
