@@ -71,21 +71,14 @@ class VerifiedSecrets:
     def _key(stored_hash: str, secret: str) -> bytes:
         return hashlib.sha256(f"{stored_hash}\0{secret}".encode()).digest()
 
-    def known(self, stored_hash: str, secret: str) -> bool:
-        """Whether the pair was verified already (so `matches` will not hash)."""
+    def matches(self, stored_hash: str, secret: str) -> bool:
         key = self._key(stored_hash, secret)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 return True
-        return False
-
-    def matches(self, stored_hash: str, secret: str) -> bool:
-        if self.known(stored_hash, secret):
-            return True
         if not check_password(secret, stored_hash):
             return False
-        key = self._key(stored_hash, secret)
         with self._lock:
             self._entries[key] = None
             while len(self._entries) > self._size:

@@ -38,8 +38,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Behind a TLS-terminating proxy (deploy/nginx/fleetmon.conf), links and redirects must use the
 # client's scheme and host. Only a proxy that overwrites these headers may be trusted with them:
 # reachable directly, a client could forge them.
-BEHIND_PROXY = env_bool("FLEETMON_BEHIND_PROXY", False)
-if BEHIND_PROXY:
+if env_bool("FLEETMON_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 
@@ -191,9 +190,6 @@ AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 API_THROTTLE_RATE = env_rate("FLEETMON_API_THROTTLE_RATE", "6000/min")
 TELEMETRY_THROTTLE_RATE = env_rate("FLEETMON_TELEMETRY_THROTTLE_RATE", "20000/min")
-# A wrong API client secret costs a password hash (~100 ms of CPU by design): a client address
-# failing more often than this is refused (429) before any hash is computed.
-SECRET_FAILURE_RATE = env_rate("FLEETMON_SECRET_FAILURE_RATE", "10/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -214,9 +210,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "fleetmon_project.errors.xerror_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    # A client's address for per-address limits: the last X-Forwarded-For entry, the one the
-    # proxy added, behind the proxy; the socket's peer otherwise, so no header can forge it.
-    "NUM_PROXIES": 1 if BEHIND_PROXY else 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "FleetMon API",

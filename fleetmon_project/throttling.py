@@ -1,8 +1,7 @@
 """Per-token (or per API client) rate limits, reported with the `X-RateLimit-*` headers on
 every response to an authenticated request. Anonymous requests are refused (401) before
 throttling: guessing a 160-bit token is hopeless, and a flood of them is for the reverse
-proxy to absorb. A wrong API client secret is another matter, for it costs a password hash:
-`AddressFailures` limits those per client address, and refuses one before its hash.
+proxy to absorb.
 
 A limit of N requests per period counts in a sliding window: each credential has a counter per
 fixed window of the period, and the previous window's count weighs on the current one in
@@ -25,14 +24,10 @@ import hashlib
 import logging
 import math
 import threading
-import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.cache import cache
-from rest_framework import exceptions
-from rest_framework.request import Request
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 
 from fleetmon_project.sharedredis import Pause, shared_script
 
@@ -95,17 +90,12 @@ def _admits(*, previous: int, current: int, weight: float, limit: int) -> bool:
 
 
 # KEYS: this window's counter, the previous window's. ARGV: the previous window's weight, the
-# limit, the counter's lifetime in ms (two windows: it is the previous one for the next), 1 to
-# count the request or 0 to peek. Answers {allowed, this window's count, the previous window's};
-# a refused or peeking request is not counted.
+# limit, the counter's lifetime in ms (two windows: it is the previous one for the next).
+# Answers {allowed, this window's count, the previous window's}; a refused request is not counted.
 _COUNT = """
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-if ARGV[4] == '0' then
-    local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-    return {previous * tonumber(ARGV[1]) + current + 1 <= tonumber(ARGV[2]) and 1 or 0, current, previous}
-end
 local current = redis.call('INCR', KEYS[1])
 if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
 if previous * tonumber(ARGV[1]) + current > tonumber(ARGV[2]) then
     redis.call('DECR', KEYS[1])
     return {0, current - 1, previous}
@@ -117,10 +107,9 @@ _pause = Pause("rate limits", logging.getLogger(__name__))
 _local = threading.Lock()
 
 
-def request_count(*, bucket: str, limit: int, period: int, now: float, peek: bool = False) -> Counted | None:
+def request_count(*, bucket: str, limit: int, period: int, now: float) -> Counted | None:
     """Count a request of `bucket` against `limit` per `period` seconds at `now` (epoch
-    seconds); None when the shared Redis is unavailable. With `peek`, nothing is counted:
-    `allowed` says whether one more request would be."""
+    seconds); None when the shared Redis is unavailable."""
     window, elapsed = divmod(now, period)
     current_key = KEY.format(bucket=bucket, window=int(window))
     previous_key = KEY.format(bucket=bucket, window=int(window) - 1)
@@ -131,7 +120,7 @@ def request_count(*, bucket: str, limit: int, period: int, now: float, peek: boo
             previous = cache.get(previous_key, 0)
             current = cache.get(current_key, 0) + 1
             allowed = _admits(previous=previous, current=current, weight=weight, limit=limit)
-            if allowed and not peek:
+            if allowed:
                 cache.set(current_key, current, timeout=2 * period)
             else:
                 current -= 1
@@ -140,7 +129,7 @@ def request_count(*, bucket: str, limit: int, period: int, now: float, peek: boo
     else:
         try:
             allowed, current, previous = script(
-                keys=[current_key, previous_key], args=[repr(weight), limit, 2 * period * 1000, int(not peek)]
+                keys=[current_key, previous_key], args=[repr(weight), limit, 2 * period * 1000]
             )
         except Exception as exc:
             _pause.start("unavailable, requests let through uncounted", exc)
@@ -184,31 +173,3 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     def wait(self) -> float | None:
         return self.counted.wait if self.counted is not None else None
-
-
-@dataclass(frozen=True)
-class AddressFailures:
-    """Failures of something costly to try (a secret's hash), limited per client address to the
-    rate in the Django setting `setting`: `check` before trying, `count` after a failure. Only
-    failures count, so clients that succeed are never slowed, however many share an address."""
-
-    scope: str
-    setting: str
-
-    def _counted(self, request: Request, *, peek: bool) -> Counted | None:
-        count, _, unit = getattr(settings, self.setting).partition("/")
-        address = BaseThrottle().get_ident(request) or "unknown"
-        return request_count(
-            bucket=f"{self.scope}:ip:{address}", limit=int(count), period=_PERIODS[unit[0]], now=time.time(), peek=peek
-        )
-
-    def check(self, request: Request) -> None:
-        counted = self._counted(request, peek=True)
-        if counted is not None and not counted.allowed:
-            raise exceptions.Throttled(wait=counted.wait)
-
-    def count(self, request: Request) -> None:
-        self._counted(request, peek=False)
-
-
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}  # DRF's, by the unit's first letter

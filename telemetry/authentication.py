@@ -1,8 +1,7 @@
 """The reference's authentication, Basic + `client_id`, against `ApiClient` rows.
 
 The row is read on every request (one query), so a deactivated client or a rotated secret
-is refused at once, whatever the verification cache holds. A secret not verified yet costs a
-password hash, ~100 ms of CPU: an address that keeps failing is refused (429) before one.
+is refused at once, whatever the verification cache holds.
 """
 
 from __future__ import annotations
@@ -21,11 +20,8 @@ from fleetmon_project.authentication import (
     parse_basic,
     verified_secrets,
 )
-from fleetmon_project.throttling import AddressFailures
 from telemetry.models import ApiClient
 from telemetry.selectors import api_client_get_active
-
-secret_failures = AddressFailures(scope="secret-failures", setting="SECRET_FAILURE_RATE")
 
 
 class ApiClientAuthentication(BaseAuthentication):
@@ -44,21 +40,19 @@ class ApiClientAuthentication(BaseAuthentication):
             raise ApiClientAuthenticationFailed()
         user, secret = credentials
         client = api_client_get_active(client_id=client_ids[0])
-        if client is None or not verified_secrets.known(client.secret_hash, secret):
-            secret_failures.check(request)  # a hash is coming
         if client is None:
             # As slow as a wrong secret, so response times do not tell which ids exist.
             make_password(secret)
-        elif verified_secrets.matches(client.secret_hash, secret) and hmac.compare_digest(
-            user.encode(), client.owner.get_username().encode()
-        ):
-            # Imported here: services reach rest_framework.views, which loads this class.
-            from telemetry.services import api_client_mark_used
+            raise ApiClientAuthenticationFailed()
+        secret_ok = verified_secrets.matches(client.secret_hash, secret)
+        user_ok = hmac.compare_digest(user.encode(), client.owner.get_username().encode())
+        if not (secret_ok and user_ok):
+            raise ApiClientAuthenticationFailed()
+        # Imported here: services reach rest_framework.views, which loads this class.
+        from telemetry.services import api_client_mark_used
 
-            api_client_mark_used(client=client)
-            return client.owner, client
-        secret_failures.count(request)
-        raise ApiClientAuthenticationFailed()
+        api_client_mark_used(client=client)
+        return client.owner, client
 
     def authenticate_header(self, request: Request) -> str:
         return BASIC_CHALLENGE

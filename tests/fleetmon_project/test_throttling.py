@@ -124,21 +124,6 @@ def test_a_refused_request_is_allowed_once_its_wait_is_over(store, bucket):
     assert request_count(bucket=bucket, limit=5, period=60, now=retry_at + 0.01).allowed
 
 
-def test_a_peek_tells_whether_one_more_would_be_allowed_and_counts_nothing(store, bucket):
-    peeks = []
-    for second in range(3):
-        peeks.append(request_count(bucket=bucket, limit=2, period=60, now=T0 + second, peek=True).allowed)
-        request_count(bucket=bucket, limit=2, period=60, now=T0 + second)
-    assert peeks == [True, True, False]
-
-    refused = request_count(bucket=bucket, limit=2, period=60, now=T0 + 3, peek=True)
-    assert (refused.allowed, refused.current) == (False, 2)
-    assert refused.wait == request_count(bucket=bucket, limit=2, period=60, now=T0 + 3).wait
-    # Halfway through the next minute the two weigh one: a peek still leaves room for one.
-    assert request_count(bucket=bucket, limit=2, period=60, now=T0 + 90, peek=True).allowed
-    assert request_count(bucket=bucket, limit=2, period=60, now=T0 + 90).allowed
-
-
 def test_buckets_count_apart(store, bucket):
     request_count(bucket=bucket, limit=1, period=60, now=T0)
 
