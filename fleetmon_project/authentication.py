@@ -2,10 +2,12 @@
 plus a `client_id` query parameter on every call (the DRF class is
 `telemetry.authentication.ApiClientAuthentication`, beside the model it checks).
 
-A password hash costs ~100 ms by design, far too much for a telemetry gateway sending
-thousands of points a second, so a successful check is remembered in-process, keyed by the
-stored hash *and* the presented secret: a rotated secret changes the stored hash, so no stale
-entry can ever match it.
+What is stored of a secret is its SHA-256 digest, not a password hash. A password hasher
+spends ~100 ms a check to slow down the guessing of passwords people chose; an API client's
+secret is 256 random bits the server generated (telemetry.services), unguessable however fast
+its hash, and a slow one only let anyone sending wrong secrets keep the API's cores busy.
+Secrets stored by an earlier release with a password hasher are checked that way once, then
+their digest replaces the hash.
 
 Imported by DRF's settings while `rest_framework.views` loads: nothing here may import it.
 """
@@ -14,9 +16,9 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-import threading
+import hmac
 from base64 import b64decode
-from collections import OrderedDict
+from dataclasses import dataclass
 
 from django.contrib.auth.hashers import check_password
 from rest_framework import exceptions
@@ -30,7 +32,10 @@ FAILURE_MESSAGE = (
     f"Invalid credentials: send 'Authorization: Basic base64(user:secret)' and '{CLIENT_ID_PARAMETER}' "
     "in the query, of an active API client of that user."
 )
-VERIFIED_CACHE_SIZE = 4096
+DIGEST_PREFIX = "sha256$"
+# Checked against when the client_id is unknown: the same work as a wrong secret, so response
+# times do not tell which ids exist. No digest is made of dashes.
+NO_CLIENT_DIGEST = DIGEST_PREFIX + "-" * 64
 
 
 class ApiClientAuthenticationFailed(exceptions.AuthenticationFailed):
@@ -55,38 +60,22 @@ def parse_basic(header: bytes) -> tuple[str, str] | None:
     return user, secret
 
 
-class VerifiedSecrets:
-    """A bounded, thread-safe LRU set of (stored hash, presented secret) pairs known to match.
-
-    Only digests are kept, never a secret; failures are never cached, so a wrong secret
-    costs its full hash every time.
-    """
-
-    def __init__(self, size: int = VERIFIED_CACHE_SIZE) -> None:
-        self._size = size
-        self._entries: OrderedDict[bytes, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(stored_hash: str, secret: str) -> bytes:
-        return hashlib.sha256(f"{stored_hash}\0{secret}".encode()).digest()
-
-    def matches(self, stored_hash: str, secret: str) -> bool:
-        key = self._key(stored_hash, secret)
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return True
-        if not check_password(secret, stored_hash):
-            return False
-        with self._lock:
-            self._entries[key] = None
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return True
-
-    def __len__(self) -> int:
-        return len(self._entries)
+def secret_digest(secret: str) -> str:
+    """What is stored of a secret."""
+    return DIGEST_PREFIX + hashlib.sha256(secret.encode()).hexdigest()
 
 
-verified_secrets = VerifiedSecrets()
+@dataclass(frozen=True)
+class SecretCheck:
+    ok: bool
+    upgrade: str | None = None  # the digest to store in place of an earlier release's hash
+
+
+def secret_check(*, stored: str, secret: str) -> SecretCheck:
+    """Whether `secret` is the one whose digest (or earlier release's hash) is `stored`."""
+    digest = secret_digest(secret)
+    if stored.startswith(DIGEST_PREFIX):
+        return SecretCheck(ok=hmac.compare_digest(stored, digest))
+    if check_password(secret, stored):
+        return SecretCheck(ok=True, upgrade=digest)
+    return SecretCheck(ok=False)

@@ -133,7 +133,8 @@ def new_client_id() -> str:
 class ApiClient(models.Model):
     """Credentials of a client written for the Stellantis reference: HTTP Basic with the
     owner's username and this secret, plus `client_id` in the query. Requests act as `owner`,
-    exactly as with the owner's token. Only a hash of the secret is stored."""
+    exactly as with the owner's token. Only a digest of the secret is stored
+    (fleetmon_project.authentication.secret_digest)."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_clients")
     client_id = models.CharField(max_length=64, unique=True, default=new_client_id, editable=False)

@@ -1,15 +1,18 @@
-"""The pure parts of the Basic + client_id scheme: header parsing and the verification cache."""
+"""The pure parts of the Basic + client_id scheme: header parsing and the secrets' digests."""
 
 from __future__ import annotations
 
+import hashlib
 from base64 import b64encode
 from unittest import mock
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleetmon_project import authentication
-from fleetmon_project.authentication import VerifiedSecrets, parse_basic
+from fleetmon_project.authentication import NO_CLIENT_DIGEST, SecretCheck, parse_basic, secret_check, secret_digest
 
 
 @pytest.fixture(autouse=True)
@@ -45,38 +48,28 @@ def test_malformed_basic_headers_give_nothing(header):
     assert parse_basic(header) is None
 
 
-def test_a_verified_secret_is_not_hashed_again():
-    cache, stored = VerifiedSecrets(), make_password("right")
-    with mock.patch.object(authentication, "check_password", wraps=authentication.check_password) as check:
-        assert cache.matches(stored, "right")
-        assert cache.matches(stored, "right")
-    assert check.call_count == 1
+def test_a_digest_matches_its_secret_only():
+    stored = secret_digest("right")
+    assert stored == "sha256$" + hashlib.sha256(b"right").hexdigest()
+    assert secret_check(stored=stored, secret="right") == SecretCheck(ok=True)
+    assert secret_check(stored=stored, secret="wrong") == SecretCheck(ok=False)
+    assert secret_check(stored=stored, secret="righ") == SecretCheck(ok=False)
 
 
-def test_a_wrong_secret_is_hashed_every_time_and_never_remembered():
-    cache, stored = VerifiedSecrets(), make_password("right")
-    with mock.patch.object(authentication, "check_password", wraps=authentication.check_password) as check:
-        assert not cache.matches(stored, "wrong")
-        assert not cache.matches(stored, "wrong")
-    assert check.call_count == 2 and len(cache) == 0
+def test_digests_are_checked_without_a_password_hasher():
+    with mock.patch.object(authentication, "check_password") as hasher:
+        secret_check(stored=secret_digest("right"), secret="right")
+        secret_check(stored=secret_digest("right"), secret="wrong")
+    hasher.assert_not_called()
 
 
-def test_a_new_stored_hash_does_not_match_what_was_verified_against_the_old_one():
-    cache, old = VerifiedSecrets(), make_password("old")
-    assert cache.matches(old, "old")
-    assert not cache.matches(make_password("new"), "old")
+def test_an_earlier_releases_hash_is_checked_with_its_hasher_and_its_digest_offered():
+    stored = make_password("right")
+    assert secret_check(stored=stored, secret="right") == SecretCheck(ok=True, upgrade=secret_digest("right"))
+    assert secret_check(stored=stored, secret="wrong") == SecretCheck(ok=False)
 
 
-def test_the_cache_is_bounded_and_forgets_the_least_recently_used():
-    cache = VerifiedSecrets(size=2)
-    hashes = {name: make_password(name) for name in ("a", "b", "c")}
-    cache.matches(hashes["a"], "a")
-    cache.matches(hashes["b"], "b")
-    cache.matches(hashes["a"], "a")  # a is now the most recent
-    cache.matches(hashes["c"], "c")
-    assert len(cache) == 2
-    with mock.patch.object(authentication, "check_password", wraps=authentication.check_password) as check:
-        cache.matches(hashes["a"], "a")
-        assert check.call_count == 0
-        cache.matches(hashes["b"], "b")
-        assert check.call_count == 1
+@given(st.text(min_size=1))
+def test_the_unknown_client_digest_matches_no_secret(secret):
+    assert not secret_check(stored=NO_CLIENT_DIGEST, secret=secret).ok
+    assert len(NO_CLIENT_DIGEST) == len(secret_digest(secret))

@@ -13,17 +13,17 @@ from unittest import mock
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import make_password
 from django.core.management import CommandError, call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from fleetmon_project import authentication
-from fleetmon_project.authentication import FAILURE_MESSAGE
+from fleetmon_project.authentication import FAILURE_MESSAGE, secret_digest
 from fleetmon_project.unserved import UNSERVED
 from monitors.models import Event, Monitor
 from telemetry.models import ApiClient, Vehicle
-from telemetry.services import api_client_deactivate, api_client_rotate_secret
+from telemetry.services import api_client_deactivate, api_client_rotate_secret, api_client_secret_upgrade
 from tests.monitors.factories import MonitorFactory
 from tests.notifications.factories import raise_event, webhook_monitor
 from tests.telemetry.factories import FleetFactory, VehicleFactory, api_client_with_secret
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _fast_hasher(settings):
-    # The production hasher costs ~100 ms a check by design; the matrix below makes hundreds.
+    # The hashes an earlier release stored: the production hasher costs ~100 ms a check by design.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
@@ -88,7 +88,7 @@ def test_command_prints_client_id_and_a_secret_that_is_stored_only_hashed(user):
     secret = re.search(r"secret: +(\S+)", out.getvalue()).group(1)
     client = ApiClient.objects.get(client_id=client_id)
     assert (client.owner, client.label, client.is_active) == (user, "Stellantis gateway", True)
-    assert secret not in client.secret_hash and check_password(secret, client.secret_hash)
+    assert client.secret_hash == secret_digest(secret) and secret not in client.secret_hash
     assert "cannot be shown again" in err.getvalue()
     response = ReferenceClient(client_id=client_id, username=user.username, secret=secret).get("/api/v1/fleets")
     assert response.status_code == 200
@@ -119,7 +119,7 @@ def test_admin_add_shows_the_secret_once_and_stores_it_hashed(admin_client, user
     (shown,) = [m for m in _admin_messages(response) if "secret" in m]
     secret = re.search(r"secret (\S+) ", shown).group(1)
     assert client.client_id in shown and user.username in shown
-    assert check_password(secret, client.secret_hash) and secret not in client.secret_hash
+    assert client.secret_hash == secret_digest(secret) and secret not in client.secret_hash
     listing = admin_client.get("/admin/telemetry/apiclient/")
     assert client.client_id.encode() in listing.content and secret.encode() not in listing.content
     change = admin_client.get(f"/admin/telemetry/apiclient/{client.pk}/change/")
@@ -186,18 +186,61 @@ def test_paging_links_carry_client_id_and_can_be_followed_as_they_are(reference_
     assert following["currentPage"] == 2 and len(following["_embedded"]["fleets"]) == 1
 
 
-def test_a_verified_secret_is_not_hashed_again_on_the_next_request(reference_api):
-    with mock.patch.object(authentication, "check_password", wraps=authentication.check_password) as check:
-        for _ in range(3):
-            assert reference_api.get("/api/v1/fleets").status_code == 200
-    assert check.call_count == 1
+def test_secrets_are_checked_against_their_digest_without_a_password_hasher(reference_api, user, credentials):
+    client, _ = credentials
+    wrong = ReferenceClient(client_id=client.client_id, username=user.username, secret="wrong")
+    with mock.patch.object(authentication, "check_password") as hasher:
+        assert reference_api.get("/api/v1/fleets").status_code == 200
+        assert_refused(wrong.get("/api/v1/fleets"))
+    hasher.assert_not_called()
 
 
-def test_an_unknown_client_id_costs_a_hash_like_a_wrong_secret(user, credentials):
-    _, secret = credentials
-    with mock.patch("telemetry.authentication.make_password") as dummy:
-        assert_refused(ReferenceClient(client_id="0" * 32, username=user.username, secret=secret).get("/api/v1/fleets"))
-    dummy.assert_called_once_with(secret)
+def test_an_unknown_client_id_costs_the_digest_a_wrong_secret_costs(user, credentials):
+    client, secret = credentials
+    for client_id, sent in ((client.client_id, "not-the-secret"), ("0" * 32, secret)):
+        with mock.patch.object(authentication, "secret_digest", wraps=authentication.secret_digest) as digest:
+            assert_refused(ReferenceClient(client_id=client_id, username=user.username, secret=sent).get("/api/v1/fleets"))
+        digest.assert_called_once_with(sent)
+
+
+def _legacy(client: ApiClient, secret: str) -> str:
+    """The client as an earlier release stored it: a password hash of its secret."""
+    legacy = make_password(secret)
+    ApiClient.objects.filter(pk=client.pk).update(secret_hash=legacy)
+    return legacy
+
+
+def test_a_hash_stored_by_an_earlier_release_is_replaced_by_the_digest_on_first_use(reference_api, credentials):
+    client, secret = credentials
+    _legacy(client, secret)
+
+    assert reference_api.get("/api/v1/fleets").status_code == 200
+    client.refresh_from_db()
+    assert client.secret_hash == secret_digest(secret)
+    with mock.patch.object(authentication, "check_password") as hasher:
+        assert reference_api.get("/api/v1/fleets").status_code == 200
+    hasher.assert_not_called()
+
+
+def test_a_wrong_secret_leaves_an_earlier_releases_hash_alone(user, credentials):
+    client, _ = credentials
+    legacy = _legacy(client, "the-old-secret")
+    assert_refused(ReferenceClient(client_id=client.client_id, username=user.username, secret="wrong").get("/api/v1/fleets"))
+    # The right secret with another user's name matches the hash, and is refused all the same.
+    assert_refused(ReferenceClient(client_id=client.client_id, username="nobody", secret="the-old-secret").get("/api/v1/fleets"))
+    client.refresh_from_db()
+    assert client.secret_hash == legacy
+
+
+def test_an_upgrade_does_not_undo_a_rotation_made_meanwhile(credentials):
+    client, secret = credentials
+    _legacy(client, secret)
+    client.refresh_from_db()
+    rotated = api_client_rotate_secret(client=ApiClient.objects.get(pk=client.pk))
+
+    api_client_secret_upgrade(client=client, digest=secret_digest(secret))
+
+    assert ApiClient.objects.get(pk=client.pk).secret_hash == secret_digest(rotated)
 
 
 def test_a_rotated_secret_is_refused_on_the_next_request_though_it_was_cached(reference_api, user, credentials):
