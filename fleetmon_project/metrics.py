@@ -30,8 +30,8 @@ WEBHOOK_ATTEMPT_SECONDS = Histogram(
 )
 EVALUATION_TASK_VEHICLES = Histogram(
     "fleetmon_evaluation_task_vehicles",
-    "Vehicles given to a telemetry-driven evaluation task: those its message names and those whose POSTs"
-    " joined its chunk (a message's arguments name only the first)",
+    "Vehicles given to an evaluation of stored points (telemetry, the sweeper's rescues, dead-letter retries):"
+    " those its message names and those whose POSTs joined its chunk (a message's arguments name only the first)",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
 DELIVERIES_FINISHED = Counter("fleetmon_deliveries", "Deliveries finished", ["outcome"])
