@@ -40,6 +40,11 @@ WEBHOOK_CONCURRENCY = 2
 
 WSGI_APPLICATION = "fleetmon_project.wsgi:application"
 GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4
+# Seconds gunicorn keeps an idle connection open: longer than a proxy keeps its idle
+# connections to it (deploy/nginx's upstream keepalive_timeout, 60 s). With gunicorn's default
+# of 2 s, a request sent on a connection at the instant gunicorn closes it gets no answer; a
+# client may retry, but nginx does not retry a POST and answers 502.
+GUNICORN_KEEPALIVE_S = 75
 BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # What each process logs once it is ready to work.
 WORKER_READY = "ready."
@@ -52,7 +57,7 @@ def web_command(*, port: int | str, app: str = WSGI_APPLICATION, access_log: boo
     command = [
         sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
         "--workers", str(GUNICORN_WORKERS), "--threads", str(GUNICORN_THREADS),
-        "--graceful-timeout", str(graceful_timeout),
+        "--keep-alive", str(GUNICORN_KEEPALIVE_S), "--graceful-timeout", str(graceful_timeout),
     ]
     return [*command, "--access-logfile", "-"] if access_log else command
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import http.client
 import os
+import re
+import socket
 import sys
 import time
 
@@ -10,15 +13,17 @@ from django.conf import settings
 
 from fleetmon_project.processes import (
     EVALUATION_QUEUES,
+    GUNICORN_KEEPALIVE_S,
     QUEUES,
     REPO,
     WEBHOOK_QUEUES,
     ChildProcess,
     beat_command,
     stop_all,
+    web_command,
     worker_command,
 )
-from tests.e2e_support import alive
+from tests.e2e_support import alive, wait_for
 
 
 def test_the_workers_consume_every_queue_a_task_is_sent_to():
@@ -84,3 +89,45 @@ def test_waiting_for_a_log_line_fails_with_the_log_when_the_process_exits(tmp_pa
     )
     with pytest.raises(RuntimeError, match="quitter exited at start:\ncannot start"):
         process.wait_for_log("ready.", timeout=20)
+
+
+def test_gunicorn_outlasts_nginxs_idle_upstream_connections_everywhere_it_is_started():
+    nginx = (REPO / "deploy" / "nginx" / "fleetmon.conf").read_text()
+    upstream = re.search(r"upstream fleetmon \{(.*?)\}", nginx, re.S).group(1)
+    nginx_idle = int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1))
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["web"]["command"]
+    started = web_command(port=8000, access_log=True)
+
+    assert int(compose[compose.index("--keep-alive") + 1]) == GUNICORN_KEEPALIVE_S
+    assert int(started[started.index("--keep-alive") + 1]) == GUNICORN_KEEPALIVE_S
+    assert nginx_idle < GUNICORN_KEEPALIVE_S
+
+
+def test_an_idle_connection_to_gunicorn_is_still_served_after_its_default_two_seconds(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    web = ChildProcess("web", web_command(port=port, access_log=False), env=os.environ, log_dir=tmp_path)
+    try:
+        connection = wait_for(lambda: _connected(port), timeout=30, message="gunicorn did not start")
+        assert _healthz(connection) == 200
+        time.sleep(3)  # idle longer than gunicorn's default keep-alive, which closes the socket
+        assert _healthz(connection) == 200
+    finally:
+        stop_all([web])
+
+
+def _connected(port: int) -> http.client.HTTPConnection | None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.connect()
+    except OSError:
+        return None
+    return connection
+
+
+def _healthz(connection: http.client.HTTPConnection) -> int:
+    connection.request("GET", "/healthz")
+    response = connection.getresponse()
+    response.read()
+    return response.status
