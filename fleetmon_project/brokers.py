@@ -31,7 +31,8 @@ def transport_options(url: str, *, visibility_timeout: int) -> dict[str, object]
         return {"confirm_publish": True}
     # kombu sets no socket timeout on Redis: a broker host that vanishes without closing its
     # connections (a failover moving its address, a NAT losing its state) would hang a publish,
-    # and the POST or task making it, for good. Longer than the consumer's 1 s BRPOP, which
+    # and the POST or task making it, for good. With it, a publish gives up after Celery's
+    # retries, each a timeout: about a minute. Longer than the consumer's 1 s BRPOP, which
     # kombu's own health check watches.
     return {
         "visibility_timeout": visibility_timeout,
