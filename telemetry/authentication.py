@@ -2,7 +2,7 @@
 
 The row is read on every request (one query), so a deactivated client or a rotated secret
 is refused at once. Its secret is checked against a digest (fleetmon_project.authentication):
-a wrong secret costs a microsecond, as a right one does.
+a wrong secret costs microseconds, as a right one does.
 """
 
 from __future__ import annotations

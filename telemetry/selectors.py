@@ -117,7 +117,7 @@ def vehicle_get(*, fleet: Fleet, vehicle_id: str) -> Vehicle:
 
 def api_client_get_active(*, client_id: str) -> ApiClient | None:
     """One query per authenticated request: a deactivated client or a rotated secret is
-    seen at once, whatever the verification cache holds."""
+    seen at once."""
     return (
         ApiClient.objects.select_related("owner")
         .filter(client_id=client_id, is_active=True, owner__is_active=True)

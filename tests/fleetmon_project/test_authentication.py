@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from base64 import b64encode
 from unittest import mock
 
 import pytest
-from django.contrib.auth.hashers import make_password
-from hypothesis import given
-from hypothesis import strategies as st
+from django.conf import global_settings
+from django.contrib.auth.hashers import check_password, make_password
 
 from fleetmon_project import authentication
 from fleetmon_project.authentication import NO_CLIENT_DIGEST, SecretCheck, parse_basic, secret_check, secret_digest
@@ -48,28 +46,42 @@ def test_malformed_basic_headers_give_nothing(header):
     assert parse_basic(header) is None
 
 
-def test_a_digest_matches_its_secret_only():
+def test_a_digest_matches_its_secret_only_and_is_salted():
     stored = secret_digest("right")
-    assert stored == "sha256$" + hashlib.sha256(b"right").hexdigest()
+    assert stored.startswith("pbkdf2_sha256$1$") and "right" not in stored
+    assert secret_digest("right") != stored
     assert secret_check(stored=stored, secret="right") == SecretCheck(ok=True)
     assert secret_check(stored=stored, secret="wrong") == SecretCheck(ok=False)
     assert secret_check(stored=stored, secret="righ") == SecretCheck(ok=False)
 
 
-def test_digests_are_checked_without_a_password_hasher():
+def test_digests_are_checked_in_one_iteration_whatever_the_password_hashers(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.ScryptPasswordHasher"]
     with mock.patch.object(authentication, "check_password") as hasher:
-        secret_check(stored=secret_digest("right"), secret="right")
-        secret_check(stored=secret_digest("right"), secret="wrong")
+        assert secret_check(stored=secret_digest("right"), secret="right").ok
+        assert not secret_check(stored=secret_digest("right"), secret="wrong").ok
     hasher.assert_not_called()
 
 
-def test_an_earlier_releases_hash_is_checked_with_its_hasher_and_its_digest_offered():
+def test_a_release_that_checks_secrets_with_the_password_hasher_accepts_a_digest(settings):
+    # What the releases before the digests ran for every request: check_password, with
+    # Django's default hashers (PBKDF2 first).
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    stored = secret_digest("right")
+    assert check_password("right", stored)
+    assert not check_password("wrong", stored)
+
+
+def test_an_earlier_releases_hash_is_checked_with_its_hasher_and_a_digest_offered():
     stored = make_password("right")
-    assert secret_check(stored=stored, secret="right") == SecretCheck(ok=True, upgrade=secret_digest("right"))
+    check = secret_check(stored=stored, secret="right")
+    assert check.ok and check.upgrade is not None
+    assert secret_check(stored=check.upgrade, secret="right") == SecretCheck(ok=True)
     assert secret_check(stored=stored, secret="wrong") == SecretCheck(ok=False)
 
 
-@given(st.text(min_size=1))
-def test_the_unknown_client_digest_matches_no_secret(secret):
-    assert not secret_check(stored=NO_CLIENT_DIGEST, secret=secret).ok
-    assert len(NO_CLIENT_DIGEST) == len(secret_digest(secret))
+def test_an_unknown_client_costs_the_check_of_a_digest():
+    assert NO_CLIENT_DIGEST.startswith("pbkdf2_sha256$1$")
+    with mock.patch.object(authentication, "check_password") as hasher:
+        assert not secret_check(stored=NO_CLIENT_DIGEST, secret="anything").ok
+    hasher.assert_not_called()
