@@ -213,7 +213,7 @@ class Posted:
     expected: set[Event] = field(default_factory=set)
     low_points: int = 0
     statuses: Counter[int] = field(default_factory=Counter)  # every answer, retries included (0: no answer)
-    no_answers: list[str] = field(default_factory=list)  # why, for each request that got none
+    first_no_answer: str = ""  # why the first request that got no answer got none
     failures: list[str] = field(default_factory=list)
     bad_retry_after: int = 0  # 503 answers without Retry-After or not in the xError shape
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -247,8 +247,8 @@ class Client:
                     return True
                 if status == 503 and (not retry_after or '"code":503' not in text.replace(" ", "")):
                     self.posted.bad_retry_after += 1
-                if status == 0:
-                    self.posted.no_answers.append(text[:300])
+                if status == 0 and not self.posted.first_no_answer:
+                    self.posted.first_no_answer = text[:300]
                 if status not in (0, 503):
                     self.posted.failures.append(f"HTTP {status}: {text[:300]}")
                     return False
@@ -540,7 +540,7 @@ def scenario_postgres_restart(ctx: Context) -> Outcome:
     statuses = setting.posted.statuses
     checks = []
     if set(statuses) - {202, 503}:
-        why = f"; the first without one: {setting.posted.no_answers[0]}" if setting.posted.no_answers else ""
+        why = f"; the first without one: {setting.posted.first_no_answer}" if setting.posted.first_no_answer else ""
         checks.append(f"answers other than 202 and 503: {dict(statuses)}{why}")
     if setting.posted.bad_retry_after:
         checks.append(f"{setting.posted.bad_retry_after} answers 503 without Retry-After or xError body")
