@@ -9,4 +9,4 @@ COPY notifications notifications
 COPY manage.py ./
 RUN pip install --no-cache-dir . flower && python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["gunicorn", "fleetmon_project.wsgi:application", "--bind", "0.0.0.0:8000"]
+CMD ["gunicorn", "fleetmon_project.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--keep-alive", "75"]
