@@ -16,6 +16,12 @@ MONITOR_EVALUATIONS = Counter("fleetmon_monitor_evaluations", "Monitor evaluatio
 EVALUATION_ERRORS = Counter(
     "fleetmon_evaluation_errors", "Monitor evaluations that raised an error (that monitor was skipped, the others went on)"
 )
+EVALUATIONS_NOT_QUEUED = Counter(
+    "fleetmon_evaluations_not_queued",
+    "Telemetry POSTs that published no evaluation message: the broker refused it, or the process had"
+    " paused publishing after a refusal or a publish stuck on the broker. The sweeper evaluates their"
+    " points after FLEETMON_POINT_RESCUE_AFTER",
+)
 DEAD_LETTERS = Counter(
     "fleetmon_dead_letters",
     "Evaluations given up after FLEETMON_EVALUATION_MAX_ATTEMPTS (held for replay from the admin)",

@@ -4,7 +4,8 @@ limits (fleetmon_project.throttling), each one Lua script per request.
 
 Both can do without Redis for a while, so a call waits REDIS_TIMEOUT at most, is never sent
 again, and after an error its user leaves Redis alone for PAUSE_AFTER_ERROR (`Pause`): a
-request must not cost a timeout each while Redis is away.
+request must not cost a timeout each while Redis is away. The POSTs' evaluation messages pause
+alike after the broker refused one (monitors.tasks).
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def _client(url: str) -> redis.Redis:
 
 
 class Pause:
-    """One user of the shared Redis, left alone for PAUSE_AFTER_ERROR after an error, which it
-    logs under its own logger."""
+    """One user of a shared service (this Redis, the broker), left alone for PAUSE_AFTER_ERROR
+    after an error, which it logs under its own logger."""
 
     def __init__(self, user: str, logger: logging.Logger) -> None:
         self.user = user

@@ -3,6 +3,9 @@ sweeps to `sweeps` (CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -10,10 +13,26 @@ from typing import Any
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
+from fleetmon_project.metrics import EVALUATIONS_NOT_QUEUED
+from fleetmon_project.sharedredis import Pause
 from monitors import engine, sweeps
-from monitors.queued import evaluation_chunk_release, evaluation_chunk_take, evaluation_chunks_claim
+from monitors.queued import Chunk, evaluation_chunk_release, evaluation_chunk_take, evaluation_chunks_claim
 from monitors.sweeps import vehicle_chunks
+
+logger = logging.getLogger(__name__)
+
+
+# A publish that has taken this long means a broker host that stopped answering: Celery's
+# retries each wait out a socket timeout, up to about a minute in all. Meanwhile the process's
+# other POSTs publish nothing rather than wait with it.
+STUCK_PUBLISH_S = 2.0
+# After a message the broker refused, the process publishes nothing for a few seconds: each
+# POST would spend Celery's retries (about a second on a broker that refuses connections)
+# learning what the last one did.
+_broker_pause = Pause("evaluation messages", logger)
+_publishing_since: dict[int, float] = {}  # thread id -> when its publish started
 
 
 def enqueue_points_evaluation(*, vehicle_ids: list[str]) -> None:
@@ -23,18 +42,47 @@ def enqueue_points_evaluation(*, vehicle_ids: list[str]) -> None:
 
 
 def _points_evaluation_send(vehicle_ids: list[str]) -> None:
-    chunks = evaluation_chunks_claim(vehicle_ids=vehicle_ids)
+    # The points are committed: whatever the broker does, they are accepted (202). Those whose
+    # evaluation is not queued here are the sweeper's, after FLEETMON_POINT_RESCUE_AFTER.
+    if _broker_pause.active or _publish_stuck():
+        EVALUATIONS_NOT_QUEUED.inc()
+        return
+    thread = threading.get_ident()
+    _publishing_since[thread] = time.monotonic()
+    try:
+        _chunks_publish(evaluation_chunks_claim(vehicle_ids=vehicle_ids))
+    finally:
+        del _publishing_since[thread]
+
+
+def _publish_stuck() -> bool:
+    now = time.monotonic()
+    return any(now - started > STUCK_PUBLISH_S for started in list(_publishing_since.values()))
+
+
+def _chunks_publish(chunks: list[Chunk]) -> None:
     for position, chunk in enumerate(chunks):
         try:
             evaluate_vehicles.apply_async((chunk.vehicle_ids, None, None, None), task_id=chunk.id)
-        except Exception:
-            # Not queued: the next POST for these vehicles, and for those that joined their
-            # chunks meanwhile, must queue their evaluation; the sweeper rescues the points
-            # already stored.
+        except Exception as exc:  # none may fail the POST, whose points are stored
+            # The next POST for these vehicles, and for those that joined their chunks
+            # meanwhile, must queue their evaluation.
             for unsent in chunks[position:]:
                 evaluation_chunk_take(chunk_id=unsent.id, vehicle_ids=unsent.vehicle_ids)
                 evaluation_chunk_release(chunk_id=unsent.id)
-            raise
+            EVALUATIONS_NOT_QUEUED.inc()
+            if _is_broker_error(exc):
+                _broker_pause.start("not queued (the sweeper rescues the points stored)", exc)
+            else:  # a bug, not an outage: its traceback, and no pause
+                logger.exception("evaluation message not queued (the sweeper rescues the points stored)")
+            return
+
+
+def _is_broker_error(exc: Exception) -> bool:
+    # Celery raises kombu's OperationalError for the errors kombu retries; an AMQP refusal it
+    # does not retry (a vhost access refused, say) comes as the transport's own error.
+    connection = evaluate_vehicles.app.connection_for_write()
+    return isinstance(exc, (OperationalError, *connection.connection_errors, *connection.channel_errors))
 
 
 def enqueue_evaluation(

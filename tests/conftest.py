@@ -15,6 +15,14 @@ def _isolated_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _broker_not_paused(monkeypatch):
+    """A test whose broker refused a message must not leave the next tests' POSTs unqueued."""
+    from monitors import tasks
+
+    monkeypatch.setattr(tasks._broker_pause, "until", 0.0)
+
+
 @pytest.fixture
 def shared_redis(settings):
     """The run's Redis (its broker database) as the cache every process shares, as in

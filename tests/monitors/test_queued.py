@@ -329,11 +329,103 @@ def test_evaluations_the_broker_refused_are_not_left_marked(
         sent.append(args[0])
 
     monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", send)
-    with pytest.raises(ConnectionError), django_capture_on_commit_callbacks(execute=True):
-        api.post("/api/v1/telemetry", [point(vin=vehicle.vin) for vehicle in vehicles[:3]], format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/telemetry", [point(vin=vehicle.vin) for vehicle in vehicles[:3]], format="json")
+    assert response.status_code == 202
     assert sent == [ids[:2]]
     # only the chunk queued stays marked, and the refused one is not left open
     assert [named for _, named in _claim(*ids)] == [ids[2:]]
+
+
+@pytest.fixture
+def refusing_broker(monkeypatch):
+    """evaluate_vehicles' publishes, each refused as kombu refuses one to a broker that is down."""
+    from kombu.exceptions import OperationalError
+
+    attempts: list[list[str]] = []
+
+    def refuse(args, task_id=None):
+        attempts.append(args[0])
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", refuse)
+    return attempts
+
+
+def _not_queued() -> float:
+    return REGISTRY.get_sample_value("fleetmon_evaluations_not_queued_total") or 0.0
+
+
+@pytest.mark.django_db(transaction=True)  # the hook runs at the request's own commit, as in production
+def test_points_whose_evaluation_the_broker_refuses_are_accepted_and_left_to_the_sweeper(
+    api, fleet, refusing_broker, caplog, settings
+):
+    vehicle = VehicleFactory(fleet=fleet)
+    before = _not_queued()
+    response = api.post("/api/v1/telemetry", [point(vin=vehicle.vin)], format="json")
+    assert response.status_code == 202, response.content
+    assert response.json() == {"accepted": 1}
+    assert refusing_broker == [[vehicle.pk]]
+    assert _not_queued() == before + 1
+    assert "evaluation messages not queued (the sweeper rescues the points stored)" in caplog.text
+    assert "Connection refused" in caplog.text
+    later = datetime.now(UTC) + timedelta(seconds=settings.FLEETMON_POINT_RESCUE_AFTER + 1)
+    (rescue,) = unevaluated_points_sweep(now=later)
+    assert rescue.vehicle_ids == [vehicle.pk]
+
+
+@pytest.fixture
+def post_status(api, django_capture_on_commit_callbacks):
+    def post_status(vehicle: Vehicle) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post("/api/v1/telemetry", [point(vin=vehicle.vin)], format="json").status_code
+
+    return post_status
+
+
+@pytest.mark.django_db
+def test_after_a_refused_message_posts_publish_nothing_until_the_pause_ends(
+    fleet, refusing_broker, post_status, monkeypatch
+):
+    vehicle = VehicleFactory(fleet=fleet)
+    assert post_status(vehicle) == 202
+    before = _not_queued()
+    assert post_status(vehicle) == 202
+    assert len(refusing_broker) == 1  # the second POST did not wait on the broker
+    assert _not_queued() == before + 1
+    monkeypatch.setattr(tasks._broker_pause, "until", time.monotonic() - 1)  # the pause is over
+    assert post_status(vehicle) == 202
+    assert len(refusing_broker) == 2
+
+
+@pytest.mark.django_db
+def test_while_a_publish_is_stuck_on_the_broker_other_posts_publish_nothing(
+    fleet, published, post_status, monkeypatch
+):
+    vehicle = VehicleFactory(fleet=fleet)
+    another_thread = -1
+    monkeypatch.setitem(tasks._publishing_since, another_thread, time.monotonic() - tasks.STUCK_PUBLISH_S - 1)
+    assert post_status(vehicle) == 202
+    assert published == []
+    tasks._publishing_since[another_thread] = time.monotonic()  # publishing, but not for long
+    assert post_status(vehicle) == 202
+    assert [named for named, _ in published] == [[vehicle.pk]]
+    assert list(tasks._publishing_since) == [another_thread]  # the POST's own entry is gone
+
+
+@pytest.mark.django_db
+def test_a_publish_failing_for_a_reason_other_than_the_broker_is_logged_whole_and_pauses_nothing(
+    fleet, post_status, monkeypatch, caplog
+):
+    def broken(args, task_id=None):
+        raise TypeError("apply_async() got an unexpected keyword argument")
+
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", broken)
+    vehicle = VehicleFactory(fleet=fleet)
+    assert post_status(vehicle) == 202
+    (record,) = [r for r in caplog.records if "evaluation message not queued" in r.getMessage()]
+    assert record.exc_info is not None and record.exc_info[0] is TypeError
+    assert not tasks._broker_pause.active
 
 
 @pytest.mark.e2e
