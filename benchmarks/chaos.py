@@ -33,6 +33,9 @@ Scenarios (full size / --quick):
   receiver-down      receiver's port closed 180 / 20 s with retry policy Always, then reopened.
   postgres-restart   a client posting continuously while PostgreSQL stops for 10 / 3 s: only 202 and 503
                      (xError with Retry-After) answers, never 500.
+  broker-down        a client posting continuously while the broker is unreachable for 10 / 3 s
+                     (Redis killed and started again empty; RabbitMQ: the vhost's connections
+                     closed and new ones refused): every POST answered 202.
   same-vin           1,000 / 200 points of one VIN in parallel requests to 2 workers: 0
                      duplicate events, every event raised delivered. (Arrival order is the race
                      under test, so which points raise events is not known in advance: at
@@ -167,14 +170,28 @@ class PrivateRedis:
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = ChildProcess(
-            "redis",
+        self.workdir = workdir
+        self.starts = 0
+        self.process = self._start()
+
+    def _start(self) -> ChildProcess:
+        self.starts += 1
+        process = ChildProcess(
+            f"redis-{self.starts}",  # a log of its own: the last start's readiness is the one waited for
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(workdir)],
+             "--dir", str(self.workdir)],
             env=os.environ,
-            log_dir=workdir,
+            log_dir=self.workdir,
         )
-        self.process.wait_for_log("Ready to accept connections", 30)
+        process.wait_for_log("Ready to accept connections", 30)
+        return process
+
+    def cut(self, down_for: float) -> None:
+        """Killed (its queues, the messages workers hold and the evaluation marks with it, as a
+        Redis without persistence loses them), down `down_for` seconds, started again empty."""
+        self.process.kill()
+        time.sleep(down_for)
+        self.process = self._start()
 
     def close(self) -> None:
         self.process.stop()
@@ -428,6 +445,7 @@ class Context:
     postgres: PrivatePostgres
     broker_url: str
     quick: bool
+    cut_broker: Callable[[float], None]  # makes the broker unreachable for that many seconds
 
     def size(self, full: int, quick: int) -> int:
         return quick if self.quick else full
@@ -516,39 +534,53 @@ def scenario_receiver_down(ctx: Context) -> Outcome:
                            notes=f"receiver down {outage} s, retry policy Always every {RETRY_DELAY_S} s")
 
 
-def scenario_postgres_restart(ctx: Context) -> Outcome:
-    setting = Setting(ctx, "postgres-restart", vehicles=20)
+def _outage_while_posting(ctx: Context, name: str, what: str, outage: Callable[[float], None],
+                          answers: set[int]) -> Outcome:
+    """A client posting continuously while `outage` makes a service unavailable for 10 / 3 s;
+    every answer is one of `answers`, and every event of the points accepted is delivered."""
+    setting = Setting(ctx, name, vehicles=20)
     posting = ctx.size(40, 20)
     started = time.monotonic()
-    restarted: list[float] = []
+    ended: list[float] = []
     failures: list[str] = []
 
-    def restart() -> None:
+    def cut() -> None:
         time.sleep(posting / 3)
         try:
-            ctx.postgres.restart(down_for=ctx.size(10, 3))
-        except (RuntimeError, subprocess.SubprocessError) as exc:
+            outage(ctx.size(10, 3))
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
             failures.append(str(exc))
             return
-        restarted.append(time.monotonic())
+        ended.append(time.monotonic())
 
-    thread = threading.Thread(target=restart, name="restart", daemon=True)
+    thread = threading.Thread(target=cut, name=name, daemon=True)
     thread.start()
     setting.post_rounds(points_per_vehicle=2, per_request=20,
                         until=lambda: time.monotonic() - started > posting, max_seconds=posting + 120)
     thread.join(timeout=120)
     statuses = setting.posted.statuses
     checks = []
-    if set(statuses) - {202, 503}:
+    if set(statuses) - answers:
         why = f"; the first without one: {setting.posted.first_no_answer}" if setting.posted.first_no_answer else ""
-        checks.append(f"answers other than 202 and 503: {dict(statuses)}{why}")
+        checks.append(f"answers other than {' and '.join(map(str, sorted(answers)))}: {dict(statuses)}{why}")
     if setting.posted.bad_retry_after:
         checks.append(f"{setting.posted.bad_retry_after} answers 503 without Retry-After or xError body")
-    if not restarted:
-        checks.append(f"PostgreSQL did not restart: {failures[0] if failures else 'still restarting'}")
-    answers = ", ".join(f"{status or 'no answer'}: {count}" for status, count in sorted(statuses.items()))
-    return setting.outcome(fault_at=restarted[0] if restarted else started, timeout=ctx.size(300, 180),
-                           checks=checks, notes=f"answers {answers}")
+    if not ended:
+        checks.append(f"{what} did not come back: {failures[0] if failures else 'still down'}")
+    given = ", ".join(f"{status or 'no answer'}: {count}" for status, count in sorted(statuses.items()))
+    return setting.outcome(fault_at=ended[0] if ended else started, timeout=ctx.size(300, 180),
+                           checks=checks, notes=f"answers {given}")
+
+
+def scenario_postgres_restart(ctx: Context) -> Outcome:
+    return _outage_while_posting(ctx, "postgres-restart", "PostgreSQL",
+                                 lambda down_for: ctx.postgres.restart(down_for=down_for), {202, 503})
+
+
+def scenario_broker_down(ctx: Context) -> Outcome:
+    # Telemetry is stored in PostgreSQL: the broker's absence only delays its evaluation, which
+    # the sweeper queues once the broker is back. Every POST is accepted.
+    return _outage_while_posting(ctx, "broker-down", "the broker", ctx.cut_broker, {202})
 
 
 def scenario_same_vin(ctx: Context) -> Outcome:
@@ -600,6 +632,7 @@ SCENARIOS: dict[str, Callable[[Context], Outcome]] = {
     "broker-flush-points": scenario_broker_flush_points,
     "receiver-down": scenario_receiver_down,
     "postgres-restart": scenario_postgres_restart,
+    "broker-down": scenario_broker_down,
     "same-vin": scenario_same_vin,
     "pg-terminate": scenario_pg_terminate,
 }
@@ -669,8 +702,10 @@ def main() -> int:
         )
         handle = stack.start()
         receiver.start()
+        broker = private_redis or vhost
+        assert broker is not None
         ctx = Context(api=Api(handle.base_url, handle.token), stack=stack, receiver=receiver, postgres=postgres,
-                      broker_url=broker_url, quick=args.quick)
+                      broker_url=broker_url, quick=args.quick, cut_broker=broker.cut)
         print(f"stack: {handle.description}", flush=True)
         for name in names:
             began = time.monotonic()

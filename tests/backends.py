@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -141,6 +142,20 @@ class RabbitVhost:
             match = cls.PATTERN.match(line.strip())
             if match and not os.path.exists(f"/proc/{match['pid']}"):
                 _rabbitmqctl("delete_vhost", line.strip())
+
+    def cut(self, down_for: float) -> None:
+        """The vhost unreachable for `down_for` seconds, as a RabbitMQ that is down is to its
+        clients, without touching the other vhosts of the server: its connections closed and new
+        ones refused, then allowed again. Its queues and messages stay, as a restart keeps them.
+        Unlike a stopped server, the refusal (NOT_ALLOWED) is one kombu does not retry: publishes
+        fail at once, and workers reconnect without kombu's backoff."""
+        user = urlsplit(self.url).username or "guest"
+        _rabbitmqctl("clear_permissions", "-p", self.name, user)
+        try:
+            _rabbitmqctl("close_all_connections", "--vhost", self.name, "chaos: broker down")
+            time.sleep(down_for)
+        finally:
+            _rabbitmqctl("set_permissions", "-p", self.name, user, ".*", ".*", ".*")
 
     def delete(self) -> None:
         # Never created, or RabbitMQ went away: nothing left to clean.
