@@ -41,6 +41,21 @@ def transport_options(url: str, *, visibility_timeout: int) -> dict[str, object]
     }
 
 
+def broker_check(url: str, *, transport_options: dict[str, object], timeout: int) -> None:
+    """Raises unless the broker accepts a connection, each step (connecting, an answer) given
+    `timeout` seconds: the readiness probe's question. Through kombu, which reads the URL's
+    options (TLS, ...) as the workers do."""
+    from kombu import Connection
+
+    if is_redis(url):
+        # kombu's Redis transport ignores connect_timeout: the transport's socket timeouts,
+        # REDIS_SOCKET_TIMEOUT for the workers, would hold a probe on a silent host that long.
+        transport_options = {**transport_options, "socket_timeout": timeout, "socket_connect_timeout": timeout}
+    # py-amqp bounds its connection and handshake by connect_timeout.
+    with Connection(url, transport_options=transport_options, connect_timeout=timeout) as connection:
+        connection.ensure_connection(max_retries=1, timeout=timeout)
+
+
 def queue_depths(url: str, *, timeout: float = 2.0) -> dict[str, int] | None:
     """Messages ready in each queue (not those a worker holds unacknowledged); None when the
     broker does not answer or is neither Redis nor RabbitMQ. A queue not declared yet is empty."""

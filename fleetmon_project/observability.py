@@ -22,17 +22,17 @@ from django.db import connection
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from kombu import Connection
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from fleetmon_project.brokers import queue_depths
+from fleetmon_project.brokers import broker_check, queue_depths
 from fleetmon_project.errors import xerror_body
 from fleetmon_project.metrics import ALL_COUNTERS
 
 # A due delivery not sent within this long is reported as late.
 LATE_AFTER = timedelta(seconds=60)
+READY_TIMEOUT = 2  # seconds the broker has to answer a readiness probe
 
 
 class BacklogCollector:
@@ -118,11 +118,9 @@ def readyz_view(request: HttpRequest) -> JsonResponse:
     except Exception as exc:  # any driver error means not ready; the message says which
         checks["database"] = f"error: {exc}"
     try:
-        broker = Connection(
-            settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS, connect_timeout=2
+        broker_check(
+            settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS, timeout=READY_TIMEOUT
         )
-        with broker:
-            broker.ensure_connection(max_retries=1, timeout=2)
         checks["broker"] = "ok"
     except Exception as exc:  # kombu raises transport-specific errors
         checks["broker"] = f"error: {exc}"

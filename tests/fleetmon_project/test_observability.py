@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
 
 from fleetmon_project.metrics import monitor_type
-from fleetmon_project.observability import ContextFormatter
+from fleetmon_project.observability import READY_TIMEOUT, ContextFormatter
 from tests.telemetry.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +36,17 @@ def test_readyz_answers_503_when_the_broker_is_unreachable(settings):
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["broker"].startswith("error")
     assert body["code"] == 50300 and body["message"].startswith("not ready (broker: error")
+
+
+def test_readyz_answers_503_within_seconds_when_the_broker_host_stops_answering(settings):
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as silent:
+        settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        started = time.monotonic()
+        response = Client().get("/readyz")
+        took = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("error: Timeout")
+    assert took < 2 * READY_TIMEOUT + 1
 
 
 def test_metrics_report_ingestion_and_backlog(api, fleet):
