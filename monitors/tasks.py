@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import transaction
 from kombu.exceptions import OperationalError
@@ -97,10 +97,21 @@ def enqueue_evaluation(
     # previous release understand, so a rolling upgrade loses none.
     extra = {"expiries": True} if expiries else {}
     for chunk in vehicle_chunks(vehicle_ids):
-        evaluate_vehicles.delay_on_commit(chunk, at.isoformat() if at else None, monitor_ids, boundary_id, **extra)
+        _send_on_commit(evaluate_vehicles, chunk, at.isoformat() if at else None, monitor_ids, boundary_id, **extra)
 
 
-class _VehicleChunkTask(DjangoTask):  # the app's task class, with delay_on_commit
+def _send_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
+    # Robust: a message the broker refuses once the work is committed is logged, and the other
+    # messages are still sent. The work is not lost with it: a sweep's claims expire and find it
+    # again, a boundary's row stays in its outbox, a replayed vehicle's points are rescued. The
+    # caller (an operator's replay, a sweep) must not fail for what is already committed.
+    def send_message() -> None:  # named: Django's log of a failed hook quotes its __qualname__
+        task.delay(*args, **kwargs)
+
+    transaction.on_commit(send_message, robust=True)
+
+
+class _VehicleChunkTask(DjangoTask):  # the app's task class
     """Its messages name their vehicles by count and range in `argsrepr` (what monitoring tools
     show of a message), instead of Celery's repr of every id: building that for a chunk of 50
     ids cost a fifth of publishing the message, five messages a 250-point POST."""
@@ -140,7 +151,7 @@ def evaluate_retry(dead_letter_id: int) -> int:
 def _enqueue_all(requests: list[sweeps.EvaluationRequest]) -> int:
     for request in requests:
         if request.retry_id is not None:
-            evaluate_retry.delay_on_commit(request.retry_id)  # type: ignore[attr-defined]  # as above
+            _send_on_commit(evaluate_retry, request.retry_id)
             continue
         enqueue_evaluation(
             vehicle_ids=request.vehicle_ids,

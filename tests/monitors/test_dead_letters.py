@@ -243,8 +243,55 @@ def test_held_vehicles_get_no_refresh_reminders_until_released(fleet, poison, no
     assert reminder.monitor_ids == [monitor.pk]
 
 
-def test_retry_tasks_carry_the_dead_letter_id_only(monkeypatch):
+def test_retry_tasks_carry_the_dead_letter_id_only(monkeypatch, django_capture_on_commit_callbacks):
     sent = []
-    monkeypatch.setattr(tasks.evaluate_retry, "delay_on_commit", lambda *args: sent.append(args))
-    tasks._enqueue_all([sweeps.EvaluationRequest(vehicle_ids=["v"], at=None, monitor_ids=None, retry_id=7)])
+    monkeypatch.setattr(tasks.evaluate_retry, "delay", lambda *args: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks._enqueue_all([sweeps.EvaluationRequest(vehicle_ids=["v"], at=None, monitor_ids=None, retry_id=7)])
     assert sent == [(7,)]
+
+
+def test_a_replay_the_broker_refuses_is_still_done_and_its_points_are_rescued(
+    fleet, poison, now, settings, admin_client, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    from kombu.exceptions import OperationalError
+
+    settings.FLEETMON_EVALUATION_MAX_ATTEMPTS = 1
+    sick = VehicleFactory(fleet=fleet)
+    store(sick, now, poison=True)
+    engine.vehicles_evaluate(vehicle_ids=[sick.pk], now=now)
+    letter = DeadLetter.objects.get()
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/monitors/deadletter/", {"action": "replay", "_selected_action": [letter.pk]}, follow=True
+        )
+    assert response.status_code == 200
+    assert "Replayed 1 dead letter(s)" in response.content.decode()
+    assert "Connection refused" in caplog.text  # logged, with its traceback, by Django's robust on_commit
+    assert not DeadLetter.objects.exists()
+    [rescue] = sweeps.unevaluated_points_sweep(now=now + timedelta(days=1))
+    assert rescue.vehicle_ids == [sick.pk]
+
+
+def test_a_sweep_sends_every_message_it_can_when_the_broker_refuses_one(
+    monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    sent = []
+
+    def send(args, kwargs=None, **options):
+        if not sent:
+            sent.append(None)
+            raise ConnectionError("broker down")
+        sent.append(args[0])
+
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", send)
+    requests = [sweeps.EvaluationRequest(vehicle_ids=[vehicle], at=None, monitor_ids=None) for vehicle in ("a", "b")]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks._enqueue_all(requests) == 2
+    assert sent == [None, ["b"]]
+    assert "broker down" in caplog.text
