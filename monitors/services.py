@@ -10,7 +10,7 @@ from django.utils import timezone
 from fleetmon_project.errors import field_errors
 from monitors.compiled import compiled_monitor
 from monitors.definition import DefinitionError, MonitorDefinition, parse_monitor_definition
-from monitors.models import BoundaryEvaluation, DeadLetter, DeadLetterKind, Monitor, MonitorStatus, Trigger
+from monitors.models import BoundaryEvaluation, DeadLetter, Monitor, MonitorStatus, Trigger
 from monitors.signals import monitor_resumed
 from monitors.tasks import enqueue_evaluation
 from telemetry.models import Fleet
@@ -114,8 +114,10 @@ def dead_letter_replay(*, dead_letters: Iterable[DeadLetter], now: datetime | No
     replayed = 0
     for letter in DeadLetter.objects.select_for_update().filter(pk__in=[letter.pk for letter in dead_letters]):
         boundary_id = None
-        if letter.kind == DeadLetterKind.BOUNDARY and letter.at is not None:
-            # Back in the outbox, so a lost replay message is rescued like any boundary's.
+        if letter.at is not None:
+            # An instant goes back in the outbox, a boundary's or one vehicle's (its share of a
+            # boundary, a reminder, an expiry), so that a lost replay message is rescued like any
+            # boundary's. Points need no row: the sweeper finds those of a vehicle no longer held.
             boundary_id = BoundaryEvaluation.objects.create(
                 at=letter.at, monitor_ids=letter.monitor_ids, vehicle_ids=letter.vehicle_ids, enqueued_at=now
             ).pk

@@ -101,12 +101,22 @@ def enqueue_evaluation(
 
 
 def _send_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
-    # Robust: a message the broker refuses once the work is committed is logged, and the other
-    # messages are still sent. The work is not lost with it: a sweep's claims expire and find it
-    # again, a boundary's row stays in its outbox, a replayed vehicle's points are rescued. The
-    # caller (an operator's replay, a sweep) must not fail for what is already committed.
+    """Once the caller's work is committed, which holds it until it is done: a sweep's claim
+    expires and finds it again, a boundary's or a replayed instant's row stays in the outbox, the
+    points of a vehicle no longer held are rescued. So a message the broker refuses is left to
+    that, and the caller (a sweep, an operator's replay) does not fail for it. After a refusal,
+    the process sends none for a few seconds, as the POSTs do: each would spend Celery's publish
+    retries learning the same."""
+
     def send_message() -> None:  # named: Django's log of a failed hook quotes its __qualname__
-        task.delay(*args, **kwargs)
+        if _broker_pause.active:
+            return
+        try:
+            task.delay(*args, **kwargs)
+        except Exception as exc:
+            if not _is_broker_error(exc):
+                raise  # a bug: the hook is robust, Django logs it with its traceback
+            _broker_pause.start("not sent (the work they carry is found again)", exc)
 
     transaction.on_commit(send_message, robust=True)
 

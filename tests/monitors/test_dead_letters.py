@@ -251,42 +251,80 @@ def test_retry_tasks_carry_the_dead_letter_id_only(monkeypatch, django_capture_o
     assert sent == [(7,)]
 
 
+def _refuse(*args, **kwargs):
+    from kombu.exceptions import OperationalError
+
+    raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
 def test_a_replay_the_broker_refuses_is_still_done_and_its_points_are_rescued(
     fleet, poison, now, settings, admin_client, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
-    from kombu.exceptions import OperationalError
-
     settings.FLEETMON_EVALUATION_MAX_ATTEMPTS = 1
     sick = VehicleFactory(fleet=fleet)
     store(sick, now, poison=True)
     engine.vehicles_evaluate(vehicle_ids=[sick.pk], now=now)
     letter = DeadLetter.objects.get()
 
-    def refuse(*args, **kwargs):
-        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-
-    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", refuse)
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", _refuse)
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             "/admin/monitors/deadletter/", {"action": "replay", "_selected_action": [letter.pk]}, follow=True
         )
     assert response.status_code == 200
     assert "Replayed 1 dead letter(s)" in response.content.decode()
-    assert "Connection refused" in caplog.text  # logged, with its traceback, by Django's robust on_commit
+    assert "not sent (the work they carry is found again)" in caplog.text
     assert not DeadLetter.objects.exists()
     [rescue] = sweeps.unevaluated_points_sweep(now=now + timedelta(days=1))
     assert rescue.vehicle_ids == [sick.pk]
 
 
-def test_a_sweep_sends_every_message_it_can_when_the_broker_refuses_one(
-    monkeypatch, caplog, django_capture_on_commit_callbacks
+def test_a_vehicles_instant_replayed_goes_back_in_the_outbox_so_a_lost_message_is_sent_again(
+    fleet, now, django_capture_on_commit_callbacks, monkeypatch
+):
+    from monitors.services import dead_letter_replay
+
+    monitor = time_zone_monitor(fleet)
+    vehicle = VehicleFactory(fleet=fleet)
+    letter = DeadLetter.objects.create(
+        kind=DeadLetterKind.VEHICLE, fleet=fleet, vehicle=vehicle, vehicle_ids=[vehicle.pk], at=now,
+        monitor_ids=[monitor.pk], attempts=1, first_failed_at=now, last_failed_at=now, given_up_at=now,
+    )
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", _refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dead_letter_replay(dead_letters=[letter], now=now) == 1
+    [row] = BoundaryEvaluation.objects.all()
+    assert (row.at, row.monitor_ids, row.vehicle_ids) == (now, [monitor.pk], [vehicle.pk])
+    [again] = sweeps.time_boundaries_sweep(now=now + sweeps.BOUNDARY_RESCUE_AFTER)
+    assert (again.vehicle_ids, again.at, again.boundary_id) == ([vehicle.pk], now, row.pk)
+
+
+def test_after_a_refused_message_a_sweep_sends_no_more_and_its_claims_find_them_again(
+    monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    attempts = []
+
+    def refuse(args, kwargs=None, **options):
+        attempts.append(args[0])
+        _refuse()
+
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", refuse)
+    requests = [sweeps.EvaluationRequest(vehicle_ids=[vehicle], at=None, monitor_ids=None) for vehicle in ("a", "b")]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks._enqueue_all(requests) == 2
+    assert attempts == [["a"]]  # "b" would have spent Celery's retries too
+    assert "not sent (the work they carry is found again)" in caplog.text
+
+
+def test_a_sweep_message_failing_for_a_reason_other_than_the_broker_is_logged_and_the_rest_sent(
+    monkeypatch, django_capture_on_commit_callbacks, caplog
 ):
     sent = []
 
     def send(args, kwargs=None, **options):
         if not sent:
             sent.append(None)
-            raise ConnectionError("broker down")
+            raise TypeError("not serializable")
         sent.append(args[0])
 
     monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", send)
@@ -294,4 +332,5 @@ def test_a_sweep_sends_every_message_it_can_when_the_broker_refuses_one(
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks._enqueue_all(requests) == 2
     assert sent == [None, ["b"]]
-    assert "broker down" in caplog.text
+    assert "not serializable" in caplog.text and "Traceback" in caplog.text
+    assert not tasks._broker_pause.active
