@@ -41,7 +41,16 @@ def transport_options(url: str, *, visibility_timeout: int) -> dict[str, object]
     }
 
 
-def broker_check(url: str, *, transport_options: dict[str, object], timeout: int) -> None:
+def broker_errors(connection: Any) -> tuple[type[BaseException], ...]:
+    """What a broker that is down, silent or refusing raises through kombu's `connection`:
+    kombu's OperationalError for the errors kombu retries; the transport's connection and
+    channel errors for those it does not (an AMQP vhost access refused); socket errors."""
+    from kombu.exceptions import OperationalError
+
+    return (OperationalError, OSError, *connection.connection_errors, *connection.channel_errors)
+
+
+def broker_check(url: str, *, options: dict[str, object], timeout: int) -> None:
     """Raises unless the broker accepts a connection, each step (connecting, an answer) given
     `timeout` seconds: the readiness probe's question. Through kombu, which reads the URL's
     options (TLS, ...) as the workers do."""
@@ -50,9 +59,9 @@ def broker_check(url: str, *, transport_options: dict[str, object], timeout: int
     if is_redis(url):
         # kombu's Redis transport ignores connect_timeout: the transport's socket timeouts,
         # REDIS_SOCKET_TIMEOUT for the workers, would hold a probe on a silent host that long.
-        transport_options = {**transport_options, "socket_timeout": timeout, "socket_connect_timeout": timeout}
+        options = {**options, "socket_timeout": timeout, "socket_connect_timeout": timeout}
     # py-amqp bounds its connection and handshake by connect_timeout.
-    with Connection(url, transport_options=transport_options, connect_timeout=timeout) as connection:
+    with Connection(url, transport_options=options, connect_timeout=timeout) as connection:
         connection.ensure_connection(max_retries=1, timeout=timeout)
 
 
@@ -74,7 +83,6 @@ def queue_depths(url: str, *, timeout: float = 2.0) -> dict[str, int] | None:
 
         depths: dict[str, int] = {}
         connection = Connection(url, connect_timeout=timeout)
-        unreachable: tuple[type[BaseException], ...] = (OSError, *connection.connection_errors)
         try:
             with connection:
                 for queue in QUEUES:
@@ -88,7 +96,7 @@ def queue_depths(url: str, *, timeout: float = 2.0) -> dict[str, int] | None:
                     finally:
                         if channel.is_open:
                             channel.close()
-        except unreachable:
+        except broker_errors(connection):
             return None
         return depths
     return None

@@ -18,9 +18,11 @@ EVALUATION_ERRORS = Counter(
 )
 EVALUATIONS_NOT_QUEUED = Counter(
     "fleetmon_evaluations_not_queued",
-    "Telemetry POSTs that published no evaluation message: the broker refused it, or the process had"
-    " paused publishing after a refusal or a publish stuck on the broker. The sweeper evaluates their"
-    " points after FLEETMON_POINT_RESCUE_AFTER",
+    "Evaluation messages not sent: refused by the broker, failed otherwise, or skipped while the process"
+    " paused publishing after a refusal or a publish stuck on the broker. source=telemetry: a POST's,"
+    " whose points the sweeper evaluates after FLEETMON_POINT_RESCUE_AFTER; source=sweep: a sweep's or a"
+    " dead-letter replay's, whose claim or outbox row finds the work again",
+    ["source"],
 )
 DEAD_LETTERS = Counter(
     "fleetmon_dead_letters",

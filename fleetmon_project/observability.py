@@ -118,9 +118,7 @@ def readyz_view(request: HttpRequest) -> JsonResponse:
     except Exception as exc:  # any driver error means not ready; the message says which
         checks["database"] = f"error: {exc}"
     try:
-        broker_check(
-            settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS, timeout=READY_TIMEOUT
-        )
+        broker_check(settings.CELERY_BROKER_URL, options=settings.CELERY_BROKER_TRANSPORT_OPTIONS, timeout=READY_TIMEOUT)
         checks["broker"] = "ok"
     except Exception as exc:  # kombu raises transport-specific errors
         checks["broker"] = f"error: {exc}"

@@ -4,6 +4,7 @@ sweeps to `sweeps` (CELERY_TASK_ROUTES)."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -13,8 +14,8 @@ from typing import Any
 from celery import Task, shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import transaction
-from kombu.exceptions import OperationalError
 
+from fleetmon_project.brokers import broker_errors
 from fleetmon_project.metrics import EVALUATIONS_NOT_QUEUED
 from fleetmon_project.sharedredis import Pause
 from monitors import engine, sweeps
@@ -25,14 +26,17 @@ logger = logging.getLogger(__name__)
 
 
 # A publish that has taken this long means a broker host that stopped answering: Celery's
-# retries each wait out a socket timeout, up to about a minute in all. Meanwhile the process's
-# other POSTs publish nothing rather than wait with it.
+# retries each wait out a socket timeout, up to about a minute in all. From then on, the
+# process's other POSTs publish nothing rather than wait with it (those that started within
+# those seconds wait it out).
 STUCK_PUBLISH_S = 2.0
 # After a message the broker refused, the process publishes nothing for a few seconds: each
 # POST would spend Celery's retries (about a second on a broker that refuses connections)
 # learning what the last one did.
 _broker_pause = Pause("evaluation messages", logger)
 _publishing_since: dict[int, float] = {}  # thread id -> when its publish started
+# A child forked while one of the parent's threads publishes must not take it for its own.
+os.register_at_fork(after_in_child=_publishing_since.clear)
 
 
 def enqueue_points_evaluation(*, vehicle_ids: list[str]) -> None:
@@ -45,7 +49,7 @@ def _points_evaluation_send(vehicle_ids: list[str]) -> None:
     # The points are committed: whatever the broker does, they are accepted (202). Those whose
     # evaluation is not queued here are the sweeper's, after FLEETMON_POINT_RESCUE_AFTER.
     if _broker_pause.active or _publish_stuck():
-        EVALUATIONS_NOT_QUEUED.inc()
+        EVALUATIONS_NOT_QUEUED.labels("telemetry").inc()
         return
     thread = threading.get_ident()
     _publishing_since[thread] = time.monotonic()
@@ -70,7 +74,7 @@ def _chunks_publish(chunks: list[Chunk]) -> None:
             for unsent in chunks[position:]:
                 evaluation_chunk_take(chunk_id=unsent.id, vehicle_ids=unsent.vehicle_ids)
                 evaluation_chunk_release(chunk_id=unsent.id)
-            EVALUATIONS_NOT_QUEUED.inc()
+            EVALUATIONS_NOT_QUEUED.labels("telemetry").inc()
             if _is_broker_error(exc):
                 _broker_pause.start("not queued (the sweeper rescues the points stored)", exc)
             else:  # a bug, not an outage: its traceback, and no pause
@@ -79,10 +83,7 @@ def _chunks_publish(chunks: list[Chunk]) -> None:
 
 
 def _is_broker_error(exc: Exception) -> bool:
-    # Celery raises kombu's OperationalError for the errors kombu retries; an AMQP refusal it
-    # does not retry (a vhost access refused, say) comes as the transport's own error.
-    connection = evaluate_vehicles.app.connection_for_write()
-    return isinstance(exc, (OperationalError, *connection.connection_errors, *connection.channel_errors))
+    return isinstance(exc, broker_errors(evaluate_vehicles.app.connection_for_write()))
 
 
 def enqueue_evaluation(
@@ -110,12 +111,14 @@ def _send_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
 
     def send_message() -> None:  # named: Django's log of a failed hook quotes its __qualname__
         if _broker_pause.active:
+            EVALUATIONS_NOT_QUEUED.labels("sweep").inc()
             return
         try:
             task.delay(*args, **kwargs)
         except Exception as exc:
             if not _is_broker_error(exc):
                 raise  # a bug: the hook is robust, Django logs it with its traceback
+            EVALUATIONS_NOT_QUEUED.labels("sweep").inc()
             _broker_pause.start("not sent (the work they carry is found again)", exc)
 
     transaction.on_commit(send_message, robust=True)

@@ -24,6 +24,24 @@ def _broker_not_paused(monkeypatch):
 
 
 @pytest.fixture
+def refusing_broker(monkeypatch):
+    """evaluate_vehicles' publishes, each refused as kombu refuses one to a broker that is down;
+    the vehicles each named."""
+    from kombu.exceptions import OperationalError
+
+    from monitors import tasks
+
+    attempts: list[list[str]] = []
+
+    def refuse(args, kwargs=None, **options):
+        attempts.append(args[0])
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", refuse)
+    return attempts
+
+
+@pytest.fixture
 def shared_redis(settings):
     """The run's Redis (its broker database) as the cache every process shares, as in
     production: the evaluation marks and the rate limits count there."""

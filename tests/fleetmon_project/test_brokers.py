@@ -86,7 +86,7 @@ def _against_a_silent_redis(look: Callable[[str], object]) -> tuple[object, floa
 
 def test_a_broker_check_gives_up_on_a_silent_redis_within_its_timeout_not_the_workers():
     def check(url: str) -> None:
-        broker_check(url, transport_options=transport_options(url, visibility_timeout=900), timeout=1)
+        broker_check(url, options=transport_options(url, visibility_timeout=900), timeout=1)
 
     outcome, took = _against_a_silent_redis(check)
     assert isinstance(outcome, OperationalError) and "Timeout reading" in str(outcome)

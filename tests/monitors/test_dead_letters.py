@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from fleetmon_project.metrics import DEAD_LETTERS
 from monitors import engine, sweeps, tasks
@@ -251,14 +252,12 @@ def test_retry_tasks_carry_the_dead_letter_id_only(monkeypatch, django_capture_o
     assert sent == [(7,)]
 
 
-def _refuse(*args, **kwargs):
-    from kombu.exceptions import OperationalError
-
-    raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+def _not_sent() -> float:
+    return REGISTRY.get_sample_value("fleetmon_evaluations_not_queued_total", {"source": "sweep"}) or 0.0
 
 
 def test_a_replay_the_broker_refuses_is_still_done_and_its_points_are_rescued(
-    fleet, poison, now, settings, admin_client, django_capture_on_commit_callbacks, monkeypatch, caplog
+    fleet, poison, now, settings, admin_client, django_capture_on_commit_callbacks, refusing_broker, caplog
 ):
     settings.FLEETMON_EVALUATION_MAX_ATTEMPTS = 1
     sick = VehicleFactory(fleet=fleet)
@@ -266,13 +265,13 @@ def test_a_replay_the_broker_refuses_is_still_done_and_its_points_are_rescued(
     engine.vehicles_evaluate(vehicle_ids=[sick.pk], now=now)
     letter = DeadLetter.objects.get()
 
-    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", _refuse)
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             "/admin/monitors/deadletter/", {"action": "replay", "_selected_action": [letter.pk]}, follow=True
         )
     assert response.status_code == 200
     assert "Replayed 1 dead letter(s)" in response.content.decode()
+    assert refusing_broker == [[sick.pk]]
     assert "not sent (the work they carry is found again)" in caplog.text
     assert not DeadLetter.objects.exists()
     [rescue] = sweeps.unevaluated_points_sweep(now=now + timedelta(days=1))
@@ -280,7 +279,7 @@ def test_a_replay_the_broker_refuses_is_still_done_and_its_points_are_rescued(
 
 
 def test_a_vehicles_instant_replayed_goes_back_in_the_outbox_so_a_lost_message_is_sent_again(
-    fleet, now, django_capture_on_commit_callbacks, monkeypatch
+    fleet, now, django_capture_on_commit_callbacks, refusing_broker
 ):
     from monitors.services import dead_letter_replay
 
@@ -290,9 +289,9 @@ def test_a_vehicles_instant_replayed_goes_back_in_the_outbox_so_a_lost_message_i
         kind=DeadLetterKind.VEHICLE, fleet=fleet, vehicle=vehicle, vehicle_ids=[vehicle.pk], at=now,
         monitor_ids=[monitor.pk], attempts=1, first_failed_at=now, last_failed_at=now, given_up_at=now,
     )
-    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", _refuse)
     with django_capture_on_commit_callbacks(execute=True):
         assert dead_letter_replay(dead_letters=[letter], now=now) == 1
+    assert refusing_broker == [[vehicle.pk]]
     [row] = BoundaryEvaluation.objects.all()
     assert (row.at, row.monitor_ids, row.vehicle_ids) == (now, [monitor.pk], [vehicle.pk])
     [again] = sweeps.time_boundaries_sweep(now=now + sweeps.BOUNDARY_RESCUE_AFTER)
@@ -300,19 +299,14 @@ def test_a_vehicles_instant_replayed_goes_back_in_the_outbox_so_a_lost_message_i
 
 
 def test_after_a_refused_message_a_sweep_sends_no_more_and_its_claims_find_them_again(
-    monkeypatch, django_capture_on_commit_callbacks, caplog
+    refusing_broker, django_capture_on_commit_callbacks, caplog
 ):
-    attempts = []
-
-    def refuse(args, kwargs=None, **options):
-        attempts.append(args[0])
-        _refuse()
-
-    monkeypatch.setattr(tasks.evaluate_vehicles, "apply_async", refuse)
+    before = _not_sent()
     requests = [sweeps.EvaluationRequest(vehicle_ids=[vehicle], at=None, monitor_ids=None) for vehicle in ("a", "b")]
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks._enqueue_all(requests) == 2
-    assert attempts == [["a"]]  # "b" would have spent Celery's retries too
+    assert refusing_broker == [["a"]]  # "b" would have spent Celery's retries too
+    assert _not_sent() == before + 2
     assert "not sent (the work they carry is found again)" in caplog.text
 
 
