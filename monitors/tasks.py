@@ -7,8 +7,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from celery import Task, shared_task
@@ -48,7 +49,7 @@ def enqueue_points_evaluation(*, vehicle_ids: list[str]) -> None:
 def _points_evaluation_send(vehicle_ids: list[str]) -> None:
     # The points are committed: whatever the broker does, they are accepted (202). Those whose
     # evaluation is not queued here are the sweeper's, after FLEETMON_POINT_RESCUE_AFTER.
-    if _broker_pause.active or _publish_stuck():
+    if _publish_stuck():
         EVALUATIONS_NOT_QUEUED.labels("telemetry").inc()
         return
     thread = threading.get_ident()
@@ -66,20 +67,38 @@ def _publish_stuck() -> bool:
 
 def _chunks_publish(chunks: list[Chunk]) -> None:
     for position, chunk in enumerate(chunks):
-        try:
-            evaluate_vehicles.apply_async((chunk.vehicle_ids, None, None, None), task_id=chunk.id)
-        except Exception as exc:  # none may fail the POST, whose points are stored
+        sent = _publish(
+            partial(evaluate_vehicles.apply_async, (chunk.vehicle_ids, None, None, None), task_id=chunk.id),
+            source="telemetry",
+            consequence="not queued (the sweeper rescues the points stored)",
+        )
+        if not sent:
             # The next POST for these vehicles, and for those that joined their chunks
             # meanwhile, must queue their evaluation.
             for unsent in chunks[position:]:
                 evaluation_chunk_take(chunk_id=unsent.id, vehicle_ids=unsent.vehicle_ids)
                 evaluation_chunk_release(chunk_id=unsent.id)
-            EVALUATIONS_NOT_QUEUED.labels("telemetry").inc()
-            if _is_broker_error(exc):
-                _broker_pause.start("not queued (the sweeper rescues the points stored)", exc)
-            else:  # a bug, not an outage: its traceback, and no pause
-                logger.exception("evaluation message not queued (the sweeper rescues the points stored)")
             return
+
+
+def _publish(send: Callable[[], object], *, source: str, consequence: str) -> bool:
+    """`send` one evaluation message, unless the process paused its publishing; False when it
+    is not sent, and counted. Never raises: the work the message carries is committed where it
+    is found again. A broker error pauses the process, as each message would spend Celery's
+    publish retries learning the same; any other is a bug, logged with its traceback."""
+    if _broker_pause.active:
+        EVALUATIONS_NOT_QUEUED.labels(source).inc()
+        return False
+    try:
+        send()
+    except Exception as exc:
+        EVALUATIONS_NOT_QUEUED.labels(source).inc()
+        if _is_broker_error(exc):
+            _broker_pause.start(consequence, exc)
+        else:
+            logger.exception(f"evaluation message {consequence}")
+        return False
+    return True
 
 
 def _is_broker_error(exc: Exception) -> bool:
@@ -104,24 +123,12 @@ def enqueue_evaluation(
 def _send_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
     """Once the caller's work is committed, which holds it until it is done: a sweep's claim
     expires and finds it again, a boundary's or a replayed instant's row stays in the outbox, the
-    points of a vehicle no longer held are rescued. So a message the broker refuses is left to
-    that, and the caller (a sweep, an operator's replay) does not fail for it. After a refusal,
-    the process sends none for a few seconds, as the POSTs do: each would spend Celery's publish
-    retries learning the same."""
-
-    def send_message() -> None:  # named: Django's log of a failed hook quotes its __qualname__
-        if _broker_pause.active:
-            EVALUATIONS_NOT_QUEUED.labels("sweep").inc()
-            return
-        try:
-            task.delay(*args, **kwargs)
-        except Exception as exc:
-            if not _is_broker_error(exc):
-                raise  # a bug: the hook is robust, Django logs it with its traceback
-            EVALUATIONS_NOT_QUEUED.labels("sweep").inc()
-            _broker_pause.start("not sent (the work they carry is found again)", exc)
-
-    transaction.on_commit(send_message, robust=True)
+    points of a vehicle no longer held are rescued. So the caller (a sweep, an operator's
+    replay) does not fail for a message the broker refuses."""
+    send = partial(task.delay, *args, **kwargs)
+    transaction.on_commit(
+        partial(_publish, send, source="sweep", consequence="not sent (the work they carry is found again)")
+    )
 
 
 class _VehicleChunkTask(DjangoTask):  # the app's task class
